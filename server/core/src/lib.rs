@@ -1,0 +1,31 @@
+//! The ZooKeeper state machine of a Paddock server, with no IO, clock or randomness of its own.
+//!
+//! Map of the crate:
+//! - `config`: `CoreConfig`, the knobs of the state machine (tick, session bounds, ACL switches).
+//! - `path`: ZooKeeper's path validation (`PathUtils.validatePath`).
+//! - `acl`: authentication providers (digest, ip, super), ACL checks, the reference-counted ACL
+//!   cache.
+//! - `session`: the session tracker with tick-bucketed expiry and ZooKeeper's id and password
+//!   formats.
+//! - `watch`: one-shot, persistent and persistent-recursive watch tables.
+//! - `tree`: the data tree: nodes, stats, children, ephemerals, quotas, container/TTL candidates.
+//! - `state`: the request pipeline: `connect`, `request` (reads and local ops answered at once;
+//!   writes turned into a `Proposal`), `apply` (a logged proposal changes the tree and yields
+//!   replies and watch notifications), `tick` (session expiry and container/TTL sweeping).
+//!
+//! The write path is "prepare txn -> log -> apply -> reply": `State::request` prepares a
+//! transaction, the caller logs it, `State::apply` applies it and produces the replies.
+
+pub mod acl;
+pub mod config;
+pub mod path;
+pub mod session;
+pub mod state;
+pub mod tree;
+pub mod watch;
+
+pub use config::CoreConfig;
+
+/// Identifies one client connection. Watches and authentication belong to connections, as in
+/// ZooKeeper (`ServerCnxn`), not to sessions.
+pub type ConnId = u64;

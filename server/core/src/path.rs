@@ -1,0 +1,1 @@
+//! Path validation (`PathUtils.validatePath`). STUB: to be written.

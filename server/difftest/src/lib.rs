@@ -1,0 +1,1 @@
+//! Harness for differential tests. STUB.

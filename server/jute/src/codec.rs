@@ -1,0 +1,1 @@
+//! STUB: `Reader`, `Writer` and the `Record` trait, to be written.

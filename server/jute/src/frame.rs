@@ -1,0 +1,1 @@
+//! STUB: framing, to be written.

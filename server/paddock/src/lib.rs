@@ -1,0 +1,2 @@
+//! The tokio layer of the Paddock server. STUB.
+pub mod config;
