@@ -9,7 +9,8 @@ pub struct CoreConfig {
     pub session_timeout_ms_min: i32,
     /// `maxSessionTimeout` (default 20 x tickTime).
     pub session_timeout_ms_max: i32,
-    /// The server id that session ids embed in their top byte (0 for a standalone server).
+    /// The server id that session ids embed in their top byte: 1 for a standalone server
+    /// (`ZooKeeperServer.createSessionTrackerServerId`), the low byte of myid in an ensemble.
     pub server_id: u8,
     /// `zookeeper.extendedTypesEnabled`: allows TTL nodes.
     pub extended_types_enabled: bool,
@@ -38,7 +39,7 @@ impl Default for CoreConfig {
             tick_ms,
             session_timeout_ms_min: (2 * tick_ms) as i32,
             session_timeout_ms_max: (20 * tick_ms) as i32,
-            server_id: 0,
+            server_id: 1,
             extended_types_enabled: false,
             skip_acl: false,
             super_digest: None,

@@ -9,6 +9,9 @@
 //!   formats.
 //! - `watch`: one-shot, persistent and persistent-recursive watch tables.
 //! - `tree`: the data tree: nodes, stats, children, ephemerals, quotas, container/TTL candidates.
+//! - `prep` (private): write requests checked and turned into transactions, in
+//!   `PrepRequestProcessor`'s order.
+//! - `read` (private): reads and local operations answered without a transaction.
 //! - `state`: the request pipeline: `connect`, `request` (reads and local ops answered at once;
 //!   writes turned into a `Proposal`), `apply` (a logged proposal changes the tree and yields
 //!   replies and watch notifications), `tick` (session expiry and container/TTL sweeping).
@@ -19,6 +22,8 @@
 pub mod acl;
 pub mod config;
 pub mod path;
+mod prep;
+mod read;
 pub mod session;
 pub mod state;
 pub mod tree;

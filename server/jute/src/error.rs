@@ -25,4 +25,14 @@ pub enum DecodeError {
     TrailingBytes(usize),
     #[error("invalid record: {0}")]
     Invalid(&'static str),
+    /// An opcode clients never send as a request (notification, createSession, error).
+    #[error("opcode {0} is not a client request")]
+    NotARequest(i32),
+    /// A multi header whose type is not allowed in that kind of multi
+    /// (`MultiOperationRecord`: "Invalid type of op"; `MultiResponse`: "Invalid type").
+    #[error("operation type {0} is not allowed in this multi")]
+    BadMultiOp(i32),
+    /// A transaction type with no log record (`SerializeUtils.deserializeTxn`: "Unsupported Txn").
+    #[error("unsupported transaction type {0}")]
+    UnknownTxnType(i32),
 }

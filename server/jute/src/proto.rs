@@ -175,7 +175,10 @@ pub struct GetSaslRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MultiOp {
     /// `op` is `Create`, `Create2` or `CreateContainer` (all carry a `CreateRequest`).
-    Create { op: OpCode, req: CreateRequest },
+    Create {
+        op: OpCode,
+        req: CreateRequest,
+    },
     CreateTtl(CreateTtlRequest),
     Delete(DeleteRequest),
     SetData(SetDataRequest),
@@ -223,16 +226,30 @@ pub enum Request {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OpResult {
     /// Header type 1, body `CreateResponse`.
-    Create { path: String },
+    Create {
+        path: String,
+    },
     /// Header type 15 (also for createContainer / createTTL), body `Create2Response`.
-    Create2 { path: String, stat: Stat },
+    Create2 {
+        path: String,
+        stat: Stat,
+    },
     Delete,
-    SetData { stat: Stat },
+    SetData {
+        stat: Stat,
+    },
     Check,
-    GetData { data: Option<Vec<u8>>, stat: Stat },
-    GetChildren { children: Vec<String> },
+    GetData {
+        data: Option<Vec<u8>>,
+        stat: Stat,
+    },
+    GetChildren {
+        children: Vec<String>,
+    },
     /// Header type -1 with `err`, body `ErrorResponse{err}`.
-    Error { err: i32 },
+    Error {
+        err: i32,
+    },
 }
 
 /// A response body (the part after `ReplyHeader`, present only when `err == 0`).
@@ -240,19 +257,47 @@ pub enum OpResult {
 pub enum Response {
     /// Header only (delete, ping, auth, setWatches, checkWatches, removeWatches, closeSession).
     Empty,
-    Create { path: String },
-    Create2 { path: String, stat: Stat },
+    Create {
+        path: String,
+    },
+    Create2 {
+        path: String,
+        stat: Stat,
+    },
     Stat(Stat),
-    GetData { data: Option<Vec<u8>>, stat: Stat },
-    GetAcl { acl: Vec<Acl>, stat: Stat },
-    GetChildren { children: Vec<String> },
-    GetChildren2 { children: Vec<String>, stat: Stat },
-    Sync { path: String },
+    GetData {
+        data: Option<Vec<u8>>,
+        stat: Stat,
+    },
+    GetAcl {
+        acl: Vec<Acl>,
+        stat: Stat,
+    },
+    GetChildren {
+        children: Vec<String>,
+    },
+    GetChildren2 {
+        children: Vec<String>,
+        stat: Stat,
+    },
+    Sync {
+        path: String,
+    },
     Multi(Vec<OpResult>),
-    GetAllChildrenNumber { total_number: i32 },
-    GetEphemerals { ephemerals: Vec<String> },
-    WhoAmI { client_info: Vec<ClientInfo> },
+    GetAllChildrenNumber {
+        total_number: i32,
+    },
+    GetEphemerals {
+        ephemerals: Vec<String>,
+    },
+    WhoAmI {
+        client_info: Vec<ClientInfo>,
+    },
     /// addWatch answers with `ErrorResponse{err: 0}`.
-    ErrorBody { err: i32 },
-    Sasl { token: Vec<u8> },
+    ErrorBody {
+        err: i32,
+    },
+    Sasl {
+        token: Vec<u8>,
+    },
 }

@@ -1,2 +1,19 @@
-//! The tokio layer of the Paddock server. STUB.
+//! The Paddock server: the tokio layer around `paddock_core::State`.
+//!
+//! Map of the crate:
+//! - `config`: zoo.cfg parsing into `ServerConfig` (ZooKeeper's keys and defaults).
+//! - `server`: the listener, connection limits, startup and shutdown.
+//! - `conn`: one connection: frames in, typed requests to the core task, frames out.
+//! - `core_task`: the single task that owns the state machine and orders everything.
+//! - `fourlw`: four-letter words on the client port.
+//! - `wire`, `stats`: frame builders and counters.
+
 pub mod config;
+pub mod conn;
+pub mod core_task;
+pub mod fourlw;
+pub mod server;
+pub mod stats;
+pub mod wire;
+
+pub use server::{Server, ServerError};

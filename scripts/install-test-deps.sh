@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what the tests need on a Debian machine: Apache ZooKeeper 3.8 (the reference server
+# of the differential tests, and its zkCli.sh), kazoo (a third-party Python client) and pytest.
+# Idempotent: skips apt when everything is already there.
+set -euo pipefail
+
+packages=(zookeeper zookeeper-bin python3-kazoo python3-pytest)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    echo "installing: ${missing[*]}"
+    SUDO=""
+    if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq
+    # zookeeperd is deliberately not installed: it starts a system service on 0.0.0.0:2181.
+    $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+command -v java >/dev/null || { echo "java is missing after install" >&2; exit 1; }
+/usr/bin/python3 -c "import kazoo, pytest" || { echo "kazoo/pytest missing for /usr/bin/python3" >&2; exit 1; }

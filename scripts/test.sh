@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The one test command: installs what the tests need, builds everything, and runs the Rust
+# tests (unit, model, codec fuzz, differential against Apache ZooKeeper, raw protocol, zkCli.sh)
+# and the kazoo differential suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-test-deps.sh
+cargo build --workspace --all-targets
+export PADDOCK_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/paddock"
+cargo test --workspace -- --test-threads=2
+/usr/bin/python3 -m pytest -q -p no:cacheprovider server/difftest/kazoo

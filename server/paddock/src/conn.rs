@@ -1,0 +1,216 @@
+//! One client connection: framing in, frames out.
+//!
+//! The reader owns its buffer and turns frames into typed requests for the core task; the
+//! writer drains the connection's bounded outbox. A bad frame ends this connection only.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use paddock_core::ConnId;
+use paddock_jute::codec::{Reader, Record};
+use paddock_jute::frame::{four_letter_word, frame_len};
+use paddock_jute::proto::{ConnectRequest, Request, RequestHeader};
+use paddock_jute::{DecodeError, ErrorCode, OpCode};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, Notify};
+
+use crate::core_task::{CoreMsg, Outbound};
+use crate::server::Shared;
+
+/// Replies and events queued for one connection before it is considered too slow.
+const OUTBOX_FRAMES_MAX: usize = 16_384;
+
+/// Why a connection ended, for the log.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnEnd {
+    #[error("client closed the connection")]
+    Eof,
+    #[error("io error: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("bad frame: {0}")]
+    Frame(#[from] paddock_jute::frame::FrameError),
+    #[error("bad record: {0}")]
+    Decode(#[from] paddock_jute::DecodeError),
+    #[error("no ConnectRequest within {0:?}")]
+    HandshakeTimeout(Duration),
+    #[error("closed by the server")]
+    ClosedByServer,
+    #[error("server shutting down")]
+    Shutdown,
+}
+
+pub async fn serve(stream: TcpStream, peer: SocketAddr, conn: ConnId, shared: Arc<Shared>) {
+    let _ = stream.set_nodelay(true);
+    let (read, write) = stream.into_split();
+    let closed = Arc::new(Notify::new());
+    let mut reader = ConnReader {
+        read,
+        buf: BytesMut::with_capacity(4096),
+        shared,
+        conn,
+    };
+    let outcome = reader.run(peer, write, closed).await;
+    match &outcome {
+        Ok(()) | Err(ConnEnd::Eof | ConnEnd::ClosedByServer | ConnEnd::Shutdown) => {
+            tracing::debug!(conn, %peer, "connection ended")
+        }
+        Err(e) => tracing::info!(conn, %peer, "closing connection: {e}"),
+    }
+    let _ = reader.shared.core.send(CoreMsg::Closed { conn }).await;
+}
+
+struct ConnReader {
+    read: OwnedReadHalf,
+    buf: BytesMut,
+    shared: Arc<Shared>,
+    conn: ConnId,
+}
+
+impl ConnReader {
+    async fn run(
+        &mut self,
+        peer: SocketAddr,
+        write: OwnedWriteHalf,
+        closed: Arc<Notify>,
+    ) -> Result<(), ConnEnd> {
+        let handshake_wait = self.shared.handshake_timeout;
+        let first = match tokio::time::timeout(handshake_wait, self.fill(4)).await {
+            Ok(r) => r?,
+            Err(_) => return Err(ConnEnd::HandshakeTimeout(handshake_wait)),
+        };
+        debug_assert!(first);
+        let head: [u8; 4] = self.buf[..4].try_into().expect("four bytes were read");
+        if let Some(cmd) = four_letter_word(&head) {
+            return crate::fourlw::answer(cmd, write, &self.shared).await;
+        }
+        let connect = match tokio::time::timeout(handshake_wait, self.next_frame()).await {
+            // ZooKeeper ignores bytes after the record, so `read`, not `from_bytes`.
+            Ok(frame) => ConnectRequest::read(&mut Reader::new(&frame?))?,
+            Err(_) => return Err(ConnEnd::HandshakeTimeout(handshake_wait)),
+        };
+
+        let (outbox_tx, outbox_rx) = mpsc::channel(OUTBOX_FRAMES_MAX);
+        tokio::spawn(write_loop(write, outbox_rx, closed.clone()));
+        let core = &self.shared.core;
+        let conn = self.conn;
+        let opened = CoreMsg::Opened {
+            conn,
+            addr: peer.ip(),
+            outbox: outbox_tx,
+        };
+        core.send(opened).await.map_err(|_| ConnEnd::Shutdown)?;
+        core.send(CoreMsg::Connect { conn, req: connect })
+            .await
+            .map_err(|_| ConnEnd::Shutdown)?;
+
+        loop {
+            let frame = tokio::select! {
+                frame = self.next_frame() => frame?,
+                _ = closed.notified() => return Err(ConnEnd::ClosedByServer),
+            };
+            let msg = self.parse_request(&frame)?;
+            self.shared
+                .core
+                .send(msg)
+                .await
+                .map_err(|_| ConnEnd::Shutdown)?;
+        }
+    }
+
+    /// Turns one frame into a message for the core task. Opcodes ZooKeeper does not know, or
+    /// knows but does not take from clients, are answered Unimplemented and the connection
+    /// closes (`UnimplementedRequestProcessor`). A body that does not decode is answered
+    /// MarshallingError and the connection stays, as ZooKeeper's request processors do; only
+    /// a header that does not decode ends the connection.
+    fn parse_request(&self, frame: &[u8]) -> Result<CoreMsg, ConnEnd> {
+        let conn = self.conn;
+        let mut r = Reader::new(frame);
+        let hdr = RequestHeader::read(&mut r)?;
+        let reject = CoreMsg::Reject {
+            conn,
+            xid: hdr.xid,
+            err: ErrorCode::Unimplemented,
+            close: true,
+        };
+        let Ok(op) = OpCode::try_from(hdr.op_type) else {
+            return Ok(reject);
+        };
+        match Request::decode(op, &mut r) {
+            Ok(req) => Ok(CoreMsg::Request {
+                conn,
+                xid: hdr.xid,
+                req,
+            }),
+            Err(DecodeError::UnknownOpCode(_) | DecodeError::NotARequest(_)) => Ok(reject),
+            Err(e) => {
+                tracing::debug!(conn, xid = hdr.xid, "undecodable {op:?} body: {e}");
+                let err = ErrorCode::MarshallingError;
+                Ok(CoreMsg::Reject {
+                    conn,
+                    xid: hdr.xid,
+                    err,
+                    close: false,
+                })
+            }
+        }
+    }
+
+    /// Reads until the buffer holds at least `n` bytes.
+    async fn fill(&mut self, n: usize) -> Result<bool, ConnEnd> {
+        while self.buf.len() < n {
+            if self.read.read_buf(&mut self.buf).await? == 0 {
+                return Err(ConnEnd::Eof);
+            }
+        }
+        Ok(true)
+    }
+
+    /// The payload of the next complete frame.
+    async fn next_frame(&mut self) -> Result<Vec<u8>, ConnEnd> {
+        loop {
+            if let Some(len) = frame_len(&self.buf, self.shared.max_frame_bytes)? {
+                self.buf.advance(4);
+                let payload = self.buf.split_to(len).to_vec();
+                return Ok(payload);
+            }
+            if self.read.read_buf(&mut self.buf).await? == 0 {
+                return Err(ConnEnd::Eof);
+            }
+        }
+    }
+}
+
+/// Writes queued frames, coalescing whatever is ready into one write.
+async fn write_loop(
+    write: OwnedWriteHalf,
+    mut outbox: mpsc::Receiver<Outbound>,
+    closed: Arc<Notify>,
+) {
+    let mut out = BufWriter::with_capacity(64 * 1024, write);
+    'outer: while let Some(first) = outbox.recv().await {
+        let mut next = Some(first);
+        while let Some(item) = next.take() {
+            match item {
+                Outbound::Frame(frame) => {
+                    if out.write_all(&frame).await.is_err() {
+                        break 'outer;
+                    }
+                }
+                Outbound::Close => {
+                    let _ = out.flush().await;
+                    break 'outer;
+                }
+            }
+            next = outbox.try_recv().ok();
+        }
+        if out.flush().await.is_err() {
+            break;
+        }
+    }
+    let _ = out.shutdown().await;
+    closed.notify_one();
+}

@@ -1,0 +1,243 @@
+//! The task that owns the state machine.
+//!
+//! One task holds `paddock_core::State`, so every request, transaction and watch event is
+//! ordered by the order of this task's inbox: that gives ZooKeeper's guarantee that a client sees
+//! a watch event before anything it reads after the change. Connections talk to it through a
+//! bounded inbox (its capacity is `globalOutstandingLimit`: when it is full, connections stop
+//! reading, as ZooKeeper throttles) and it answers through each connection's bounded outbox. A
+//! connection that does not drain its outbox is closed rather than allowed to hold memory.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use paddock_core::state::{Action, Proposal, State, Step};
+use paddock_core::ConnId;
+use paddock_jute::proto::{ConnectRequest, ReplyHeader, Request};
+use paddock_jute::{ErrorCode, OpCode};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::stats::ServerStats;
+use crate::wire;
+
+/// What connections tell the core task.
+#[derive(Debug)]
+pub enum CoreMsg {
+    Opened {
+        conn: ConnId,
+        addr: IpAddr,
+        outbox: mpsc::Sender<Outbound>,
+    },
+    Connect {
+        conn: ConnId,
+        req: ConnectRequest,
+    },
+    Request {
+        conn: ConnId,
+        xid: i32,
+        req: Request,
+    },
+    /// A request the server cannot serve: answered with `err` and, if `close`, the connection
+    /// ends (unknown opcodes get Unimplemented and a close, as in ZooKeeper).
+    Reject {
+        conn: ConnId,
+        xid: i32,
+        err: ErrorCode,
+        close: bool,
+    },
+    Closed {
+        conn: ConnId,
+    },
+    /// A snapshot of the counters, for the four-letter words.
+    Stats {
+        reply: oneshot::Sender<ServerStats>,
+    },
+}
+
+/// What the core task tells one connection.
+#[derive(Debug)]
+pub enum Outbound {
+    /// A complete frame (length prefix included).
+    Frame(Vec<u8>),
+    /// Flush what is queued, then close.
+    Close,
+}
+
+/// Wall-clock milliseconds since the epoch: ZooKeeper's ctime/mtime and session ids use it.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+pub struct CoreTask {
+    state: State,
+    outboxes: HashMap<ConnId, mpsc::Sender<Outbound>>,
+    stats: ServerStats,
+}
+
+impl CoreTask {
+    pub fn new(state: State, stats: ServerStats) -> Self {
+        CoreTask {
+            state,
+            outboxes: HashMap::new(),
+            stats,
+        }
+    }
+
+    /// Runs until every sender of the inbox is gone.
+    pub async fn run(mut self, mut inbox: mpsc::Receiver<CoreMsg>) {
+        loop {
+            let sleep = self.until_next_tick();
+            tokio::select! {
+                msg = inbox.recv() => match msg {
+                    Some(msg) => self.handle(msg),
+                    None => break,
+                },
+                _ = tokio::time::sleep(sleep) => self.tick(),
+            }
+        }
+    }
+
+    fn until_next_tick(&self) -> Duration {
+        // Wake at least once a second so that sweeps that are not yet due get re-checked.
+        let max = Duration::from_secs(1);
+        match self.state.next_tick_ms() {
+            Some(at) => {
+                let wait = at.saturating_sub(now_ms()).max(0) as u64;
+                Duration::from_millis(wait).min(max)
+            }
+            None => max,
+        }
+    }
+
+    fn tick(&mut self) {
+        for proposal in self.state.tick(now_ms()) {
+            self.commit(proposal);
+        }
+    }
+
+    fn handle(&mut self, msg: CoreMsg) {
+        match msg {
+            CoreMsg::Opened { conn, addr, outbox } => {
+                self.outboxes.insert(conn, outbox);
+                self.state.conn_opened(conn, addr);
+            }
+            CoreMsg::Connect { conn, req } => {
+                self.stats.packets_received += 1;
+                let step = self.state.connect(conn, req, now_ms());
+                self.run_step(step);
+            }
+            CoreMsg::Request { conn, xid, req } => {
+                self.stats.packets_received += 1;
+                let step = self.state.request(conn, xid, req, now_ms());
+                self.run_step(step);
+            }
+            CoreMsg::Reject {
+                conn,
+                xid,
+                err,
+                close,
+            } => {
+                self.stats.packets_received += 1;
+                let hdr = ReplyHeader {
+                    xid,
+                    zxid: self.state.last_zxid(),
+                    err: err.code(),
+                };
+                self.send(conn, wire::reply_frame(&hdr, None));
+                if close {
+                    self.close(conn);
+                }
+            }
+            CoreMsg::Closed { conn } => {
+                // Already forgotten if the server closed it itself.
+                if self.outboxes.remove(&conn).is_some() {
+                    self.state.conn_closed(conn);
+                }
+            }
+            CoreMsg::Stats { reply } => {
+                let mut stats = self.stats.clone();
+                stats.counts = self.state.counts();
+                stats.last_zxid = self.state.last_zxid();
+                stats.connections = self.outboxes.len() as u64;
+                let _ = reply.send(stats);
+            }
+        }
+    }
+
+    fn run_step(&mut self, step: Step) {
+        match step {
+            Step::Done(actions) => self.perform(actions),
+            Step::Propose(proposal) => self.commit(proposal),
+        }
+    }
+
+    /// prepare -> log -> apply -> reply. The tree is memory-only in this version, so "log" is
+    /// where the durable transaction log will append and fsync before `apply`.
+    fn commit(&mut self, proposal: Proposal) {
+        debug_assert!(
+            proposal.hdr.zxid > self.state.last_zxid(),
+            "zxids must increase"
+        );
+        let is_error = proposal.hdr.txn_type == OpCode::Error as i32;
+        let actions = self.state.apply(proposal);
+        if !is_error {
+            self.stats.commits += 1;
+        }
+        self.perform(actions);
+    }
+
+    fn perform(&mut self, actions: Vec<Action>) {
+        for action in actions {
+            match action {
+                Action::Connected {
+                    conn,
+                    resp,
+                    close_after,
+                } => {
+                    self.send(conn, wire::connect_response_frame(&resp));
+                    if close_after {
+                        self.close(conn);
+                    }
+                }
+                Action::Reply {
+                    conn,
+                    xid,
+                    zxid,
+                    err,
+                    body,
+                } => {
+                    let hdr = ReplyHeader { xid, zxid, err };
+                    let body = (err == 0).then_some(&body);
+                    self.send(conn, wire::reply_frame(&hdr, body));
+                }
+                Action::Notify { conn, zxid, event } => {
+                    self.send(conn, wire::notification_frame(zxid, &event));
+                }
+                Action::Close { conn } => self.close(conn),
+            }
+        }
+    }
+
+    fn send(&mut self, conn: ConnId, frame: Vec<u8>) {
+        let Some(outbox) = self.outboxes.get(&conn) else {
+            return;
+        };
+        self.stats.packets_sent += 1;
+        if outbox.try_send(Outbound::Frame(frame)).is_err() {
+            // The client is not reading its replies and events fast enough (or is gone): drop
+            // it instead of queueing without bound. Its session survives until it expires.
+            tracing::warn!(conn, "closing a connection whose outbox is full");
+            self.close(conn);
+        }
+    }
+
+    fn close(&mut self, conn: ConnId) {
+        if let Some(outbox) = self.outboxes.remove(&conn) {
+            let _ = outbox.try_send(Outbound::Close);
+        }
+        self.state.conn_closed(conn);
+    }
+}

@@ -1,0 +1,183 @@
+//! The listener: accepts connections, enforces connection limits, starts the core task, and
+//! shuts everything down in order.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use paddock_core::state::State;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use crate::config::ServerConfig;
+use crate::core_task::{now_ms, CoreMsg, CoreTask};
+use crate::stats::ServerStats;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("invalid configuration: {0}")]
+    Config(#[from] crate::config::ConfigError),
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// What every connection task shares.
+pub struct Shared {
+    pub core: mpsc::Sender<CoreMsg>,
+    /// Largest accepted frame: `jute.maxbuffer` (ZooKeeper's `len > maxBuffer` check in
+    /// NIOServerCnxn; the extra allowance only widens per-field checks).
+    pub max_frame_bytes: u32,
+    /// A connection that has not sent its ConnectRequest by then is dropped.
+    pub handshake_timeout: Duration,
+    config: ServerConfig,
+    per_ip: Mutex<HashMap<IpAddr, u32>>,
+}
+
+impl Shared {
+    pub fn four_letter_word_allowed(&self, cmd: &str) -> bool {
+        self.config.four_letter_word_allowed(cmd)
+    }
+}
+
+/// Releases a connection's slot in the per-address count when the connection ends.
+struct ConnSlot {
+    shared: Arc<Shared>,
+    ip: IpAddr,
+}
+
+impl Drop for ConnSlot {
+    fn drop(&mut self) {
+        let mut per_ip = self.shared.per_ip.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = per_ip.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                per_ip.remove(&self.ip);
+            }
+        }
+    }
+}
+
+pub struct Server {
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    core: tokio::task::JoinHandle<()>,
+}
+
+impl Server {
+    /// Validates the configuration, prepares the data directory, binds the client port and
+    /// starts the core task. Port 0 picks a free port (see `local_addr`).
+    pub async fn bind(config: ServerConfig) -> Result<Server, ServerError> {
+        config.validate()?;
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| ServerError::DataDir {
+            path: config.data_dir.display().to_string(),
+            source,
+        })?;
+        let addr = SocketAddr::new(config.client_port_address, config.client_port);
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServerError::Bind { addr, source })?;
+        let inbox_capacity = config.global_outstanding_limit.max(1) as usize;
+        let (core_tx, core_rx) = mpsc::channel(inbox_capacity);
+        let state = State::new(config.core_config(), now_ms());
+        let core = tokio::spawn(CoreTask::new(state, ServerStats::default()).run(core_rx));
+        let max_frame_bytes = config.jute_max_buffer_bytes;
+        let handshake_timeout = Duration::from_millis(u64::from(config.tick_ms) * 10);
+        let shared = Arc::new(Shared {
+            core: core_tx,
+            max_frame_bytes,
+            handshake_timeout,
+            config,
+            per_ip: Mutex::new(HashMap::new()),
+        });
+        Ok(Server {
+            listener,
+            shared,
+            core,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, closes every connection and
+    /// waits for the core task to finish what it was given.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        let Server {
+            listener,
+            shared,
+            core,
+        } = self;
+        let next_conn = AtomicU64::new(1);
+        let mut conns = JoinSet::new();
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, peer)) => {
+                        let conn = next_conn.fetch_add(1, Ordering::Relaxed);
+                        if let Some(slot) = admit(&shared, peer, &conns) {
+                            conns.spawn(serve(stream, peer, conn, slot));
+                        }
+                    }
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        tracing::warn!("accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+                Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            }
+        }
+        tracing::info!("shutting down: closing {} connections", conns.len());
+        drop(listener);
+        conns.abort_all();
+        while conns.join_next().await.is_some() {}
+        drop(shared);
+        let _ = core.await;
+        tracing::info!("shutdown complete");
+    }
+}
+
+/// Applies `maxClientCnxns` (per client address) and `maxCnxns` (total). ZooKeeper closes a
+/// connection over either limit right after accepting it, without a word.
+fn admit(shared: &Arc<Shared>, peer: SocketAddr, conns: &JoinSet<()>) -> Option<ConnSlot> {
+    let cfg = &shared.config;
+    if cfg.max_connections > 0 && conns.len() as u64 >= u64::from(cfg.max_connections) {
+        tracing::warn!(%peer, "too many connections (maxCnxns={})", cfg.max_connections);
+        return None;
+    }
+    let mut per_ip = shared.per_ip.lock().unwrap_or_else(|e| e.into_inner());
+    let n = per_ip.entry(peer.ip()).or_insert(0);
+    if cfg.max_client_connections_per_ip > 0 && *n >= cfg.max_client_connections_per_ip {
+        tracing::warn!(%peer, "too many connections from this address (maxClientCnxns={})",
+            cfg.max_client_connections_per_ip);
+        return None;
+    }
+    *n += 1;
+    Some(ConnSlot {
+        shared: shared.clone(),
+        ip: peer.ip(),
+    })
+}
+
+async fn serve(stream: TcpStream, peer: SocketAddr, conn: u64, slot: ConnSlot) {
+    let shared = slot.shared.clone();
+    crate::conn::serve(stream, peer, conn, shared).await;
+    drop(slot);
+}
