@@ -122,7 +122,7 @@ impl State {
         })
     }
 
-    /// Children are returned sorted (ZooKeeper returns its HashSet's order).
+    /// Children come in ZooKeeper's HashSet order (`DataTree.children_in_zookeeper_order`).
     fn get_children(
         &mut self,
         conn: ConnId,
@@ -134,7 +134,7 @@ impl State {
         }
         let node = self.tree.node(&r.path).ok_or(ErrorCode::NoNode)?;
         Ok((
-            node.children.iter().cloned().collect(),
+            self.tree.children_in_zookeeper_order(&r.path, node),
             self.tree.client_stat(node),
         ))
     }

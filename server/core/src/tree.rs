@@ -81,6 +81,10 @@ pub struct Node {
     /// `cversion` here counts child creates (see the module comment).
     pub stat: StatPersisted,
     pub children: BTreeSet<String>,
+    /// The table capacity ZooKeeper's `HashSet` of children would have now (0 before the
+    /// first child). It only grows, as Java's does, and with the children's insertion order
+    /// (their czxid) it fixes the order in which ZooKeeper lists children.
+    pub children_capacity: u32,
 }
 
 impl Node {
@@ -90,6 +94,20 @@ impl Node {
             acl,
             stat,
             children: BTreeSet::new(),
+            children_capacity: 0,
+        }
+    }
+
+    /// `DataNode.addChild`: the set is created as `new HashSet<>(8)` and doubles when its
+    /// size passes three quarters of the capacity (`HashMap.putVal` / `resize`).
+    fn add_child(&mut self, name: String) {
+        if self.children.insert(name) {
+            if self.children_capacity == 0 {
+                self.children_capacity = 8;
+            }
+            if self.children.len() as u64 > u64::from(self.children_capacity) * 3 / 4 {
+                self.children_capacity *= 2;
+            }
         }
     }
 
@@ -130,10 +148,10 @@ impl DataTree {
         let zero = StatPersisted::default();
         let mut nodes = HashMap::new();
         let mut root = Node::new(Some(Vec::new()), open, zero);
-        root.children.insert("zookeeper".to_owned());
+        root.add_child("zookeeper".to_owned());
         let mut proc_node = Node::new(Some(Vec::new()), open, zero);
-        proc_node.children.insert("quota".to_owned());
-        proc_node.children.insert("config".to_owned());
+        proc_node.add_child("quota".to_owned());
+        proc_node.add_child("config".to_owned());
         nodes.insert(ROOT.to_owned(), root);
         nodes.insert(PROC.to_owned(), proc_node);
         nodes.insert(QUOTA.to_owned(), Node::new(Some(Vec::new()), open, zero));
@@ -159,6 +177,26 @@ impl DataTree {
         };
         tree.data_size = tree.approximate_data_size_uncached();
         tree
+    }
+
+    /// The children of `node` (at `path`) in the order ZooKeeper lists them: the iteration
+    /// order of its `HashSet<String>`, which is by bucket (`spread(hashCode) & (capacity-1)`)
+    /// and, within a bucket, by insertion. Children are inserted in zxid order, so their
+    /// czxid stands for insertion order; ties (the built-in nodes, all czxid 0) keep
+    /// name order.
+    pub fn children_in_zookeeper_order(&self, path: &str, node: &Node) -> Vec<String> {
+        let mask = node.children_capacity.max(1) as i32 - 1;
+        let mut keyed: Vec<(i32, i64, &String)> = node
+            .children
+            .iter()
+            .map(|name| {
+                let child = self.nodes.get(&crate::path::join(path, name));
+                let czxid = child.map_or(0, |c| c.stat.czxid);
+                (java_spread_hash(name) & mask, czxid, name)
+            })
+            .collect();
+        keyed.sort();
+        keyed.into_iter().map(|(_, _, name)| name.clone()).collect()
     }
 
     /// The node at `path`; `""` is the root, as in ZooKeeper's node map.
@@ -251,7 +289,7 @@ impl DataTree {
             parent.stat.cversion = new_cversion;
             parent.stat.pzxid = zxid;
         }
-        parent.children.insert(child.clone());
+        parent.add_child(child.clone());
         let stat = StatPersisted {
             czxid: zxid,
             mzxid: zxid,
@@ -656,9 +694,47 @@ impl std::fmt::Display for StatsTrack {
     }
 }
 
+/// `String.hashCode` over UTF-16 code units, then `HashMap.hash`'s spread `h ^ (h >>> 16)`.
+pub fn java_spread_hash(s: &str) -> i32 {
+    let h = s.encode_utf16().fold(0i32, |h, unit| {
+        h.wrapping_mul(31).wrapping_add(i32::from(unit))
+    });
+    h ^ ((h as u32) >> 16) as i32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // java.lang.String.hashCode("hello") is 99162322; HashMap.hash spreads it with h ^ (h >>> 16).
+    #[test]
+    fn java_spread_hash_matches_java() {
+        assert_eq!(java_spread_hash("hello"), 99162322 ^ (99162322 >> 16));
+        assert_eq!(java_spread_hash(""), 0);
+        // Overflowing hashes wrap as Java ints do and the shift is unsigned.
+        let long = "x".repeat(30);
+        let h = long.encode_utf16().fold(0i32, |h, u| h.wrapping_mul(31).wrapping_add(u as i32));
+        assert_eq!(java_spread_hash(&long), h ^ ((h as u32) >> 16) as i32);
+    }
+
+    // DataNode.addChild: `new HashSet<>(8)`, doubling past three quarters full, never shrinking.
+    #[test]
+    fn children_capacity_grows_like_java_hashset() {
+        let mut n = Node::new(None, AclCache::OPEN_UNSAFE_KEY, StatPersisted::default());
+        assert_eq!(n.children_capacity, 0);
+        for i in 0..6 {
+            n.add_child(format!("c{i}"));
+        }
+        assert_eq!(n.children_capacity, 8);
+        n.add_child("c6".to_owned());
+        assert_eq!(n.children_capacity, 16);
+        for i in 7..13 {
+            n.add_child(format!("c{i}"));
+        }
+        assert_eq!(n.children_capacity, 32);
+        n.children.clear();
+        assert_eq!(n.children_capacity, 32, "removal never shrinks the table");
+    }
 
     // StatsTrack.toString: count and bytes first, extra keys sorted after "=".
     #[test]

@@ -277,6 +277,27 @@ def large_data_near_and_above_jute_maxbuffer(ctx):
 
 
 @scenario
+def children_come_in_zookeepers_hashset_order(ctx):
+    # DataNode.addChild keeps children in `new HashSet<>(8)`; getChildren lists them in that
+    # set's iteration order, which depends on the names, the set's growth and the insertion
+    # order. The list is compared unsorted, across growth, deletes and re-creates.
+    c = ctx.admin
+    p = f"{ctx.root}/h"
+    c.create(p)
+    names = [f"n{i}" for i in range(40)] + ["abc", "zzz", "k-0000000001", "x" * 30]
+    for n in names:
+        c.create(f"{p}/{n}")
+    ctx.call("grown", c.get_children, p)
+    for n in names[::3]:
+        c.delete(f"{p}/{n}")
+    ctx.call("after deletes", c.get_children, p)
+    for n in names[::6]:
+        c.create(f"{p}/{n}")
+    ctx.call("after re-creates", c.get_children, p)
+    ctx.call("root's zookeeper children", c.get_children, "/zookeeper")
+
+
+@scenario
 def get_children_with_stat_and_exists(ctx):
     # FinalRequestProcessor getChildren2 returns the parent's stat; exists returns null
     # for a missing node (kazoo: None).
