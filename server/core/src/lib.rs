@@ -2,6 +2,8 @@
 //!
 //! Map of the crate:
 //! - `config`: `CoreConfig`, the knobs of the state machine (tick, session bounds, ACL switches).
+//! - `javahash`: the iteration order of Java's `HashSet<String>`, which ZooKeeper shows to
+//!   clients in children and ephemeral listings.
 //! - `path`: ZooKeeper's path validation (`PathUtils.validatePath`).
 //! - `acl`: authentication providers (digest, ip, super), ACL checks, the reference-counted ACL
 //!   cache.
@@ -21,6 +23,7 @@
 
 pub mod acl;
 pub mod config;
+pub mod javahash;
 pub mod path;
 mod prep;
 mod read;

@@ -327,7 +327,7 @@ impl State {
             Request::Sasl(_) => {
                 // No SASL server configured: ZooKeeper's null saslServer makes it answer OK
                 // with no token.
-                let body = Response::Sasl { token: Vec::new() };
+                let body = Response::Sasl { token: None };
                 return Step::Done(vec![Action::Reply {
                     conn,
                     xid,
@@ -426,7 +426,7 @@ impl State {
         req: &Request,
         now_ms: i64,
     ) -> Proposal {
-        let op = write_opcode(req);
+        let op = req.op_code();
         let mut hdr = self.header(session, xid, now_ms, op);
         let empty = Vec::new();
         let ids = self.conns.get(&conn).map_or(&empty, |c| &c.ids);
@@ -705,6 +705,7 @@ impl State {
             // "Ignoring NoNodeException ... while removing ephemeral for dead session".
             let _ = self.delete(path, zxid, events);
         }
+        self.tree.forget_session(session);
         self.sessions.remove(session);
     }
 
@@ -944,19 +945,4 @@ fn is_write(req: &Request) -> bool {
             | Request::Multi(_)
             | Request::Reconfig(_)
     )
-}
-
-fn write_opcode(req: &Request) -> OpCode {
-    match req {
-        Request::Create(_) => OpCode::Create,
-        Request::Create2(_) => OpCode::Create2,
-        Request::CreateContainer(_) => OpCode::CreateContainer,
-        Request::CreateTtl(_) => OpCode::CreateTtl,
-        Request::Delete(_) => OpCode::Delete,
-        Request::DeleteContainer(_) => OpCode::DeleteContainer,
-        Request::SetData(_) => OpCode::SetData,
-        Request::SetAcl(_) => OpCode::SetAcl,
-        Request::Multi(_) => OpCode::Multi,
-        _ => OpCode::Reconfig,
-    }
 }

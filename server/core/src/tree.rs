@@ -15,6 +15,7 @@ use std::collections::{BTreeSet, HashMap};
 use paddock_jute::{Acl, ErrorCode, Stat, StatPersisted};
 
 use crate::acl::AclCache;
+use crate::javahash;
 use crate::path;
 
 /// The root node's path. ZooKeeper also answers `""` with the root (its alias).
@@ -82,9 +83,12 @@ pub struct Node {
     pub stat: StatPersisted,
     pub children: BTreeSet<String>,
     /// The table capacity ZooKeeper's `HashSet` of children would have now (0 before the
-    /// first child). It only grows, as Java's does, and with the children's insertion order
-    /// (their czxid) it fixes the order in which ZooKeeper lists children.
+    /// first child). With the children's insertion order (`seq`) it fixes the order in which
+    /// ZooKeeper lists children (see `javahash`).
     pub children_capacity: u32,
+    /// When this node was inserted into the tree, counting from the built-in nodes: ties of
+    /// czxid (several creates in one multi) keep their order here.
+    pub seq: u64,
 }
 
 impl Node {
@@ -95,6 +99,7 @@ impl Node {
             stat,
             children: BTreeSet::new(),
             children_capacity: 0,
+            seq: 0,
         }
     }
 
@@ -102,12 +107,8 @@ impl Node {
     /// size passes three quarters of the capacity (`HashMap.putVal` / `resize`).
     fn add_child(&mut self, name: String) {
         if self.children.insert(name) {
-            if self.children_capacity == 0 {
-                self.children_capacity = 8;
-            }
-            if self.children.len() as u64 > u64::from(self.children_capacity) * 3 / 4 {
-                self.children_capacity *= 2;
-            }
+            self.children_capacity =
+                javahash::grown_capacity(self.children_capacity, 8, self.children.len());
         }
     }
 
@@ -121,7 +122,7 @@ impl Node {
 pub struct DataTree {
     nodes: HashMap<String, Node>,
     acls: AclCache,
-    ephemerals: HashMap<i64, BTreeSet<String>>,
+    ephemerals: HashMap<i64, EphemeralSet>,
     containers: BTreeSet<String>,
     ttls: BTreeSet<String>,
     /// Paths with a `zookeeper_limits` node (ZooKeeper's `PathTrie pTrie`).
@@ -130,6 +131,17 @@ pub struct DataTree {
     /// stat rewrites are not counted, as in ZooKeeper).
     data_size: i64,
     extended_types: bool,
+    /// The next `Node::seq`.
+    next_seq: u64,
+}
+
+/// One session's ephemeral paths (`DataTree.ephemerals`, a `new HashSet<>()` per session that
+/// lives, emptied or not, until the session is killed).
+#[derive(Debug, Default)]
+struct EphemeralSet {
+    paths: BTreeSet<String>,
+    /// The Java table capacity the set has grown to, for ZooKeeper's listing order.
+    capacity: u32,
 }
 
 /// ZooKeeper's size of a node: path length in UTF-16 units plus data length
@@ -174,29 +186,37 @@ impl DataTree {
             quota_paths: BTreeSet::new(),
             data_size: 0,
             extended_types,
+            next_seq: 0,
         };
+        // The order in which the DataTree constructor inserts the built-in nodes.
+        for path in [ROOT, PROC, QUOTA, CONFIG] {
+            let seq = tree.take_seq();
+            tree.nodes.get_mut(path).expect("built-in node").seq = seq;
+        }
         tree.data_size = tree.approximate_data_size_uncached();
         tree
+    }
+
+    fn take_seq(&mut self) -> u64 {
+        self.next_seq += 1;
+        self.next_seq
     }
 
     /// The children of `node` (at `path`) in the order ZooKeeper lists them: the iteration
     /// order of its `HashSet<String>`, which is by bucket (`spread(hashCode) & (capacity-1)`)
     /// and, within a bucket, by insertion. Children are inserted in zxid order, so their
-    /// czxid stands for insertion order; ties (the built-in nodes, all czxid 0) keep
-    /// name order.
+    /// `seq` records insertion order.
     pub fn children_in_zookeeper_order(&self, path: &str, node: &Node) -> Vec<String> {
-        let mask = node.children_capacity.max(1) as i32 - 1;
-        let mut keyed: Vec<(i32, i64, &String)> = node
+        let mut keyed: Vec<(String, u64)> = node
             .children
             .iter()
             .map(|name| {
                 let child = self.nodes.get(&crate::path::join(path, name));
-                let czxid = child.map_or(0, |c| c.stat.czxid);
-                (java_spread_hash(name) & mask, czxid, name)
+                (name.clone(), child.map_or(0, |c| c.seq))
             })
             .collect();
-        keyed.sort();
-        keyed.into_iter().map(|(_, _, name)| name.clone()).collect()
+        javahash::order(&mut keyed, node.children_capacity, |name| name);
+        keyed.into_iter().map(|(name, _)| name).collect()
     }
 
     /// The node at `path`; `""` is the root, as in ZooKeeper's node map.
@@ -301,8 +321,9 @@ impl DataTree {
             ephemeral_owner: owner,
             pzxid: zxid,
         };
-        self.nodes
-            .insert(path.to_owned(), Node::new(data, acl_key, stat));
+        let mut node = Node::new(data, acl_key, stat);
+        node.seq = self.take_seq();
+        self.nodes.insert(path.to_owned(), node);
         match NodeKind::of(owner, self.extended_types) {
             NodeKind::Container => {
                 self.containers.insert(path.to_owned());
@@ -311,10 +332,10 @@ impl DataTree {
                 self.ttls.insert(path.to_owned());
             }
             NodeKind::Ephemeral(session) => {
-                self.ephemerals
-                    .entry(session)
-                    .or_default()
-                    .insert(path.to_owned());
+                let set = self.ephemerals.entry(session).or_default();
+                if set.paths.insert(path.to_owned()) {
+                    set.capacity = javahash::grown_capacity(set.capacity, 16, set.paths.len());
+                }
             }
             NodeKind::Persistent => {}
         }
@@ -366,10 +387,7 @@ impl DataTree {
             }
             NodeKind::Ephemeral(session) => {
                 if let Some(set) = self.ephemerals.get_mut(&session) {
-                    set.remove(path);
-                    if set.is_empty() {
-                        self.ephemerals.remove(&session);
-                    }
+                    set.paths.remove(path);
                 }
             }
             NodeKind::Persistent => {}
@@ -419,12 +437,25 @@ impl DataTree {
         Ok(self.stat(path).expect("node exists"))
     }
 
-    /// The ephemeral paths of `session`, sorted.
+    /// The ephemeral paths of `session` in the order ZooKeeper lists them: the iteration
+    /// order of a clone of the session's set (`DataTree.getEphemerals` clones it; getEphemerals
+    /// and closeSession both list that clone).
     pub fn ephemerals(&self, session: i64) -> Vec<String> {
-        self.ephemerals
-            .get(&session)
-            .map(|s| s.iter().cloned().collect())
-            .unwrap_or_default()
+        let Some(set) = self.ephemerals.get(&session) else {
+            return Vec::new();
+        };
+        let mut keyed: Vec<(String, u64)> = set
+            .paths
+            .iter()
+            .map(|p| (p.clone(), self.nodes.get(p).map_or(0, |n| n.seq)))
+            .collect();
+        javahash::order_of_clone(&mut keyed, set.capacity, |p| p);
+        keyed.into_iter().map(|(p, _)| p).collect()
+    }
+
+    /// `ephemerals.remove(session)` when a session is killed.
+    pub fn forget_session(&mut self, session: i64) {
+        self.ephemerals.remove(&session);
     }
 
     /// Every session owning ephemerals, with its paths (for `dump`).
@@ -432,14 +463,15 @@ impl DataTree {
         let mut v: Vec<_> = self
             .ephemerals
             .iter()
-            .map(|(s, p)| (*s, p.iter().cloned().collect()))
+            .filter(|(_, set)| !set.paths.is_empty())
+            .map(|(s, set)| (*s, set.paths.iter().cloned().collect()))
             .collect();
         v.sort();
         v
     }
 
     pub fn ephemerals_count(&self) -> u64 {
-        self.ephemerals.values().map(|s| s.len() as u64).sum()
+        self.ephemerals.values().map(|s| s.paths.len() as u64).sum()
     }
 
     pub fn containers(&self) -> impl Iterator<Item = &str> {
@@ -613,7 +645,7 @@ impl DataTree {
                 NodeKind::Ephemeral(s) => {
                     ephemerals += 1;
                     assert!(
-                        self.ephemerals.get(&s).is_some_and(|e| e.contains(p)),
+                        self.ephemerals.get(&s).is_some_and(|e| e.paths.contains(p)),
                         "{p} unindexed"
                     );
                     assert!(node.children.is_empty(), "ephemeral {p} has children");
@@ -694,28 +726,9 @@ impl std::fmt::Display for StatsTrack {
     }
 }
 
-/// `String.hashCode` over UTF-16 code units, then `HashMap.hash`'s spread `h ^ (h >>> 16)`.
-pub fn java_spread_hash(s: &str) -> i32 {
-    let h = s.encode_utf16().fold(0i32, |h, unit| {
-        h.wrapping_mul(31).wrapping_add(i32::from(unit))
-    });
-    h ^ ((h as u32) >> 16) as i32
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    // java.lang.String.hashCode("hello") is 99162322; HashMap.hash spreads it with h ^ (h >>> 16).
-    #[test]
-    fn java_spread_hash_matches_java() {
-        assert_eq!(java_spread_hash("hello"), 99162322 ^ (99162322 >> 16));
-        assert_eq!(java_spread_hash(""), 0);
-        // Overflowing hashes wrap as Java ints do and the shift is unsigned.
-        let long = "x".repeat(30);
-        let h = long.encode_utf16().fold(0i32, |h, u| h.wrapping_mul(31).wrapping_add(u as i32));
-        assert_eq!(java_spread_hash(&long), h ^ ((h as u32) >> 16) as i32);
-    }
 
     // DataNode.addChild: `new HashSet<>(8)`, doubling past three quarters full, never shrinking.
     #[test]

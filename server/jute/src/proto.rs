@@ -297,7 +297,8 @@ pub enum Response {
     ErrorBody {
         err: i32,
     },
+    /// `SetSASLResponse{token}`; ZooKeeper answers null when no SASL server is configured.
     Sasl {
-        token: Vec<u8>,
+        token: Option<Vec<u8>>,
     },
 }

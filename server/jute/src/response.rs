@@ -36,7 +36,7 @@ impl Response {
             Response::GetEphemerals { ephemerals } => w.write_string_vec(ephemerals),
             Response::WhoAmI { client_info } => w.write_vec(client_info),
             Response::ErrorBody { err } => w.write_i32(*err),
-            Response::Sasl { token } => w.write_bytes(token),
+            Response::Sasl { token } => w.write_buffer(token.as_deref()),
         }
     }
 
@@ -83,7 +83,7 @@ impl Response {
             },
             O::AddWatch => Response::ErrorBody { err: r.read_i32()? },
             O::Sasl => Response::Sasl {
-                token: r.read_bytes()?,
+                token: r.read_buffer()?,
             },
             O::Delete
             | O::DeleteContainer

@@ -353,7 +353,7 @@ pub fn response_for_op() -> impl Strategy<Value = (OpCode, Response)> {
         vec(client_info(), 0..3)
             .prop_map(|c| (OpCode::WhoAmI, Response::WhoAmI { client_info: c })),
         any::<i32>().prop_map(|err| (OpCode::AddWatch, Response::ErrorBody { err })),
-        bytes().prop_map(|token| (OpCode::Sasl, Response::Sasl { token })),
+        proptest::option::of(bytes()).prop_map(|token| (OpCode::Sasl, Response::Sasl { token })),
     ]
 }
 
