@@ -16,13 +16,11 @@ use paddock_jute::{DecodeError, ErrorCode, OpCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::Notify;
 
-use crate::core_task::{CoreMsg, Outbound};
+use crate::core_task::CoreMsg;
+use crate::outbox::{outbox, Outbound, OutboxReceiver};
 use crate::server::Shared;
-
-/// Replies and events queued for one connection before it is considered too slow.
-const OUTBOX_FRAMES_MAX: usize = 16_384;
 
 /// Why a connection ended, for the log.
 #[derive(Debug, thiserror::Error)]
@@ -93,7 +91,7 @@ impl ConnReader {
             Err(_) => return Err(ConnEnd::HandshakeTimeout(handshake_wait)),
         };
 
-        let (outbox_tx, outbox_rx) = mpsc::channel(OUTBOX_FRAMES_MAX);
+        let (outbox_tx, outbox_rx) = outbox(self.shared.outbox_max_bytes);
         tokio::spawn(write_loop(write, outbox_rx, closed.clone()));
         let core = &self.shared.core;
         let conn = self.conn;
@@ -185,11 +183,7 @@ impl ConnReader {
 }
 
 /// Writes queued frames, coalescing whatever is ready into one write.
-async fn write_loop(
-    write: OwnedWriteHalf,
-    mut outbox: mpsc::Receiver<Outbound>,
-    closed: Arc<Notify>,
-) {
+async fn write_loop(write: OwnedWriteHalf, mut outbox: OutboxReceiver, closed: Arc<Notify>) {
     let mut out = BufWriter::with_capacity(64 * 1024, write);
     'outer: while let Some(first) = outbox.recv().await {
         let mut next = Some(first);
@@ -199,13 +193,14 @@ async fn write_loop(
                     if out.write_all(&frame).await.is_err() {
                         break 'outer;
                     }
+                    outbox.sent(frame.len());
                 }
                 Outbound::Close => {
                     let _ = out.flush().await;
                     break 'outer;
                 }
             }
-            next = outbox.try_recv().ok();
+            next = outbox.try_recv();
         }
         if out.flush().await.is_err() {
             break;

@@ -17,6 +17,7 @@ use paddock_jute::proto::{ConnectRequest, ReplyHeader, Request};
 use paddock_jute::{ErrorCode, OpCode};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::outbox::Outbox;
 use crate::stats::ServerStats;
 use crate::wire;
 
@@ -26,7 +27,7 @@ pub enum CoreMsg {
     Opened {
         conn: ConnId,
         addr: IpAddr,
-        outbox: mpsc::Sender<Outbound>,
+        outbox: Outbox,
     },
     Connect {
         conn: ConnId,
@@ -54,15 +55,6 @@ pub enum CoreMsg {
     },
 }
 
-/// What the core task tells one connection.
-#[derive(Debug)]
-pub enum Outbound {
-    /// A complete frame (length prefix included).
-    Frame(Vec<u8>),
-    /// Flush what is queued, then close.
-    Close,
-}
-
 /// Wall-clock milliseconds since the epoch: ZooKeeper's ctime/mtime and session ids use it.
 pub fn now_ms() -> i64 {
     SystemTime::now()
@@ -73,7 +65,7 @@ pub fn now_ms() -> i64 {
 
 pub struct CoreTask {
     state: State,
-    outboxes: HashMap<ConnId, mpsc::Sender<Outbound>>,
+    outboxes: HashMap<ConnId, Outbox>,
     stats: ServerStats,
 }
 
@@ -226,7 +218,7 @@ impl CoreTask {
             return;
         };
         self.stats.packets_sent += 1;
-        if outbox.try_send(Outbound::Frame(frame)).is_err() {
+        if outbox.offer(frame).is_err() {
             // The client is not reading its replies and events fast enough (or is gone): drop
             // it instead of queueing without bound. Its session survives until it expires.
             tracing::warn!(conn, "closing a connection whose outbox is full");
@@ -236,7 +228,7 @@ impl CoreTask {
 
     fn close(&mut self, conn: ConnId) {
         if let Some(outbox) = self.outboxes.remove(&conn) {
-            let _ = outbox.try_send(Outbound::Close);
+            outbox.close();
         }
         self.state.conn_closed(conn);
     }

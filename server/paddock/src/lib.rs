@@ -5,6 +5,7 @@
 //! - `server`: the listener, connection limits, startup and shutdown.
 //! - `conn`: one connection: frames in, typed requests to the core task, frames out.
 //! - `core_task`: the single task that owns the state machine and orders everything.
+//! - `outbox`: each connection's queue of frames, bounded in frames and bytes.
 //! - `fourlw`: four-letter words on the client port.
 //! - `wire`, `stats`: frame builders and counters.
 
@@ -12,6 +13,7 @@ pub mod config;
 pub mod conn;
 pub mod core_task;
 pub mod fourlw;
+pub mod outbox;
 pub mod server;
 pub mod stats;
 pub mod wire;

@@ -41,6 +41,9 @@ pub struct Shared {
     pub max_frame_bytes: u32,
     /// A connection that has not sent its ConnectRequest by then is dropped.
     pub handshake_timeout: Duration,
+    /// Bytes of replies and events queued for one connection before it is closed as too
+    /// slow: room for several maximal replies.
+    pub outbox_max_bytes: usize,
     config: ServerConfig,
     per_ip: Mutex<HashMap<IpAddr, u32>>,
 }
@@ -98,6 +101,7 @@ impl Server {
             core: core_tx,
             max_frame_bytes,
             handshake_timeout,
+            outbox_max_bytes: (max_frame_bytes as usize).saturating_mul(4).max(32 << 20),
             config,
             per_ip: Mutex::new(HashMap::new()),
         });
