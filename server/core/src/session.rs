@@ -72,14 +72,28 @@ impl SessionTracker {
             closing: false,
         });
         session.timeout_ms = timeout_ms;
-        self.schedule(id, now_ms);
+        self.schedule(id, timeout_ms, now_ms);
     }
 
     /// Pushes the expiry of `id` forward; false if the session is unknown or closing.
     pub fn touch(&mut self, id: i64, now_ms: i64) -> bool {
         match self.sessions.get(&id) {
             Some(session) if !session.closing => {
-                self.schedule(id, now_ms);
+                let timeout_ms = session.timeout_ms;
+                self.schedule(id, timeout_ms, now_ms);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// `touchSession(id, timeout)`: ZooKeeper touches with the timeout negotiated by the
+    /// connection the request came on, which after a reattach can differ from the one the
+    /// session was created with (the session keeps its original timeout for `dump`).
+    pub fn touch_for(&mut self, id: i64, timeout_ms: i32, now_ms: i64) -> bool {
+        match self.sessions.get(&id) {
+            Some(session) if !session.closing => {
+                self.schedule(id, timeout_ms, now_ms);
                 true
             }
             _ => false,
@@ -160,11 +174,11 @@ impl SessionTracker {
     }
 
     /// `ExpiryQueue.update`: moves `id` to the bucket one timeout after `now_ms`.
-    fn schedule(&mut self, id: i64, now_ms: i64) {
+    fn schedule(&mut self, id: i64, timeout_ms: i32, now_ms: i64) {
         let Some(session) = self.sessions.get(&id).copied() else {
             return;
         };
-        let at = self.round_to_next_interval(now_ms.saturating_add(i64::from(session.timeout_ms)));
+        let at = self.round_to_next_interval(now_ms.saturating_add(i64::from(timeout_ms)));
         if session.expires_at_ms == Some(at) {
             return;
         }

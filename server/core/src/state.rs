@@ -268,7 +268,8 @@ impl State {
                 actions.push(Action::Close { conn: old });
             }
         }
-        let valid = passwd == session_password(id).as_slice() && self.sessions.touch(id, now_ms);
+        let valid = passwd == session_password(id).as_slice()
+            && self.sessions.touch_for(id, timeout, now_ms);
         let read_only = self.read_only_flag(conn);
         if valid {
             if let Some(c) = self.conns.get_mut(&conn) {
@@ -338,7 +339,8 @@ impl State {
             }
             _ => {}
         }
-        if !self.sessions.touch(session, now_ms) {
+        let timeout_ms = self.conns.get(&conn).map_or(0, |c| c.timeout_ms);
+        if !self.sessions.touch_for(session, timeout_ms, now_ms) {
             // MissingSessionException: ZooKeeper drops the request without an answer.
             return Step::Done(Vec::new());
         }

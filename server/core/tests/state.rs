@@ -864,3 +864,37 @@ fn requests_without_live_session() {
     assert_eq!(s.send(2, Request::Ping), vec![]);
     s.st.apply(p);
 }
+
+// ZooKeeperServer.submitRequest -> touch(cnxn) -> touchSession(id, cnxn.getSessionTimeout()):
+// after a reattach, expiry follows the timeout negotiated by the new connection.
+#[test]
+fn reattach_with_a_longer_timeout_moves_expiry_out() {
+    let mut s = Server::standard();
+    let sid = s.open(1); // 30 s, within the default [6 s, 60 s]
+    let passwd = paddock_core::session::session_password(sid).to_vec();
+    s.st.conn_closed(1);
+    s.st.conn_opened(2, ADDR);
+    let req = ConnectRequest {
+        time_out: 60_000,
+        session_id: sid,
+        passwd,
+        ..Default::default()
+    };
+    let actions = s.connect(2, req);
+    assert!(matches!(
+        actions.as_slice(),
+        [Action::Connected {
+            close_after: false,
+            ..
+        }]
+    ));
+    s.st.conn_closed(2);
+    // Past the original 30 s (rounded to a tick), within the new 60 s.
+    assert!(
+        s.st.tick(s.now + 40_000).is_empty(),
+        "expired on the old timeout"
+    );
+    let proposals = s.st.tick(s.now + 66_000);
+    assert_eq!(proposals.len(), 1, "expires on the new timeout");
+    assert_eq!(proposals[0].hdr.client_id, sid);
+}

@@ -481,6 +481,22 @@ def ip_acl_matches_loopback_ranges(ctx):
 
 
 @scenario
+def get_acl_masks_digests_without_admin(ctx):
+    # FinalRequestProcessor getACL: READ or ADMIN is enough to read the ACL, but without ADMIN
+    # the digest hashes are replaced by "x" (ZOOKEEPER-1392).
+    owner = ctx.client(auth=digest_auth("alice"))
+    p = f"{ctx.root}/acl"
+    acl = [digest_acl("alice", all=True), make_acl("world", "anyone", read=True)]
+    owner.create(p, b"v", acl=acl)
+    anon = ctx.client()
+    ctx.call("reader sees masked", lambda: sorted(repr(a) for a in anon.get_acls(p)[0]))
+    ctx.call("owner sees hashes", lambda: sorted(repr(a) for a in owner.get_acls(p)[0]))
+    hidden = f"{ctx.root}/hidden"
+    owner.create(hidden, b"v", acl=[digest_acl("alice", all=True)])
+    ctx.call("neither READ nor ADMIN", anon.get_acls, hidden)
+
+
+@scenario
 def set_acls_then_old_rights_are_gone(ctx):
     # DataTree.setACL replaces the whole list; later checks see the new one.
     c = ctx.admin

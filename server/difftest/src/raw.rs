@@ -392,6 +392,8 @@ pub mod op {
     pub const AUTH: i32 = 100;
     /// setWatches
     pub const SET_WATCHES: i32 = 101;
+    /// setWatches2 (3.6+): setWatches plus persistent and persistent-recursive paths.
+    pub const SET_WATCHES2: i32 = 105;
     /// addWatch
     pub const ADD_WATCH: i32 = 106;
     /// closeSession

@@ -304,6 +304,98 @@ mod scenarios {
     /// NodeDataChanged, node gone -> NodeDeleted, exist watch + node now present ->
     /// NodeCreated, child watch + pzxid newer -> NodeChildrenChanged; unchanged ones stay
     /// registered and fire later. DataTree.setWatches.
+    /// setWatches2 re-adds persistent and persistent-recursive watches after a reconnect;
+    /// unlike one-shot watches, what changed while disconnected is not replayed
+    /// (DataTree.setWatches: persistent paths are only re-registered). Later changes fire
+    /// them as before, and one-shot watches in the same packet still replay.
+    pub async fn set_watches2_readds_persistent_watches(ctx: Ctx) -> Result<Trace> {
+        let (mut conn, _) = session_with_root(&ctx).await?;
+        let p = |s: &str| format!("{}/{s}", ctx.root);
+        for (i, name) in ["pers", "tree", "once"].iter().enumerate() {
+            conn.call(
+                2 + i as i32,
+                op::CREATE,
+                &raw::create_body(p(name).as_bytes(), b"", 0),
+            )
+            .await?;
+        }
+        let rel = conn
+            .call(
+                9,
+                op::CREATE,
+                &raw::create_body(p("tree/a").as_bytes(), b"", 0),
+            )
+            .await?
+            .context("closed")?
+            .zxid;
+        // Changes the watcher "missed" while it was away.
+        let set = |path: String, v: &'static [u8]| {
+            Jute::new().string(&path).bytes(v).int(-1).into_bytes()
+        };
+        conn.call(10, op::SET_DATA, &set(p("pers"), b"1")).await?;
+        conn.call(11, op::SET_DATA, &set(p("tree/a"), b"1")).await?;
+        conn.call(12, op::SET_DATA, &set(p("once"), b"1")).await?;
+
+        let (mut watcher, _) = RawConn::session(ctx.addr).await?;
+        let body = Jute::new()
+            .long(rel)
+            .strings(&[&p("once")])
+            .strings(&[])
+            .strings(&[])
+            .strings(&[&p("pers")])
+            .strings(&[&p("tree")])
+            .into_bytes();
+        watcher.send_request(-8, op::SET_WATCHES2, &body).await?;
+        watcher.send_request(-2, op::PING, &[]).await?;
+        let mut t = Trace::new();
+        let mut frames = Vec::new();
+        let collect = |reply: raw::Reply, frames: &mut Vec<Value>| -> Result<()> {
+            if reply.xid == -1 {
+                let (ty, _, path) = reply.watcher_event()?;
+                frames.push(json!({"event": ty, "path": path.replace(&ctx.root, "R")}));
+            } else {
+                frames.push(json!({"xid": reply.xid, "err": reply.err}));
+            }
+            Ok(())
+        };
+        loop {
+            let reply = watcher
+                .read_reply(raw::REPLY_WAIT)
+                .await?
+                .context("closed")?;
+            let done = reply.xid == -2;
+            collect(reply, &mut frames)?;
+            if done {
+                break;
+            }
+        }
+        t.push("on_reconnect", json!(frames));
+        // New changes: the persistent watch and the recursive one fire (and stay).
+        conn.call(13, op::SET_DATA, &set(p("pers"), b"2")).await?;
+        conn.call(
+            14,
+            op::CREATE,
+            &raw::create_body(p("tree/a/b").as_bytes(), b"", 0),
+        )
+        .await?;
+        conn.call(15, op::SET_DATA, &set(p("pers"), b"3")).await?;
+        watcher.send_request(-2, op::PING, &[]).await?;
+        let mut later = Vec::new();
+        loop {
+            let reply = watcher
+                .read_reply(raw::REPLY_WAIT)
+                .await?
+                .context("closed")?;
+            let done = reply.xid == -2;
+            collect(reply, &mut later)?;
+            if done {
+                break;
+            }
+        }
+        t.push("after", json!(later));
+        Ok(t)
+    }
+
     pub async fn set_watches_replay(ctx: Ctx) -> Result<Trace> {
         let (mut conn, rel) = session_with_root(&ctx).await?;
         let p = |s: &str| format!("{}/{s}", ctx.root);
@@ -482,6 +574,7 @@ diff_test!(bad_paths, pair);
 diff_test!(close_session, pair);
 diff_test!(auth_unknown_scheme, pair);
 diff_test!(set_watches_replay, pair);
+diff_test!(set_watches2_readds_persistent_watches, pair);
 diff_test!(connection_flood_leaves_session_alone, pair);
 diff_test!(max_client_connections, pair_limited);
 

@@ -137,3 +137,59 @@ async fn zkcli_add_watch() {
     )
     .await;
 }
+
+/// The `zkCli.sh` script itself (Debian's wrapper around `ZooKeeperMain`), one command per
+/// invocation as an operator types it: same answer from both servers.
+#[tokio::test]
+async fn zkcli_sh_script_one_shot_commands() {
+    let script = std::path::Path::new("/usr/share/zookeeper/bin/zkCli.sh");
+    assert!(
+        script.exists(),
+        "zkCli.sh is missing: scripts/install-test-deps.sh installs it"
+    );
+    let pair = pair();
+    let mut outputs = Vec::new();
+    for server in pair.servers() {
+        let connect = server.connect_string();
+        let mut transcript = Vec::new();
+        for args in [
+            vec!["create", "/zkcli_sh", "hello"],
+            vec!["get", "-s", "/zkcli_sh"],
+            vec!["ls", "/"],
+            vec!["delete", "/zkcli_sh"],
+        ] {
+            let out = tokio::process::Command::new(script)
+                .args(["-server", &connect])
+                .args(&args)
+                .stdin(std::process::Stdio::null())
+                .output();
+            let out = tokio::time::timeout(zkcli::ZKCLI_DEADLINE, out)
+                .await
+                .expect("zkCli.sh finishes")
+                .expect("zkCli.sh runs");
+            // The script's output after the connection event: the command's own answer.
+            let text = String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr);
+            let answer: Vec<String> = zkcli::normalize(&text)
+                .lines()
+                .skip_while(|l| !l.contains("SyncConnected"))
+                .skip(1)
+                .filter(|l| !l.trim().is_empty())
+                .map(str::to_string)
+                .collect();
+            transcript.push((args.join(" "), answer));
+        }
+        outputs.push(transcript);
+    }
+    if let [zookeeper, paddock] = outputs.as_slice() {
+        assert_eq!(
+            zookeeper, paddock,
+            "zkCli.sh output differs (left ZooKeeper, right Paddock)"
+        );
+    }
+    let created = &outputs[0][0].1;
+    assert!(
+        created.iter().any(|l| l.contains("Created /zkcli_sh")),
+        "{created:?}"
+    );
+}
