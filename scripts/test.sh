@@ -8,5 +8,7 @@ cd "$(dirname "$0")/.."
 scripts/install-test-deps.sh
 cargo build --workspace --all-targets
 export PADDOCK_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/paddock"
+# The differential suites must compare against Paddock, never silently skip it.
+export PADDOCK_REQUIRED=1
 cargo test --workspace -- --test-threads=2
 /usr/bin/python3 -m pytest -q -p no:cacheprovider server/difftest/kazoo
