@@ -117,6 +117,8 @@ pub struct State {
     prepared_zxid: i64,
     /// When containers and TTL nodes are next swept.
     next_sweep_ms: i64,
+    /// Wall-clock time minus the `now_ms` clock (see `set_wall_clock_offset_ms`).
+    wall_offset_ms: i64,
 }
 
 /// A watch event waiting for delivery, with the ACL that filters it (ZOOKEEPER-4799).
@@ -147,7 +149,16 @@ impl State {
             last_zxid: 0,
             prepared_zxid: 0,
             next_sweep_ms,
+            wall_offset_ms: 0,
         }
+    }
+
+    /// Every `now_ms` this state machine is given drives session expiry and sweeping, so the
+    /// IO layer passes a clock that never jumps (ZooKeeper expires sessions on
+    /// `Time.currentElapsedTime`). Znode times (ctime, mtime, TTLs) are wall-clock times:
+    /// they are `now_ms + offset`, and the IO layer keeps the offset current.
+    pub fn set_wall_clock_offset_ms(&mut self, offset_ms: i64) {
+        self.wall_offset_ms = offset_ms;
     }
 
     /// The zxid of the last applied transaction (`lastProcessedZxid`).
@@ -413,7 +424,7 @@ impl State {
             client_id,
             cxid,
             zxid,
-            time: now_ms,
+            time: now_ms + self.wall_offset_ms,
             txn_type: op as i32,
         }
     }
@@ -438,7 +449,7 @@ impl State {
             ids,
             session,
             hdr.zxid,
-            now_ms,
+            hdr.time,
             self.cfg.extended_types_enabled,
             self.cfg.enforce_quota,
         );
@@ -805,6 +816,9 @@ impl State {
     /// `ContainerManager.getCandidates`, capped by `container_max_per_minute` per sweep
     /// (ZooKeeper spaces its deletes by `60000 / maxPerMinute` ms instead).
     fn sweep_candidates(&self, now_ms: i64) -> Vec<String> {
+        // TTLs and never-used containers are measured against mtime, a wall-clock time
+        // (ContainerManager uses Time.currentWallTime).
+        let now_ms = now_ms + self.wall_offset_ms;
         let never_used_ms = self.cfg.container_max_never_used_ms;
         let mut out = Vec::new();
         for p in self.tree.containers() {

@@ -898,3 +898,21 @@ fn reattach_with_a_longer_timeout_moves_expiry_out() {
     assert_eq!(proposals.len(), 1, "expires on the new timeout");
     assert_eq!(proposals[0].hdr.client_id, sid);
 }
+
+// Session expiry runs on the state machine's clock (ZooKeeper: Time.currentElapsedTime);
+// znode times are wall-clock (Time.currentWallTime), `now_ms` plus the offset.
+#[test]
+fn znode_times_use_the_wall_clock_offset_and_expiry_does_not() {
+    let mut s = Server::standard();
+    s.st.set_wall_clock_offset_ms(3_600_000);
+    let sid = s.open(1);
+    s.create(1, "/t", 0);
+    let stat = s.stat(1, "/t");
+    assert_eq!(stat.ctime, s.now + 3_600_000);
+    s.st.conn_closed(1);
+    // An hour of wall-clock offset does not expire the 30 s session early.
+    assert!(s.st.tick(s.now + 10_000).is_empty());
+    let expired = s.st.tick(s.now + 40_000);
+    assert_eq!(expired.len(), 1);
+    assert_eq!(expired[0].hdr.client_id, sid);
+}

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use paddock_core::state::{Action, Proposal, State, Step};
 use paddock_core::ConnId;
@@ -55,27 +55,59 @@ pub enum CoreMsg {
     },
 }
 
-/// Wall-clock milliseconds since the epoch: ZooKeeper's ctime/mtime and session ids use it.
-pub fn now_ms() -> i64 {
+/// Wall-clock milliseconds since the epoch.
+pub fn wall_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
 }
 
+/// The state machine's clock: the wall clock at startup, then advanced by the monotonic clock,
+/// so that a wall-clock step (NTP, an operator) neither expires every session at once nor
+/// keeps them alive. Znode times still follow the wall clock through
+/// `State::set_wall_clock_offset_ms`.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    wall_at_start_ms: i64,
+    start: Instant,
+}
+
+impl Clock {
+    pub fn start() -> Clock {
+        Clock {
+            wall_at_start_ms: wall_ms(),
+            start: Instant::now(),
+        }
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.wall_at_start_ms + self.start.elapsed().as_millis() as i64
+    }
+}
+
 pub struct CoreTask {
     state: State,
+    clock: Clock,
     outboxes: HashMap<ConnId, Outbox>,
     stats: ServerStats,
 }
 
 impl CoreTask {
-    pub fn new(state: State, stats: ServerStats) -> Self {
+    pub fn new(state: State, clock: Clock, stats: ServerStats) -> Self {
         CoreTask {
             state,
+            clock,
             outboxes: HashMap::new(),
             stats,
         }
+    }
+
+    /// The state machine's `now_ms`, with the wall-clock offset brought up to date.
+    fn now_ms(&mut self) -> i64 {
+        let now = self.clock.now_ms();
+        self.state.set_wall_clock_offset_ms(wall_ms() - now);
+        now
     }
 
     /// Runs until every sender of the inbox is gone.
@@ -97,7 +129,7 @@ impl CoreTask {
         let max = Duration::from_secs(1);
         match self.state.next_tick_ms() {
             Some(at) => {
-                let wait = at.saturating_sub(now_ms()).max(0) as u64;
+                let wait = at.saturating_sub(self.clock.now_ms()).max(0) as u64;
                 Duration::from_millis(wait).min(max)
             }
             None => max,
@@ -105,7 +137,8 @@ impl CoreTask {
     }
 
     fn tick(&mut self) {
-        for proposal in self.state.tick(now_ms()) {
+        let now = self.now_ms();
+        for proposal in self.state.tick(now) {
             self.commit(proposal);
         }
     }
@@ -118,12 +151,14 @@ impl CoreTask {
             }
             CoreMsg::Connect { conn, req } => {
                 self.stats.packets_received += 1;
-                let step = self.state.connect(conn, req, now_ms());
+                let now = self.now_ms();
+                let step = self.state.connect(conn, req, now);
                 self.run_step(step);
             }
             CoreMsg::Request { conn, xid, req } => {
                 self.stats.packets_received += 1;
-                let step = self.state.request(conn, xid, req, now_ms());
+                let now = self.now_ms();
+                let step = self.state.request(conn, xid, req, now);
                 self.run_step(step);
             }
             CoreMsg::Reject {

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::config::ServerConfig;
-use crate::core_task::{now_ms, CoreMsg, CoreTask};
+use crate::core_task::{Clock, CoreMsg, CoreTask};
 use crate::stats::ServerStats;
 
 #[derive(Debug, thiserror::Error)]
@@ -93,8 +93,10 @@ impl Server {
             .map_err(|source| ServerError::Bind { addr, source })?;
         let inbox_capacity = config.global_outstanding_limit.max(1) as usize;
         let (core_tx, core_rx) = mpsc::channel(inbox_capacity);
-        let state = State::new(config.core_config(), now_ms());
-        let core = tokio::spawn(CoreTask::new(state, ServerStats::default()).run(core_rx));
+        let clock = Clock::start();
+        let state = State::new(config.core_config(), clock.now_ms());
+        let task = CoreTask::new(state, clock, ServerStats::default());
+        let core = tokio::spawn(task.run(core_rx));
         let max_frame_bytes = config.jute_max_buffer_bytes;
         let handshake_timeout = Duration::from_millis(u64::from(config.tick_ms) * 10);
         let shared = Arc::new(Shared {
