@@ -168,7 +168,10 @@ mod scenarios {
         let (mut conn, _) = RawConn::session(ctx.addr).await?;
         let mut t = Trace::new();
         t.push("ping", reply_json(conn.call(-2, op::PING, &[]).await?));
-        t.push("unknown", reply_json(conn.call(7, 999, &[]).await?));
+        let unknown = conn.call(7, 999, &[]).await?;
+        // UnimplementedRequestProcessor answers with the request's unset zxid, -1.
+        t.push("unknown_zxid", json!(unknown.as_ref().map(|r| r.zxid)));
+        t.push("unknown", reply_json(unknown));
         t.push("closed", json!(conn.closed_within(CLOSE_WAIT).await));
         Ok(t)
     }

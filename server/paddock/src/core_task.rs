@@ -168,11 +168,13 @@ impl CoreTask {
                 close,
             } => {
                 self.stats.packets_received += 1;
-                let hdr = ReplyHeader {
-                    xid,
-                    zxid: self.state.last_zxid(),
-                    err: err.code(),
+                // UnimplementedRequestProcessor answers with the request's unset zxid (-1);
+                // FinalRequestProcessor's marshalling errors carry the last processed zxid.
+                let zxid = match err {
+                    ErrorCode::Unimplemented => -1,
+                    _ => self.state.last_zxid(),
                 };
+                let hdr = ReplyHeader { xid, zxid, err: err.code() };
                 self.send(conn, wire::reply_frame(&hdr, None));
                 if close {
                     self.close(conn);
