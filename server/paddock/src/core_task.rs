@@ -174,7 +174,11 @@ impl CoreTask {
                     ErrorCode::Unimplemented => -1,
                     _ => self.state.last_zxid(),
                 };
-                let hdr = ReplyHeader { xid, zxid, err: err.code() };
+                let hdr = ReplyHeader {
+                    xid,
+                    zxid,
+                    err: err.code(),
+                };
                 self.send(conn, wire::reply_frame(&hdr, None));
                 if close {
                     self.close(conn);

@@ -261,3 +261,62 @@ async fn four_letter_words_follow_the_whitelist() {
     assert!(srvr.contains("\nMode: standalone\n"), "{srvr}");
     assert!(srvr.contains("\nNode count: 5\n"), "{srvr}");
 }
+
+/// Hostile input end to end: after a valid handshake, clients send frames whose headers name
+/// every opcode (known or not) followed by random bodies, and some send raw garbage. The
+/// server answers or closes each of them and keeps serving everyone else; nothing panics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_frames_after_the_handshake_never_take_the_server_down() {
+    let server = start(|_| {}).await;
+    let (mut control, _) = session(server.addr).await;
+    // xorshift64*: a fixed seed keeps the run reproducible.
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        state.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    };
+    let opcodes: Vec<i32> = (-12..=23)
+        .chain(100..=108)
+        .chain([999, i32::MIN, i32::MAX])
+        .collect();
+    for round in 0..60 {
+        let (mut s, _) = session(server.addr).await;
+        let mut bytes = Vec::new();
+        for _ in 0..20 {
+            let len = (next() % 64) as usize;
+            let mut body: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            if round % 3 != 0 {
+                // A well-formed header with a random opcode, then a random body.
+                let mut head = ((next() % 1000) as i32).to_be_bytes().to_vec();
+                let op = opcodes[(next() as usize) % opcodes.len()];
+                head.extend_from_slice(&op.to_be_bytes());
+                head.append(&mut body);
+                body = head;
+            }
+            bytes.extend_from_slice(&frame(&body));
+        }
+        if round % 10 == 0 {
+            // Raw garbage, including lengths that lie.
+            bytes.extend((0..32).map(|_| next() as u8));
+        }
+        let _ = s.write_all(&bytes).await;
+        // Half-close and read to the end: the server has then dealt with every frame.
+        let _ = s.shutdown().await;
+        let mut sink = Vec::new();
+        let drained = tokio::time::timeout(DEADLINE, s.read_to_end(&mut sink)).await;
+        assert!(
+            drained.is_ok(),
+            "round {round}: the server neither answered nor closed"
+        );
+    }
+    assert!(
+        ping(&mut control).await,
+        "the control session is still served"
+    );
+    let (mut fresh, resp) = session(server.addr).await;
+    assert_ne!(resp.session_id, 0);
+    assert!(ping(&mut fresh).await, "new sessions are still accepted");
+    assert!(!server.task.is_finished(), "the server is still running");
+}
