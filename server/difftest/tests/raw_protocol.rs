@@ -52,6 +52,24 @@ fn read_json(read: Read) -> Value {
     }
 }
 
+/// Events and replies on `conn` up to and including the reply to a ping sent as a barrier;
+/// paths are written relative to `root` ("R/...").
+async fn frames_until_ping(conn: &mut RawConn, root: &str) -> Result<Vec<Value>> {
+    let mut frames = Vec::new();
+    loop {
+        let reply = conn.read_reply(raw::REPLY_WAIT).await?.context("closed")?;
+        if reply.xid == -1 {
+            let (ty, _, path) = reply.watcher_event()?;
+            frames.push(json!({"event": ty, "path": path.replace(root, "R")}));
+        } else {
+            frames.push(json!({"xid": reply.xid, "err": reply.err}));
+        }
+        if reply.xid == -2 {
+            return Ok(frames);
+        }
+    }
+}
+
 /// A raw session whose root node exists; returns the connection and the create's reply zxid.
 async fn session_with_root(ctx: &Ctx) -> Result<(RawConn, i64)> {
     let (mut conn, _) = RawConn::session(ctx.addr).await?;
@@ -351,28 +369,10 @@ mod scenarios {
         watcher.send_request(-8, op::SET_WATCHES2, &body).await?;
         watcher.send_request(-2, op::PING, &[]).await?;
         let mut t = Trace::new();
-        let mut frames = Vec::new();
-        let collect = |reply: raw::Reply, frames: &mut Vec<Value>| -> Result<()> {
-            if reply.xid == -1 {
-                let (ty, _, path) = reply.watcher_event()?;
-                frames.push(json!({"event": ty, "path": path.replace(&ctx.root, "R")}));
-            } else {
-                frames.push(json!({"xid": reply.xid, "err": reply.err}));
-            }
-            Ok(())
-        };
-        loop {
-            let reply = watcher
-                .read_reply(raw::REPLY_WAIT)
-                .await?
-                .context("closed")?;
-            let done = reply.xid == -2;
-            collect(reply, &mut frames)?;
-            if done {
-                break;
-            }
-        }
-        t.push("on_reconnect", json!(frames));
+        t.push(
+            "on_reconnect",
+            json!(frames_until_ping(&mut watcher, &ctx.root).await?),
+        );
         // New changes: the persistent watch and the recursive one fire (and stay).
         conn.call(13, op::SET_DATA, &set(p("pers"), b"2")).await?;
         conn.call(
@@ -383,18 +383,7 @@ mod scenarios {
         .await?;
         conn.call(15, op::SET_DATA, &set(p("pers"), b"3")).await?;
         watcher.send_request(-2, op::PING, &[]).await?;
-        let mut later = Vec::new();
-        loop {
-            let reply = watcher
-                .read_reply(raw::REPLY_WAIT)
-                .await?
-                .context("closed")?;
-            let done = reply.xid == -2;
-            collect(reply, &mut later)?;
-            if done {
-                break;
-            }
-        }
+        let later = frames_until_ping(&mut watcher, &ctx.root).await?;
         t.push("after", json!(later));
         Ok(t)
     }
