@@ -1,0 +1,716 @@
+//! ZooKeeper's snapshots (`persistence/FileSnap.java`, `SnapStream.java`, `DataTree.serialize`).
+//!
+//! Layout, all inside one Adler-32 checked stream (compressed as a whole for `.gz`/`.snappy`):
+//! `FileHeader{magic "ZKSN", version 2, dbid}`; int session count + (long id, int timeout)*;
+//! the ACL cache as int count + (long key, vector<ACL>)*; the nodes in pre-order as (ustring
+//! path, DataNode{buffer data, long acl, StatPersisted}), the root first with path "" and the
+//! list ended by the path "/"; the seal (long Adler-32 of every byte before it, ustring "/");
+//! then the `ZxidDigest` (long zxid, int version, long digest) and another seal; then (3.9) the
+//! long lastProcessedZxid and another seal.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use paddock_jute::codec::{Reader, Record, Writer};
+use paddock_jute::types::{Acl, StatPersisted};
+
+use crate::error::{snap_io, SnapshotError};
+use crate::fs::{Fs, FsFile};
+use crate::names::{snapshot_name, sort_by_zxid, zxid_from_name, SNAPSHOT_PREFIX};
+use crate::txnlog::adler32;
+
+/// `FileSnap.SNAP_MAGIC`: "ZKSN".
+pub const SNAP_MAGIC: i32 = 0x5A4B_534E;
+/// `FileSnap.VERSION`.
+pub const SNAP_VERSION: i32 = 2;
+/// The dbid ZooKeeper writes in snapshot headers (`FileSnap.dbId`).
+pub const SNAP_DBID: i64 = -1;
+/// `SnappyCodec.MAGIC_HEADER` of snappy-java's stream format.
+const SNAPPY_MAGIC: [u8; 8] = [0x82, b'S', b'N', b'A', b'P', b'P', b'Y', 0];
+/// snappy-java's `SnappyOutputStream` default block size.
+const SNAPPY_BLOCK_BYTES: usize = 32 * 1024;
+/// Uncompressed bytes staged before they go to the compressor and the file.
+const STAGE_BYTES: usize = 1 << 20;
+/// How many snapshots recovery tries (`FileSnap.deserialize`: findNValidSnapshots(100)).
+pub const MAX_SNAPSHOTS_TRIED: usize = 100;
+
+/// `snapshot.compression.method` (`SnapStream.StreamMode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Compression {
+    /// `CHECKED`: no compression, no extension.
+    #[default]
+    None,
+    /// `GZIP`: `.gz`.
+    Gzip,
+    /// `SNAPPY`: `.snappy`, snappy-java's stream format.
+    Snappy,
+}
+
+impl Compression {
+    /// `StreamMode.getFileExtension`.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Compression::None => "",
+            Compression::Gzip => ".gz",
+            Compression::Snappy => ".snappy",
+        }
+    }
+
+    /// `SnapStream.getStreamMode(fileName)`: from the last dot-separated part of the name.
+    pub fn from_file_name(name: &str) -> Compression {
+        match name.rsplit('.').next() {
+            Some("gz") if name.contains('.') => Compression::Gzip,
+            Some("snappy") if name.contains('.') => Compression::Snappy,
+            _ => Compression::None,
+        }
+    }
+
+    /// The zoo.cfg value (`zookeeper.snapshot.compression.method`: "", "gz", "snappy").
+    pub fn from_config(value: &str) -> Option<Compression> {
+        match value {
+            "" | "checked" => Some(Compression::None),
+            "gz" => Some(Compression::Gzip),
+            "snappy" => Some(Compression::Snappy),
+            _ => None,
+        }
+    }
+}
+
+/// One node as the snapshot stores it (`DataNode` without its children).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SnapNode {
+    pub data: Option<Vec<u8>>,
+    /// The key of the node's ACL in the ACL cache (-1: OPEN_ACL_UNSAFE).
+    pub acl: i64,
+    pub stat: StatPersisted,
+}
+
+/// `DataTree.ZxidDigest`: the tree digest as of `zxid`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ZxidDigest {
+    pub zxid: i64,
+    pub digest_version: i32,
+    pub digest: i64,
+}
+
+/// A whole snapshot in memory.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Snapshot {
+    pub dbid: i64,
+    /// (session id, timeout in ms).
+    pub sessions: Vec<(i64, i32)>,
+    /// (ACL cache key, ACL list).
+    pub acls: Vec<(i64, Vec<Acl>)>,
+    /// Pre-order, the root first as "".
+    pub nodes: Vec<(String, SnapNode)>,
+    /// Absent in snapshots of ZooKeeper before 3.6 or with the digest disabled; a digest with
+    /// zxid 0 (none computed yet) reads as absent, as `DataTree.deserializeZxidDigest` does.
+    pub digest: Option<ZxidDigest>,
+    /// Written by ZooKeeper 3.9 (`serializeLastProcessedZxid`).
+    pub last_processed_zxid: Option<i64>,
+}
+
+/// Receives a snapshot's content as it is parsed, so a big tree is never held twice.
+pub trait SnapshotVisitor {
+    fn session(&mut self, id: i64, timeout_ms: i32);
+    fn acl(&mut self, key: i64, acls: Vec<Acl>);
+    fn node(&mut self, path: String, node: SnapNode) -> Result<(), SnapshotError>;
+}
+
+/// What follows the tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SnapshotTrailer {
+    pub dbid: i64,
+    pub digest: Option<ZxidDigest>,
+    pub last_processed_zxid: Option<i64>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+/// Writes at increasing offsets of a file.
+struct FileSink {
+    file: Box<dyn FsFile>,
+    offset: u64,
+}
+
+impl Write for FileSink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.file.write_at(self.offset, buf)?;
+        self.offset += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// snappy-java's `SnappyOutputStream` format: the 16-byte header (magic, version 1,
+/// compatible version 1), then blocks of (int compressed length, raw snappy block).
+struct SnappyStream<W: Write> {
+    inner: W,
+    pending: Vec<u8>,
+}
+
+impl<W: Write> SnappyStream<W> {
+    fn new(mut inner: W) -> io::Result<Self> {
+        inner.write_all(&SNAPPY_MAGIC)?;
+        inner.write_all(&1i32.to_be_bytes())?;
+        inner.write_all(&1i32.to_be_bytes())?;
+        Ok(SnappyStream {
+            inner,
+            pending: Vec::with_capacity(SNAPPY_BLOCK_BYTES),
+        })
+    }
+
+    fn write_block(&mut self) -> io::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let block = snap::raw::Encoder::new()
+            .compress_vec(&self.pending)
+            .map_err(io::Error::other)?;
+        let len = i32::try_from(block.len()).map_err(io::Error::other)?;
+        self.inner.write_all(&len.to_be_bytes())?;
+        self.inner.write_all(&block)?;
+        self.pending.clear();
+        Ok(())
+    }
+
+    fn finish(mut self) -> io::Result<W> {
+        self.write_block()?;
+        Ok(self.inner)
+    }
+}
+
+impl<W: Write> Write for SnappyStream<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let room = SNAPPY_BLOCK_BYTES - self.pending.len();
+        let n = room.min(buf.len());
+        self.pending.extend_from_slice(&buf[..n]);
+        if self.pending.len() == SNAPPY_BLOCK_BYTES {
+            self.write_block()?;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+type Sink = io::BufWriter<FileSink>;
+
+enum Encoder {
+    Plain(Sink),
+    Gzip(flate2::write::GzEncoder<Sink>),
+    Snappy(SnappyStream<Sink>),
+}
+
+impl Encoder {
+    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match self {
+            Encoder::Plain(w) => w.write_all(bytes),
+            Encoder::Gzip(w) => w.write_all(bytes),
+            Encoder::Snappy(w) => w.write_all(bytes),
+        }
+    }
+
+    fn finish(self) -> io::Result<Box<dyn FsFile>> {
+        let sink = match self {
+            Encoder::Plain(w) => w,
+            Encoder::Gzip(w) => w.finish()?,
+            Encoder::Snappy(w) => w.finish()?,
+        };
+        Ok(sink.into_inner().map_err(|e| e.into_error())?.file)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Stage {
+    Sessions,
+    Acls,
+    Nodes,
+}
+
+/// Streams a snapshot to `snapshot.<zxid>[.gz|.snappy].tmp`, then fsyncs and renames it to its
+/// final name, so a crash never leaves a half snapshot under a name recovery would read.
+pub struct SnapshotWriter {
+    fs: Arc<dyn Fs>,
+    dir: PathBuf,
+    tmp_path: PathBuf,
+    final_path: PathBuf,
+    encoder: Encoder,
+    stage: Stage,
+    staged: Writer,
+    checksum: adler2::Adler32,
+}
+
+impl SnapshotWriter {
+    /// Starts `dir/snapshot.<zxid hex><ext>` and writes its header.
+    pub fn create(
+        fs: Arc<dyn Fs>,
+        dir: &Path,
+        zxid: i64,
+        dbid: i64,
+        compression: Compression,
+    ) -> Result<Self, SnapshotError> {
+        let final_path = dir.join(snapshot_name(zxid, compression.extension()));
+        let mut tmp_name = final_path.clone().into_os_string();
+        tmp_name.push(".tmp");
+        let tmp_path = PathBuf::from(tmp_name);
+        let file = fs
+            .create(&tmp_path)
+            .map_err(|e| snap_io("create", &tmp_path, e))?;
+        let sink = io::BufWriter::with_capacity(STAGE_BYTES, FileSink { file, offset: 0 });
+        let encoder = match compression {
+            Compression::None => Encoder::Plain(sink),
+            Compression::Gzip => Encoder::Gzip(flate2::write::GzEncoder::new(
+                sink,
+                flate2::Compression::default(),
+            )),
+            Compression::Snappy => Encoder::Snappy(
+                SnappyStream::new(sink).map_err(|e| snap_io("write", &tmp_path, e))?,
+            ),
+        };
+        let mut writer = SnapshotWriter {
+            fs,
+            dir: dir.to_path_buf(),
+            tmp_path,
+            final_path,
+            encoder,
+            stage: Stage::Sessions,
+            staged: Writer::with_capacity(STAGE_BYTES + 4096),
+            checksum: adler2::Adler32::new(),
+        };
+        writer.staged.write_i32(SNAP_MAGIC);
+        writer.staged.write_i32(SNAP_VERSION);
+        writer.staged.write_i64(dbid);
+        Ok(writer)
+    }
+
+    /// The name the snapshot will have once finished.
+    pub fn final_path(&self) -> &Path {
+        &self.final_path
+    }
+
+    /// Moves to section `to`, writing an empty count for any section the caller skipped.
+    fn advance(&mut self, to: Stage) {
+        // Out-of-order calls are a bug in the caller: the format has no way to express them.
+        assert!(self.stage <= to, "snapshot sections written out of order");
+        if self.stage == Stage::Sessions && to > Stage::Sessions {
+            self.staged.write_i32(0);
+            self.stage = Stage::Acls;
+        }
+        if self.stage == Stage::Acls && to > Stage::Acls {
+            self.staged.write_i32(0);
+            self.stage = Stage::Nodes;
+        }
+    }
+
+    /// The sessions (id, timeout in ms); call once, first (or not at all for none).
+    pub fn sessions(&mut self, sessions: &[(i64, i32)]) -> Result<(), SnapshotError> {
+        assert!(
+            self.stage == Stage::Sessions,
+            "snapshot sessions written twice or late"
+        );
+        write_count(&mut self.staged, sessions.len());
+        for (id, timeout) in sessions {
+            self.staged.write_i64(*id);
+            self.staged.write_i32(*timeout);
+        }
+        self.stage = Stage::Acls;
+        self.drain(false)
+    }
+
+    /// The ACL cache (`ReferenceCountedACLCache.serialize`); call once, after the sessions.
+    pub fn acls(&mut self, acls: &[(i64, Vec<Acl>)]) -> Result<(), SnapshotError> {
+        self.advance(Stage::Acls);
+        assert!(
+            self.stage == Stage::Acls,
+            "snapshot ACLs written twice or late"
+        );
+        write_count(&mut self.staged, acls.len());
+        for (key, list) in acls {
+            self.staged.write_i64(*key);
+            self.staged.write_vec(list);
+        }
+        self.stage = Stage::Nodes;
+        self.drain(false)
+    }
+
+    /// One node; the root first with path "", then the rest in pre-order.
+    pub fn node(&mut self, path: &str, node: &SnapNode) -> Result<(), SnapshotError> {
+        self.advance(Stage::Nodes);
+        self.staged.write_string(path);
+        self.staged.write_buffer(node.data.as_deref());
+        self.staged.write_i64(node.acl);
+        node.stat.write(&mut self.staged);
+        self.drain(false)
+    }
+
+    /// Ends the tree, seals, writes the digest (sealed) and the last processed zxid (sealed)
+    /// when given, fsyncs, renames to the final name and syncs the directory.
+    pub fn finish(
+        mut self,
+        digest: Option<ZxidDigest>,
+        last_processed_zxid: Option<i64>,
+    ) -> Result<PathBuf, SnapshotError> {
+        self.advance(Stage::Nodes);
+        self.staged.write_string("/");
+        self.seal()?;
+        if let Some(d) = digest {
+            self.staged.write_i64(d.zxid);
+            self.staged.write_i32(d.digest_version);
+            self.staged.write_i64(d.digest);
+            self.seal()?;
+        }
+        if let Some(zxid) = last_processed_zxid {
+            self.staged.write_i64(zxid);
+            self.seal()?;
+        }
+        let tmp = self.tmp_path.clone();
+        let mut file = self
+            .encoder
+            .finish()
+            .map_err(|e| snap_io("write", &tmp, e))?;
+        file.sync_data().map_err(|e| snap_io("fsync", &tmp, e))?;
+        drop(file);
+        let fs = &self.fs;
+        fs.rename(&tmp, &self.final_path)
+            .map_err(|e| snap_io("rename", &tmp, e))?;
+        fs.sync_dir(&self.dir)
+            .map_err(|e| snap_io("sync", &self.dir, e))?;
+        Ok(self.final_path)
+    }
+
+    /// `SnapStream.sealStream`: the checksum of everything so far, then "/".
+    fn seal(&mut self) -> Result<(), SnapshotError> {
+        self.drain(true)?;
+        let value = i64::from(self.checksum.checksum());
+        self.staged.write_i64(value);
+        self.staged.write_string("/");
+        self.drain(true)
+    }
+
+    fn drain(&mut self, force: bool) -> Result<(), SnapshotError> {
+        if self.staged.len() < STAGE_BYTES && !force {
+            return Ok(());
+        }
+        let bytes = std::mem::take(&mut self.staged).into_inner();
+        self.checksum.write_slice(&bytes);
+        self.encoder
+            .write_all(&bytes)
+            .map_err(|e| snap_io("write", &self.tmp_path, e))?;
+        self.staged = Writer::with_capacity(STAGE_BYTES + 4096);
+        Ok(())
+    }
+}
+
+fn write_count(w: &mut Writer, n: usize) {
+    w.write_i32(i32::try_from(n).expect("more than i32::MAX snapshot entries"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+/// Decompresses a snapshot file's bytes into its checked stream.
+pub fn decompress(bytes: &[u8], compression: Compression) -> Result<Vec<u8>, SnapshotError> {
+    match compression {
+        Compression::None => Ok(bytes.to_vec()),
+        Compression::Gzip => {
+            let mut out = Vec::new();
+            io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(bytes), &mut out)
+                .map_err(|e| SnapshotError::Compression(e.to_string()))?;
+            Ok(out)
+        }
+        Compression::Snappy => snappy_decompress(bytes),
+    }
+}
+
+fn snappy_decompress(bytes: &[u8]) -> Result<Vec<u8>, SnapshotError> {
+    let bad = |m: &str| SnapshotError::Compression(format!("snappy: {m}"));
+    let mut out = Vec::new();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        // snappy-java accepts concatenated streams, each with its header.
+        if rest.starts_with(&SNAPPY_MAGIC) {
+            if rest.len() < 16 {
+                return Err(bad("header cut short"));
+            }
+            rest = &rest[16..];
+            continue;
+        }
+        if rest.len() < 4 {
+            return Err(bad("block length cut short"));
+        }
+        let len = i32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]);
+        let len = usize::try_from(len).map_err(|_| bad("negative block length"))?;
+        let block = rest.get(4..4 + len).ok_or_else(|| bad("block cut short"))?;
+        let raw = snap::raw::Decoder::new()
+            .decompress_vec(block)
+            .map_err(|e| bad(&e.to_string()))?;
+        out.extend_from_slice(&raw);
+        rest = &rest[4 + len..];
+    }
+    Ok(out)
+}
+
+/// A reader over the checked stream that can verify seals.
+struct Checked<'a> {
+    buf: &'a [u8],
+    r: Reader<'a>,
+    checksum: adler2::Adler32,
+    hashed_to: usize,
+}
+
+impl<'a> Checked<'a> {
+    fn pos(&self) -> usize {
+        self.buf.len() - self.r.remaining()
+    }
+
+    fn truncated(&self, what: &str) -> SnapshotError {
+        SnapshotError::Truncated(format!("{what} at offset {}", self.pos()))
+    }
+
+    fn map<T>(
+        &self,
+        what: &str,
+        v: Result<T, paddock_jute::DecodeError>,
+    ) -> Result<T, SnapshotError> {
+        v.map_err(|e| match e {
+            paddock_jute::DecodeError::Incomplete { .. } => self.truncated(what),
+            other => SnapshotError::Corrupt(format!("{what} at offset {}: {other}", self.pos())),
+        })
+    }
+
+    fn i32(&mut self, what: &str) -> Result<i32, SnapshotError> {
+        let v = self.r.read_i32();
+        self.map(what, v)
+    }
+
+    fn i64(&mut self, what: &str) -> Result<i64, SnapshotError> {
+        let v = self.r.read_i64();
+        self.map(what, v)
+    }
+
+    fn string(&mut self, what: &str) -> Result<String, SnapshotError> {
+        let v = self.r.read_string();
+        self.map(what, v)
+    }
+
+    /// `SnapStream.checkSealIntegrity`.
+    fn check_seal(&mut self) -> Result<(), SnapshotError> {
+        let pos = self.pos();
+        self.checksum.write_slice(&self.buf[self.hashed_to..pos]);
+        self.hashed_to = pos;
+        let expected = i64::from(self.checksum.checksum());
+        let stored = self.i64("seal checksum")?;
+        let _slash = self.string("seal path")?;
+        let end = self.pos();
+        self.checksum.write_slice(&self.buf[self.hashed_to..end]);
+        self.hashed_to = end;
+        if stored != expected {
+            return Err(SnapshotError::Corrupt(format!(
+                "CRC corruption: stored {stored:#x}, computed {expected:#x} at offset {pos}"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Parses a decompressed snapshot stream, handing its content to `visitor` as it goes.
+pub fn visit_snapshot(
+    stream: &[u8],
+    visitor: &mut dyn SnapshotVisitor,
+) -> Result<SnapshotTrailer, SnapshotError> {
+    let mut c = Checked {
+        buf: stream,
+        r: Reader::new(stream),
+        checksum: adler2::Adler32::new(),
+        hashed_to: 0,
+    };
+    let magic = c.i32("magic")?;
+    if magic != SNAP_MAGIC {
+        return Err(SnapshotError::Corrupt(format!(
+            "invalid magic number {magic:#x}"
+        )));
+    }
+    let version = c.i32("version")?;
+    if version != SNAP_VERSION {
+        return Err(SnapshotError::Corrupt(format!(
+            "unsupported version {version}"
+        )));
+    }
+    let dbid = c.i64("dbid")?;
+    let sessions = c.i32("session count")?;
+    for _ in 0..sessions.max(0) {
+        let id = c.i64("session id")?;
+        let timeout = c.i32("session timeout")?;
+        visitor.session(id, timeout);
+    }
+    let acls = c.i32("acl cache size")?;
+    for _ in 0..acls.max(0) {
+        let key = c.i64("acl key")?;
+        let list = c.r.read_vec::<Acl>();
+        let list = c.map("acl list", list)?;
+        visitor.acl(key, list);
+    }
+    read_nodes(&mut c, visitor)?;
+    c.check_seal()?;
+    let mut trailer = SnapshotTrailer {
+        dbid,
+        ..SnapshotTrailer::default()
+    };
+    if c.r.remaining() == 0 {
+        return Ok(trailer);
+    }
+    trailer.digest = read_digest(&mut c)?;
+    c.check_seal()?;
+    if c.r.remaining() == 0 {
+        return Ok(trailer);
+    }
+    trailer.last_processed_zxid = Some(c.i64("last processed zxid")?);
+    c.check_seal()?;
+    Ok(trailer)
+}
+
+fn read_nodes(c: &mut Checked<'_>, visitor: &mut dyn SnapshotVisitor) -> Result<(), SnapshotError> {
+    loop {
+        let path = c.string("node path")?;
+        if path == "/" {
+            return Ok(());
+        }
+        let data = c.r.read_buffer();
+        let data = c.map("node data", data)?;
+        let acl = c.i64("node acl")?;
+        let stat = StatPersisted::read(&mut c.r);
+        let stat = c.map("node stat", stat)?;
+        visitor.node(path, SnapNode { data, acl, stat })?;
+    }
+}
+
+/// `DataTree.ZxidDigest.deserialize`: versions below 2 stored the digest as a hex string.
+fn read_digest(c: &mut Checked<'_>) -> Result<Option<ZxidDigest>, SnapshotError> {
+    let zxid = c.i64("digest zxid")?;
+    let digest_version = c.i32("digest version")?;
+    let digest = if digest_version < 2 {
+        let s = c.r.read_ustring();
+        match c.map("digest", s)? {
+            Some(hex) => u64::from_str_radix(&hex, 16)
+                .map_err(|_| SnapshotError::Corrupt(format!("bad digest string {hex:?}")))?
+                as i64,
+            None => 0,
+        }
+    } else {
+        c.i64("digest")?
+    };
+    Ok((zxid > 0).then_some(ZxidDigest {
+        zxid,
+        digest_version,
+        digest,
+    }))
+}
+
+struct Collect<'a>(&'a mut Snapshot);
+
+impl SnapshotVisitor for Collect<'_> {
+    fn session(&mut self, id: i64, timeout_ms: i32) {
+        self.0.sessions.push((id, timeout_ms));
+    }
+
+    fn acl(&mut self, key: i64, acls: Vec<Acl>) {
+        self.0.acls.push((key, acls));
+    }
+
+    fn node(&mut self, path: String, node: SnapNode) -> Result<(), SnapshotError> {
+        self.0.nodes.push((path, node));
+        Ok(())
+    }
+}
+
+/// Reads a whole snapshot from a file's bytes.
+pub fn read_snapshot(bytes: &[u8], compression: Compression) -> Result<Snapshot, SnapshotError> {
+    let stream = decompress(bytes, compression)?;
+    let mut snap = Snapshot::default();
+    let trailer = visit_snapshot(&stream, &mut Collect(&mut snap))?;
+    snap.dbid = trailer.dbid;
+    snap.digest = trailer.digest;
+    snap.last_processed_zxid = trailer.last_processed_zxid;
+    Ok(snap)
+}
+
+/// Reads the snapshot file at `path`, its compression known from its name.
+pub fn read_snapshot_file(fs: &dyn Fs, path: &Path) -> Result<Snapshot, SnapshotError> {
+    let bytes = fs.read(path).map_err(|e| snap_io("read", path, e))?;
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    read_snapshot(&bytes, Compression::from_file_name(name))
+}
+
+/// `SnapStream.isValidSnapshot`: a snapshot name, and for an uncompressed file the "/" seal in
+/// its last five bytes; for compressed files the stream's magic.
+pub fn is_valid_snapshot(fs: &dyn Fs, path: &Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if zxid_from_name(name, SNAPSHOT_PREFIX).is_none() || name.ends_with(".tmp") {
+        return false;
+    }
+    let Ok(bytes) = fs.read(path) else {
+        return false;
+    };
+    match Compression::from_file_name(name) {
+        Compression::Gzip => bytes.starts_with(&[0x1f, 0x8b]),
+        Compression::Snappy => bytes.starts_with(&SNAPPY_MAGIC),
+        Compression::None => bytes.len() >= 10 && bytes[bytes.len() - 5..] == [0, 0, 0, 1, b'/'],
+    }
+}
+
+/// The snapshot files of `dir`, newest (highest zxid) first, without our temporary files.
+pub fn find_snapshots(fs: &dyn Fs, dir: &Path) -> Result<Vec<(i64, PathBuf)>, SnapshotError> {
+    let names = fs.list(dir).map_err(|e| snap_io("list", dir, e))?;
+    let names: Vec<String> = names.into_iter().filter(|n| !n.ends_with(".tmp")).collect();
+    Ok(sort_by_zxid(&names, SNAPSHOT_PREFIX, false)
+        .into_iter()
+        .map(|(z, n)| (z, dir.join(n)))
+        .collect())
+}
+
+/// `FileSnap.findNValidSnapshots`: up to `n` valid snapshots, newest first.
+pub fn find_valid_snapshots(
+    fs: &dyn Fs,
+    dir: &Path,
+    n: usize,
+) -> Result<Vec<(i64, PathBuf)>, SnapshotError> {
+    Ok(find_snapshots(fs, dir)?
+        .into_iter()
+        .filter(|(_, p)| is_valid_snapshot(fs, p))
+        .take(n)
+        .collect())
+}
+
+/// `FileSnap.deserialize`: loads the newest snapshot that reads without error, trying up to
+/// [`MAX_SNAPSHOTS_TRIED`] valid ones. `Ok(None)`: there is no snapshot at all. The returned
+/// zxid is the one in the file name, from which the log is replayed.
+pub fn load_newest_snapshot(
+    fs: &dyn Fs,
+    dir: &Path,
+) -> Result<Option<(i64, PathBuf, Snapshot)>, SnapshotError> {
+    let candidates = find_valid_snapshots(fs, dir, MAX_SNAPSHOTS_TRIED)?;
+    if candidates.is_empty() {
+        return Ok(None);
+    }
+    for (zxid, path) in candidates {
+        if let Ok(snap) = read_snapshot_file(fs, &path) {
+            return Ok(Some((zxid, path, snap)));
+        }
+    }
+    Err(SnapshotError::NoValidSnapshot {
+        dir: dir.to_path_buf(),
+    })
+}
+
+/// Adler-32 as Java computes it, re-exported for callers that check seals themselves.
+pub fn checksum(bytes: &[u8]) -> i64 {
+    adler32(bytes)
+}

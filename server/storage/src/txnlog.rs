@@ -1,0 +1,596 @@
+//! ZooKeeper's transaction log (`persistence/FileTxnLog.java`).
+//!
+//! A log file `version-2/log.<hex zxid of its first txn>` is a `FileHeader{magic "ZKLG",
+//! version 2, dbid}` followed by entries. Each entry is the Adler-32 of the entry bytes as a
+//! jute long, the entry bytes as a jute buffer (int length + bytes: `TxnHeader`, the txn record,
+//! and the `TxnDigest` ZooKeeper 3.6+ appends), then the byte `'B'`. Files are preallocated
+//! with zeros, so an entry whose length is zero marks the end of the file.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use paddock_jute::codec::{Reader, Record, Writer};
+use paddock_jute::txn::{Txn, TxnDigest, TxnHeader};
+
+use crate::error::{io_err, LogError};
+use crate::fs::{is_no_space, Fs, FsFile};
+use crate::names::{log_name, sort_by_zxid, LOG_PREFIX};
+
+/// `FileTxnLog.TXNLOG_MAGIC`: "ZKLG".
+pub const TXNLOG_MAGIC: i32 = 0x5A4B_4C47;
+/// `FileTxnLog.VERSION`.
+pub const LOG_VERSION: i32 = 2;
+/// magic (int) + version (int) + dbid (long).
+pub const FILE_HEADER_BYTES: u64 = 16;
+/// The byte after every entry (`Util.writeTxnBytes`: 'B').
+pub const END_OF_RECORD: u8 = 0x42;
+/// checksum (long) + length (int) + end-of-record byte around the entry bytes.
+pub const ENTRY_OVERHEAD_BYTES: u64 = 13;
+/// `FilePadding.preAllocSize` default: 64 MiB.
+pub const DEFAULT_PRE_ALLOC_SIZE_BYTES: u64 = 64 * 1024 * 1024;
+/// The largest entry a reader accepts: ZooKeeper's default `jute.maxbuffer` (0xfffff) plus
+/// room for the header and digest. Bigger lengths are garbage, never an allocation.
+pub const MAX_ENTRY_BYTES: u64 = 0xfffff + 1024;
+
+/// Adler-32, as `java.util.zip.Adler32.getValue()` returns it (an unsigned int in a long).
+pub fn adler32(bytes: &[u8]) -> i64 {
+    let mut a = adler2::Adler32::new();
+    a.write_slice(bytes);
+    i64::from(a.checksum())
+}
+
+/// `Util.marshallTxnEntry`: the entry bytes of one transaction.
+pub fn marshal_entry(hdr: &TxnHeader, txn: &Txn, digest: Option<&TxnDigest>) -> Vec<u8> {
+    let mut w = Writer::with_capacity(128);
+    hdr.write(&mut w);
+    txn.write_body(&mut w);
+    if let Some(d) = digest {
+        d.write(&mut w);
+    }
+    w.into_inner()
+}
+
+/// One transaction read back from the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogEntry {
+    pub header: TxnHeader,
+    pub txn: Txn,
+    pub digest: Option<TxnDigest>,
+}
+
+/// Where a torn tail starts: the server truncates the file there (or removes it when not even
+/// its header survived) before it appends again. See [`repair_torn_tail`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TornTail {
+    pub file: PathBuf,
+    pub offset: u64,
+}
+
+/// What [`read_log_dir`] found.
+#[derive(Debug, Clone, Default)]
+pub struct LogRead {
+    /// Transactions with zxid > `from_zxid`, in zxid order.
+    pub entries: Vec<LogEntry>,
+    /// The zxid of the last valid transaction in the files read, at or below `from_zxid` too.
+    pub last_zxid: Option<i64>,
+    pub torn_tail: Option<TornTail>,
+    /// The log files read, oldest first.
+    pub files: Vec<PathBuf>,
+}
+
+/// How the writer lays out and syncs its files.
+#[derive(Debug, Clone)]
+pub struct TxnLogConfig {
+    /// Preallocation block (zoo.cfg `preAllocSize`, in KiB there; bytes here). 0 disables it.
+    pub pre_alloc_size_bytes: u64,
+    /// zoo.cfg `forceSync`: when false, `flush_and_sync` writes without fsync.
+    pub force_sync: bool,
+    /// The dbid in each file header; ZooKeeper always writes 0.
+    pub dbid: i64,
+}
+
+impl Default for TxnLogConfig {
+    fn default() -> Self {
+        TxnLogConfig {
+            pre_alloc_size_bytes: DEFAULT_PRE_ALLOC_SIZE_BYTES,
+            force_sync: true,
+            dbid: 0,
+        }
+    }
+}
+
+/// `FilePadding.calculateFileSizeWithPadding`, with one addition: the result always covers
+/// `end`, so a batch larger than a block still lands in reserved space.
+pub fn padded_size(end: u64, current: u64, pre_alloc: u64) -> u64 {
+    if pre_alloc == 0 || end + 4096 < current {
+        return current.max(end);
+    }
+    let mut size = if end > current {
+        let s = end + pre_alloc;
+        s - s % pre_alloc
+    } else {
+        current + pre_alloc
+    };
+    while size < end {
+        size += pre_alloc;
+    }
+    size
+}
+
+struct OpenLog {
+    path: PathBuf,
+    file: Box<dyn FsFile>,
+    /// End of the entries written so far (where the next batch goes).
+    position: u64,
+    /// Bytes reserved (file length after preallocation).
+    allocated: u64,
+}
+
+/// Appends transactions to the log. Appends collect in memory; [`TxnLogWriter::flush_and_sync`]
+/// writes them with one write and one fsync, which is what group commit is built on.
+pub struct TxnLogWriter {
+    fs: Arc<dyn Fs>,
+    dir: PathBuf,
+    config: TxnLogConfig,
+    current: Option<OpenLog>,
+    batch: Vec<u8>,
+    batch_first_zxid: Option<i64>,
+    batch_entries: usize,
+    last_zxid: i64,
+    failed: bool,
+}
+
+impl TxnLogWriter {
+    /// A writer for `dir` (the `version-2` directory). Like ZooKeeper after a restart, it never
+    /// appends to an existing file: the first flush starts `log.<first zxid>`. `last_zxid` is
+    /// the last transaction already durable (from recovery), so appends must go above it.
+    pub fn new(fs: Arc<dyn Fs>, dir: &Path, config: TxnLogConfig, last_zxid: i64) -> Self {
+        TxnLogWriter {
+            fs,
+            dir: dir.to_path_buf(),
+            config,
+            current: None,
+            batch: Vec::new(),
+            batch_first_zxid: None,
+            batch_entries: 0,
+            last_zxid,
+            failed: false,
+        }
+    }
+
+    /// Adds one transaction to the batch.
+    pub fn append(
+        &mut self,
+        hdr: &TxnHeader,
+        txn: &Txn,
+        digest: Option<&TxnDigest>,
+    ) -> Result<(), LogError> {
+        let bytes = marshal_entry(hdr, txn, digest);
+        self.append_marshalled(hdr.zxid, &bytes)
+    }
+
+    /// Adds one entry already marshalled by [`marshal_entry`] (the leader serializes a proposal
+    /// once for the wire and the log).
+    pub fn append_marshalled(&mut self, zxid: i64, entry: &[u8]) -> Result<(), LogError> {
+        if self.failed {
+            return Err(LogError::Poisoned);
+        }
+        // A zxid that does not grow is a bug in the caller, not an outside event.
+        assert!(
+            zxid > self.last_zxid,
+            "txn log append of zxid {zxid:#x} after {:#x}",
+            self.last_zxid
+        );
+        assert!(!entry.is_empty(), "empty txn log entry");
+        let len = i32::try_from(entry.len()).expect("txn log entry exceeds i32::MAX bytes");
+        let mut w = Writer::with_capacity(entry.len() + ENTRY_OVERHEAD_BYTES as usize);
+        w.write_i64(adler32(entry));
+        w.write_i32(len);
+        self.batch.extend_from_slice(w.as_slice());
+        self.batch.extend_from_slice(entry);
+        self.batch.push(END_OF_RECORD);
+        self.batch_first_zxid.get_or_insert(zxid);
+        self.batch_entries += 1;
+        self.last_zxid = zxid;
+        Ok(())
+    }
+
+    /// Entries appended but not yet written.
+    pub fn pending_entries(&self) -> usize {
+        self.batch_entries
+    }
+
+    /// The zxid of the last appended transaction.
+    pub fn last_zxid(&self) -> i64 {
+        self.last_zxid
+    }
+
+    /// Bytes that can still be appended to the current file without growing it. Zero when no
+    /// file is open (the next flush creates and preallocates one).
+    pub fn appendable_bytes(&self) -> u64 {
+        self.current.as_ref().map_or(0, |c| {
+            c.allocated
+                .saturating_sub(c.position + self.batch.len() as u64)
+        })
+    }
+
+    /// Reserves room for `bytes` more in the current file, so a full disk shows up before
+    /// clients are told anything. Without an open file this is a no-op.
+    pub fn reserve(&mut self, bytes: u64) -> Result<(), LogError> {
+        if self.failed {
+            return Err(LogError::Poisoned);
+        }
+        let end = match &self.current {
+            Some(c) => c.position + self.batch.len() as u64 + bytes,
+            None => return Ok(()),
+        };
+        self.ensure_allocated(end)
+    }
+
+    /// Drops the unwritten batch (after `NoSpace`, when the caller fails those requests) and
+    /// returns how many entries it held. `last_zxid` goes back to the last written entry.
+    pub fn discard_batch(&mut self, last_written_zxid: i64) -> usize {
+        let n = self.batch_entries;
+        self.batch.clear();
+        self.batch_first_zxid = None;
+        self.batch_entries = 0;
+        self.last_zxid = last_written_zxid;
+        n
+    }
+
+    /// The next append starts a new file (`FileTxnLog.rollLog`, after a snapshot). Call after a
+    /// flush; unflushed entries stay in the batch and go to the new file.
+    pub fn roll(&mut self) {
+        self.current = None;
+    }
+
+    /// The file being appended to, if any.
+    pub fn current_file(&self) -> Option<&Path> {
+        self.current.as_ref().map(|c| c.path.as_path())
+    }
+
+    /// Writes the batch with one write and, with `force_sync`, one fsync. On `NoSpace` nothing
+    /// was written and the batch is kept; any other error poisons the writer.
+    pub fn flush_and_sync(&mut self) -> Result<(), LogError> {
+        if self.failed {
+            return Err(LogError::Poisoned);
+        }
+        let Some(first_zxid) = self.batch_first_zxid else {
+            return Ok(());
+        };
+        if self.current.is_none() {
+            self.open_new_file(first_zxid)?;
+        }
+        let end = self.position() + self.batch.len() as u64;
+        self.ensure_allocated(end)?;
+        let cur = self.current.as_mut().expect("a log file is open");
+        if let Err(source) = cur.file.write_at(cur.position, &self.batch) {
+            self.failed = true;
+            return Err(LogError::WriteFailed {
+                path: cur.path.clone(),
+                source,
+            });
+        }
+        cur.position = end;
+        self.batch.clear();
+        self.batch_first_zxid = None;
+        self.batch_entries = 0;
+        if self.config.force_sync {
+            if let Err(source) = cur.file.sync_data() {
+                self.failed = true;
+                return Err(LogError::SyncFailed {
+                    path: cur.path.clone(),
+                    source,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn position(&self) -> u64 {
+        self.current.as_ref().map_or(0, |c| c.position)
+    }
+
+    /// Creates `log.<zxid>` with its header, durable (file and directory entry) before any
+    /// entry is acknowledged from it.
+    fn open_new_file(&mut self, first_zxid: i64) -> Result<(), LogError> {
+        let path = self.dir.join(log_name(first_zxid));
+        let mut file = self
+            .fs
+            .create(&path)
+            .map_err(|e| io_err("create", &path, e))?;
+        let mut header = Writer::with_capacity(FILE_HEADER_BYTES as usize);
+        header.write_i32(TXNLOG_MAGIC);
+        header.write_i32(LOG_VERSION);
+        header.write_i64(self.config.dbid);
+        let result = file
+            .write_at(0, header.as_slice())
+            .and_then(|()| file.sync_data())
+            .and_then(|()| self.fs.sync_dir(&self.dir));
+        if let Err(e) = result {
+            // A header-only or empty newest file reads as an empty log, so retrying is safe;
+            // but a full disk is reported as such.
+            return Err(if is_no_space(&e) {
+                LogError::NoSpace {
+                    path,
+                    needed_bytes: FILE_HEADER_BYTES,
+                    source: e,
+                }
+            } else {
+                io_err("write header of", &path, e)
+            });
+        }
+        self.current = Some(OpenLog {
+            path,
+            file,
+            position: FILE_HEADER_BYTES,
+            allocated: FILE_HEADER_BYTES,
+        });
+        Ok(())
+    }
+
+    fn ensure_allocated(&mut self, end: u64) -> Result<(), LogError> {
+        let pre_alloc = self.config.pre_alloc_size_bytes;
+        let cur = self.current.as_mut().expect("a log file is open");
+        let size = padded_size(end, cur.allocated, pre_alloc);
+        if size <= cur.allocated {
+            return Ok(());
+        }
+        match cur.file.allocate(size) {
+            Ok(()) => {
+                cur.allocated = size;
+                Ok(())
+            }
+            Err(source) if is_no_space(&source) => Err(LogError::NoSpace {
+                path: cur.path.clone(),
+                needed_bytes: size - cur.allocated,
+                source,
+            }),
+            Err(source) => Err(io_err("allocate", &cur.path, source)),
+        }
+    }
+}
+
+/// `FileTxnLog.getLogFiles`: the log files (ascending) that can hold transactions after
+/// `snapshot_zxid`: the newest file starting at or before it, and every later one.
+pub fn log_files_from(names: &[String], snapshot_zxid: i64) -> Vec<(i64, String)> {
+    let files = sort_by_zxid(names, LOG_PREFIX, true);
+    let mut log_zxid = 0;
+    for (zxid, _) in &files {
+        if *zxid > snapshot_zxid {
+            break;
+        }
+        log_zxid = log_zxid.max(*zxid);
+    }
+    files.into_iter().filter(|(z, _)| *z >= log_zxid).collect()
+}
+
+/// One entry as found in a file.
+struct Scanned {
+    entry: LogEntry,
+    end_offset: u64,
+}
+
+/// How a file ended.
+enum FileEnd {
+    /// The data ran out, or a zero length (preallocated space) was reached.
+    Clean,
+    /// A partial or damaged entry at this offset with nothing valid after it.
+    Torn { offset: u64, reason: String },
+}
+
+/// Tries to read one entry at `offset`. `Ok(None)`: the end (no bytes or a zero length).
+fn parse_entry(buf: &[u8], offset: usize) -> Result<Option<(LogEntry, usize)>, String> {
+    let rest = &buf[offset..];
+    if rest.is_empty() {
+        return Ok(None);
+    }
+    if rest.len() < 12 {
+        return if rest.iter().all(|b| *b == 0) {
+            Ok(None)
+        } else {
+            Err("partial entry header".into())
+        };
+    }
+    let mut r = Reader::new(rest);
+    let crc = r.read_i64().map_err(|e| e.to_string())?;
+    let len = r.read_i32().map_err(|e| e.to_string())?;
+    // Util.readTxnBytes: preallocation means a zero length is the end of the log.
+    if len == 0 {
+        return Ok(None);
+    }
+    if len < 0 || len as u64 > MAX_ENTRY_BYTES {
+        return Err(format!("bad entry length {len}"));
+    }
+    let len = len as usize;
+    let body_end = 12 + len;
+    if rest.len() < body_end + 1 {
+        return Err("partial entry".into());
+    }
+    let bytes = &rest[12..body_end];
+    if rest[body_end] != END_OF_RECORD {
+        return Err("missing end-of-record byte".into());
+    }
+    if adler32(bytes) != crc {
+        return Err("checksum mismatch".into());
+    }
+    let entry = decode_entry(bytes)?;
+    Ok(Some((entry, offset + body_end + 1)))
+}
+
+/// `SerializeUtils.deserializeTxn`: header, record, then an optional digest.
+pub fn decode_entry(bytes: &[u8]) -> Result<LogEntry, String> {
+    let mut r = Reader::new(bytes);
+    let header = TxnHeader::read(&mut r).map_err(|e| format!("txn header: {e}"))?;
+    let txn = Txn::read_body(header.txn_type, &mut r).map_err(|e| format!("txn body: {e}"))?;
+    let digest = if r.remaining() > 0 {
+        Some(TxnDigest::read(&mut r).map_err(|e| format!("txn digest: {e}"))?)
+    } else {
+        None
+    };
+    Ok(LogEntry {
+        header,
+        txn,
+        digest,
+    })
+}
+
+/// Whether any valid entry starts after `offset`: what tells a torn tail (nothing after) from
+/// damage in the middle of the log (acknowledged data after it).
+fn valid_entry_after(buf: &[u8], offset: usize) -> Option<usize> {
+    let start = offset + 1;
+    if start >= buf.len() || buf[start..].iter().all(|b| *b == 0) {
+        return None;
+    }
+    (start..buf.len().saturating_sub(12)).find(|&at| matches!(parse_entry(buf, at), Ok(Some(_))))
+}
+
+/// Reads every entry of one log file.
+fn scan_file(path: &Path, buf: &[u8]) -> Result<(Vec<Scanned>, FileEnd), LogError> {
+    let corrupt = |offset: u64, reason: String| LogError::Corrupt {
+        file: path.to_path_buf(),
+        offset,
+        reason,
+    };
+    if buf.len() < FILE_HEADER_BYTES as usize {
+        // FileTxnIterator.goToNextLog: a newest file cut before its header was written.
+        let reason = format!("file header cut at {} bytes", buf.len());
+        return Ok((Vec::new(), FileEnd::Torn { offset: 0, reason }));
+    }
+    let mut r = Reader::new(buf);
+    let magic = r.read_i32().unwrap_or_default();
+    if magic != TXNLOG_MAGIC {
+        return Err(corrupt(0, format!("invalid magic number {magic:#x}")));
+    }
+    let mut entries = Vec::new();
+    let mut offset = FILE_HEADER_BYTES as usize;
+    loop {
+        match parse_entry(buf, offset) {
+            Ok(Some((entry, next))) => {
+                entries.push(Scanned {
+                    entry,
+                    end_offset: next as u64,
+                });
+                offset = next;
+            }
+            Ok(None) => {
+                if let Some(at) = valid_entry_after(buf, offset) {
+                    let reason = format!("end of log marker followed by a valid entry at {at}");
+                    return Err(corrupt(offset as u64, reason));
+                }
+                return Ok((entries, FileEnd::Clean));
+            }
+            Err(reason) => {
+                if let Some(at) = valid_entry_after(buf, offset) {
+                    let reason = format!("{reason}, followed by a valid entry at {at}");
+                    return Err(corrupt(offset as u64, reason));
+                }
+                let offset = offset as u64;
+                return Ok((entries, FileEnd::Torn { offset, reason }));
+            }
+        }
+    }
+}
+
+/// Reads the transactions after `from_zxid` from the log files of `dir`, oldest first, choosing
+/// files as `FileTxnSnapLog.fastForwardFromEdits` does. Every entry's checksum is verified and
+/// zxids must grow without gaps inside an epoch.
+pub fn read_log_dir(fs: &dyn Fs, dir: &Path, from_zxid: i64) -> Result<LogRead, LogError> {
+    let names = fs.list(dir).map_err(|e| io_err("list", dir, e))?;
+    let files = log_files_from(&names, from_zxid);
+    let mut out = LogRead::default();
+    let count = files.len();
+    for (i, (_, name)) in files.into_iter().enumerate() {
+        let path = dir.join(&name);
+        let buf = fs.read(&path).map_err(|e| io_err("read", &path, e))?;
+        let (entries, end) = scan_file(&path, &buf)?;
+        for scanned in entries {
+            check_order(&path, out.last_zxid, &scanned)?;
+            let zxid = scanned.entry.header.zxid;
+            out.last_zxid = Some(zxid);
+            if zxid > from_zxid {
+                out.entries.push(scanned.entry);
+            }
+        }
+        out.files.push(path.clone());
+        if let FileEnd::Torn { offset, reason } = end {
+            if i + 1 < count {
+                return Err(LogError::Corrupt {
+                    file: path,
+                    offset,
+                    reason: format!("{reason} in a log file that is not the newest"),
+                });
+            }
+            out.torn_tail = Some(TornTail { file: path, offset });
+        }
+    }
+    Ok(out)
+}
+
+/// Zxids grow by one inside an epoch (the high 32 bits) and may jump only to a newer epoch.
+fn check_order(path: &Path, last: Option<i64>, scanned: &Scanned) -> Result<(), LogError> {
+    let Some(last) = last else { return Ok(()) };
+    let zxid = scanned.entry.header.zxid;
+    let same_epoch = (zxid >> 32) == (last >> 32);
+    let ok = if same_epoch {
+        zxid == last + 1
+    } else {
+        zxid > last
+    };
+    if ok {
+        return Ok(());
+    }
+    Err(LogError::Corrupt {
+        file: path.to_path_buf(),
+        offset: scanned.end_offset,
+        reason: format!("zxid {zxid:#x} follows {last:#x}"),
+    })
+}
+
+/// Cuts a torn tail off: truncates the file at the tail, or removes it when not even its header
+/// survived (ZooKeeper deletes such an empty newest file too).
+pub fn repair_torn_tail(fs: &dyn Fs, tail: &TornTail) -> Result<(), LogError> {
+    if tail.offset < FILE_HEADER_BYTES {
+        return fs
+            .remove_file(&tail.file)
+            .map_err(|e| io_err("remove", &tail.file, e));
+    }
+    let mut file = fs
+        .open_write(&tail.file)
+        .map_err(|e| io_err("open", &tail.file, e))?;
+    file.set_len(tail.offset)
+        .and_then(|()| file.sync_data())
+        .map_err(|e| io_err("truncate", &tail.file, e))
+}
+
+/// `FileTxnLog.truncate`: drops every transaction after `zxid`, cutting the file that holds it
+/// and removing later files.
+pub fn truncate_log(fs: &dyn Fs, dir: &Path, zxid: i64) -> Result<(), LogError> {
+    let names = fs.list(dir).map_err(|e| io_err("list", dir, e))?;
+    let files = log_files_from(&names, zxid);
+    let Some((_, first)) = files.first() else {
+        return Err(LogError::NothingToTruncate {
+            dir: dir.to_path_buf(),
+            zxid,
+        });
+    };
+    let path = dir.join(first);
+    let buf = fs.read(&path).map_err(|e| io_err("read", &path, e))?;
+    let (entries, _) = scan_file(&path, &buf)?;
+    let keep = entries
+        .iter()
+        .take_while(|s| s.entry.header.zxid <= zxid)
+        .last()
+        .map_or(FILE_HEADER_BYTES, |s| s.end_offset)
+        .min(buf.len() as u64);
+    let mut file = fs.open_write(&path).map_err(|e| io_err("open", &path, e))?;
+    file.set_len(keep)
+        .and_then(|()| file.sync_data())
+        .map_err(|e| io_err("truncate", &path, e))?;
+    for (_, name) in &files[1..] {
+        let later = dir.join(name);
+        fs.remove_file(&later)
+            .map_err(|e| io_err("remove", &later, e))?;
+    }
+    fs.sync_dir(dir).map_err(|e| io_err("sync", dir, e))
+}

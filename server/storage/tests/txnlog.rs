@@ -1,0 +1,370 @@
+//! The transaction log against `FileTxnLog`'s format and every fault of the filesystem seam.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use paddock_jute::txn::{CreateTxn, SetDataTxn, Txn, TxnDigest, TxnHeader};
+use paddock_jute::types::{Acl, OpCode};
+use paddock_storage::error::LogError;
+use paddock_storage::fs::{FaultFs, Fs};
+use paddock_storage::txnlog::{
+    read_log_dir, repair_torn_tail, truncate_log, TxnLogConfig, TxnLogWriter,
+};
+
+fn dir() -> PathBuf {
+    PathBuf::from("/data/version-2")
+}
+
+fn fault_fs(seed: u64) -> FaultFs {
+    let fs = FaultFs::new(seed);
+    fs.create_dir_all(&dir()).unwrap();
+    fs
+}
+
+fn config() -> TxnLogConfig {
+    TxnLogConfig {
+        pre_alloc_size_bytes: 1024,
+        ..TxnLogConfig::default()
+    }
+}
+
+fn txn(zxid: i64) -> (TxnHeader, Txn) {
+    let hdr = TxnHeader {
+        client_id: 0x100,
+        cxid: zxid as i32,
+        zxid,
+        time: 1_700_000_000_000 + zxid,
+        txn_type: OpCode::Create as i32,
+    };
+    let body = Txn::Create(CreateTxn {
+        path: format!("/n{zxid}"),
+        data: Some(vec![zxid as u8; 20]),
+        acl: Acl::open_unsafe(),
+        ephemeral: false,
+        parent_c_version: zxid as i32,
+    });
+    (hdr, body)
+}
+
+fn append(w: &mut TxnLogWriter, zxid: i64) {
+    let (h, t) = txn(zxid);
+    let digest = TxnDigest {
+        version: 2,
+        tree_digest: zxid * 7,
+    };
+    w.append(&h, &t, Some(&digest)).unwrap();
+}
+
+fn writer(fs: &FaultFs) -> TxnLogWriter {
+    TxnLogWriter::new(Arc::new(fs.clone()), &dir(), config(), 0)
+}
+
+fn zxids(fs: &FaultFs, from: i64) -> Vec<i64> {
+    read_log_dir(fs, &dir(), from)
+        .unwrap()
+        .entries
+        .iter()
+        .map(|e| e.header.zxid)
+        .collect()
+}
+
+// FileTxnLog.append / FileTxnIterator.next: what is written reads back, digests included.
+#[test]
+fn entries_round_trip_across_rolled_files() {
+    let fs = fault_fs(1);
+    let mut w = writer(&fs);
+    for z in 1..=5 {
+        append(&mut w, z);
+    }
+    w.flush_and_sync().unwrap();
+    w.roll();
+    for z in 6..=9 {
+        append(&mut w, z);
+        w.flush_and_sync().unwrap();
+    }
+    let mut names = fs.list(&dir()).unwrap();
+    names.sort();
+    assert_eq!(names, vec!["log.1", "log.6"]);
+    let read = read_log_dir(&fs, &dir(), 0).unwrap();
+    assert_eq!(read.entries.len(), 9);
+    assert_eq!(read.torn_tail, None);
+    let e = &read.entries[8];
+    assert_eq!((e.header, e.txn.clone()), txn(9));
+    assert_eq!(e.digest.unwrap().tree_digest, 63);
+    // FileTxnSnapLog.fastForwardFromEdits: from a snapshot at 7, only later txns.
+    assert_eq!(zxids(&fs, 7), vec![8, 9]);
+}
+
+// FilePadding.padFile: the file is preallocated with zeros, and a zero length ends the log.
+#[test]
+fn preallocation_reserves_space_in_blocks() {
+    let fs = fault_fs(2);
+    let mut w = writer(&fs);
+    append(&mut w, 1);
+    w.flush_and_sync().unwrap();
+    let len = fs.file_len(&dir().join("log.1")).unwrap();
+    assert_eq!(len % 1024, 0);
+    assert!(w.appendable_bytes() > 0 && w.appendable_bytes() < len);
+    w.reserve(10_000).unwrap();
+    assert!(w.appendable_bytes() >= 10_000);
+}
+
+// A failed fsync is fatal: typed error, then the writer refuses all work.
+#[test]
+fn failed_fsync_is_a_typed_fatal_error() {
+    let fs = fault_fs(3);
+    let mut w = writer(&fs);
+    append(&mut w, 1);
+    w.flush_and_sync().unwrap();
+    fs.fail_next_fsyncs(1);
+    append(&mut w, 2);
+    assert!(matches!(
+        w.flush_and_sync(),
+        Err(LogError::SyncFailed { .. })
+    ));
+    assert!(matches!(w.flush_and_sync(), Err(LogError::Poisoned)));
+    let (h, t) = txn(3);
+    assert!(matches!(w.append(&h, &t, None), Err(LogError::Poisoned)));
+    // After a crash the unsynced entry may be gone, the synced one never is.
+    fs.crash(false);
+    assert_eq!(zxids(&fs, 0), vec![1]);
+}
+
+// A short write leaves a partial entry that readers see as a torn tail, never as a txn.
+#[test]
+fn short_write_poisons_and_reads_as_torn_tail() {
+    for k in 0..40 {
+        let fs = fault_fs(4);
+        let mut w = writer(&fs);
+        append(&mut w, 1);
+        w.flush_and_sync().unwrap();
+        append(&mut w, 2);
+        fs.short_write_next(k);
+        assert!(matches!(
+            w.flush_and_sync(),
+            Err(LogError::WriteFailed { .. })
+        ));
+        let read = read_log_dir(&fs, &dir(), 0).unwrap();
+        assert_eq!(read.entries.len(), 1, "short write of {k} bytes");
+        // Up to the length field the partial entry reads as zeros: a clean end of the log.
+        assert!(
+            k < 12 || read.torn_tail.is_some(),
+            "short write of {k} bytes"
+        );
+    }
+}
+
+// A crash that persists any prefix of the last batch: the reader yields every complete entry
+// before the tear and reports the tear; repairing it lets a new writer continue.
+#[test]
+fn torn_write_at_every_byte_of_the_last_entry() {
+    let fs0 = fault_fs(5);
+    let mut w = writer(&fs0);
+    append(&mut w, 1);
+    w.flush_and_sync().unwrap();
+    append(&mut w, 2);
+    append(&mut w, 3);
+    let path = dir().join("log.1");
+    let tail_bytes = {
+        fs0.fail_next_fsyncs(1);
+        let _ = w.flush_and_sync();
+        fs0.unsynced_bytes(&path)
+    };
+    assert!(tail_bytes > 50);
+    for keep in 0..=tail_bytes {
+        let fs = fault_fs(5);
+        let mut w = writer(&fs);
+        append(&mut w, 1);
+        w.flush_and_sync().unwrap();
+        append(&mut w, 2);
+        append(&mut w, 3);
+        fs.fail_next_fsyncs(1);
+        let _ = w.flush_and_sync();
+        fs.crash_keeping(&path, keep);
+        let read = read_log_dir(&fs, &dir(), 0).unwrap();
+        let got: Vec<i64> = read.entries.iter().map(|e| e.header.zxid).collect();
+        let entry_len = tail_bytes / 2;
+        let expect: Vec<i64> = match keep {
+            k if k < entry_len => vec![1],
+            k if k < tail_bytes => vec![1, 2],
+            _ => vec![1, 2, 3],
+        };
+        assert_eq!(got, expect, "kept {keep} of {tail_bytes} bytes");
+        if let Some(tail) = &read.torn_tail {
+            repair_torn_tail(&fs, tail).unwrap();
+        }
+        let last = *got.last().unwrap();
+        let mut w = TxnLogWriter::new(Arc::new(fs.clone()), &dir(), config(), last);
+        append(&mut w, last + 1);
+        w.flush_and_sync().unwrap();
+        assert_eq!(zxids(&fs, 0), (1..=last + 1).collect::<Vec<_>>());
+    }
+}
+
+// A random torn crash from a seed is replayable: the same seed gives the same files.
+#[test]
+fn seeded_torn_crash_is_deterministic() {
+    let run = |seed| {
+        let fs = fault_fs(seed);
+        let mut w = writer(&fs);
+        append(&mut w, 1);
+        w.flush_and_sync().unwrap();
+        for z in 2..6 {
+            append(&mut w, z);
+        }
+        fs.fail_next_fsyncs(1);
+        let _ = w.flush_and_sync();
+        fs.crash(true);
+        fs.read(&dir().join("log.1")).unwrap()
+    };
+    assert_eq!(run(42), run(42));
+}
+
+// ENOSPC while preallocating: typed error, nothing written, the log reads back fully.
+#[test]
+fn disk_full_during_preallocation_keeps_the_log_valid() {
+    let fs = fault_fs(6);
+    let mut w = writer(&fs);
+    append(&mut w, 1);
+    w.flush_and_sync().unwrap();
+    fs.disk_full_after(0);
+    let mut z = 2;
+    let err = loop {
+        append(&mut w, z);
+        z += 1;
+        if let Err(e) = w.flush_and_sync() {
+            break e;
+        }
+    };
+    assert!(matches!(err, LogError::NoSpace { .. }), "{err}");
+    let written: Vec<i64> = (1..z - 1).collect();
+    assert_eq!(zxids(&fs, 0), written);
+    assert_eq!(w.pending_entries(), 1);
+    // Space comes back: the kept batch goes out.
+    fs.set_capacity(u64::MAX);
+    w.flush_and_sync().unwrap();
+    assert_eq!(zxids(&fs, 0), (1..z).collect::<Vec<_>>());
+}
+
+#[test]
+fn read_errors_are_typed() {
+    let fs = fault_fs(7);
+    let mut w = writer(&fs);
+    append(&mut w, 1);
+    w.flush_and_sync().unwrap();
+    fs.fail_reads(&dir().join("log.1"), true);
+    let err = read_log_dir(&fs, &dir(), 0).unwrap_err();
+    assert!(matches!(err, LogError::Io { .. }), "{err}");
+}
+
+fn three_entries(fs: &FaultFs) -> Vec<u8> {
+    let mut w = writer(fs);
+    for z in 1..=3 {
+        append(&mut w, z);
+    }
+    w.flush_and_sync().unwrap();
+    fs.read(&dir().join("log.1")).unwrap()
+}
+
+// Damage followed by valid entries is corruption, named by file and offset.
+#[test]
+fn mid_log_corruption_is_reported_with_file_and_offset() {
+    let fs = fault_fs(8);
+    three_entries(&fs);
+    let path = dir().join("log.1");
+    // Flip a byte inside the first entry's bytes (after the 16-byte header and 12-byte prefix).
+    fs.corrupt(&path, 16 + 12 + 5, &[0xEE]).unwrap();
+    match read_log_dir(&fs, &dir(), 0) {
+        Err(LogError::Corrupt {
+            file,
+            offset,
+            reason,
+        }) => {
+            assert_eq!(file, path);
+            assert_eq!(offset, 16);
+            assert!(reason.contains("checksum"), "{reason}");
+        }
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+}
+
+// A bad entry in a file that is not the newest cannot be a torn tail.
+#[test]
+fn damage_in_an_older_file_is_corruption() {
+    let fs = fault_fs(9);
+    let bytes = three_entries(&fs);
+    let path = dir().join("log.1");
+    let end = bytes.iter().rposition(|b| *b == 0x42).unwrap() as u64;
+    fs.corrupt(&path, end, &[0]).unwrap();
+    let mut w = TxnLogWriter::new(Arc::new(fs.clone()), &dir(), config(), 3);
+    append(&mut w, 4);
+    w.flush_and_sync().unwrap();
+    assert!(matches!(
+        read_log_dir(&fs, &dir(), 0),
+        Err(LogError::Corrupt { .. })
+    ));
+}
+
+// Zxids that skip inside an epoch are corruption.
+#[test]
+fn zxid_gap_is_corruption() {
+    let fs = fault_fs(10);
+    let mut w = writer(&fs);
+    append(&mut w, 1);
+    append(&mut w, 3);
+    w.flush_and_sync().unwrap();
+    assert!(matches!(
+        read_log_dir(&fs, &dir(), 0),
+        Err(LogError::Corrupt { .. })
+    ));
+}
+
+// FileTxnLog.truncate: keep txns up to zxid, drop later ones and later files.
+#[test]
+fn truncate_drops_everything_after_the_zxid() {
+    let fs = fault_fs(11);
+    let mut w = writer(&fs);
+    for z in 1..=4 {
+        append(&mut w, z);
+    }
+    w.flush_and_sync().unwrap();
+    w.roll();
+    append(&mut w, 5);
+    w.flush_and_sync().unwrap();
+    truncate_log(&fs, &dir(), 2).unwrap();
+    assert_eq!(zxids(&fs, 0), vec![1, 2]);
+    assert_eq!(fs.list(&dir()).unwrap(), vec!["log.1"]);
+}
+
+// The real filesystem: fallocate, write, fsync and read back.
+#[test]
+fn real_fs_round_trip() {
+    let tmp = std::env::temp_dir().join(format!("paddock-storage-{}", std::process::id()));
+    let d = tmp.join("version-2");
+    let fs = paddock_storage::RealFs;
+    fs.create_dir_all(&d).unwrap();
+    let mut w = TxnLogWriter::new(Arc::new(fs), &d, config(), 0);
+    for z in 1..=3 {
+        let (h, t) = txn(z);
+        w.append(&h, &t, None).unwrap();
+    }
+    w.append(
+        &TxnHeader {
+            zxid: 4,
+            txn_type: OpCode::SetData as i32,
+            ..TxnHeader::default()
+        },
+        &Txn::SetData(SetDataTxn {
+            path: "/n1".into(),
+            data: None,
+            version: 1,
+        }),
+        None,
+    )
+    .unwrap();
+    w.flush_and_sync().unwrap();
+    assert!(fs.available_space(&d).unwrap() > 0);
+    let read = read_log_dir(&fs, &d, 0).unwrap();
+    assert_eq!(read.entries.len(), 4);
+    let _ = std::fs::remove_dir_all(&tmp);
+}
