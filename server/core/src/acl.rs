@@ -485,6 +485,12 @@ fn spread(h: i32) -> u32 {
     (h ^ (h >> 16)) & 0x7fff_ffff
 }
 
+impl Default for AclCache {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// Interned, reference-counted ACL lists, as ZooKeeper's `ReferenceCountedACLCache`: nodes
 /// store a key, snapshots store the map.
 ///
@@ -492,7 +498,7 @@ fn spread(h: i32) -> u32 {
 /// `OPEN_ACL_UNSAFE`; the key -1 stands for the null ACL of the nodes the server creates
 /// itself (`/`, `/zookeeper`, `/zookeeper/quota`) and is never stored in the map. Keys count
 /// up from 1 and are not reused after a list is forgotten.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct AclCache {
     by_key: HashMap<i64, CacheEntry>,
     by_list: HashMap<Vec<Acl>, i64>,
@@ -500,6 +506,8 @@ pub struct AclCache {
     last_key: i64,
     /// What key -1 stands for.
     open_unsafe: Vec<Acl>,
+    /// What `UNRESOLVED_KEY` stands for: one entry granting nothing.
+    unresolved: Vec<Acl>,
 }
 
 #[derive(Debug, Clone)]
@@ -512,11 +520,33 @@ impl AclCache {
     /// The key ZooKeeper reserves for `OPEN_ACL_UNSAFE`.
     pub const OPEN_UNSAFE_KEY: i64 = -1;
 
+    /// The key a node loaded from a snapshot gets when the snapshot's ACL map lacks its key
+    /// (see `DataTree::load_node`). It stands for a list that grants no permission, so only
+    /// the super user can reach such a node until replay sets its real ACL. ZooKeeper keeps
+    /// the dangling key and fails every access to the node instead.
+    pub const UNRESOLVED_KEY: i64 = -2;
+
     pub fn new() -> Self {
         AclCache {
+            by_key: HashMap::new(),
+            by_list: HashMap::new(),
+            last_key: 0,
             open_unsafe: Acl::open_unsafe(),
-            ..Default::default()
+            unresolved: vec![Acl {
+                perms: 0,
+                id: Id::new("world", "anyone"),
+            }],
         }
+    }
+
+    /// Whether `key` is stored (never true for the reserved negative keys).
+    pub fn contains_key(&self, key: i64) -> bool {
+        self.by_key.contains_key(&key)
+    }
+
+    /// `aclIndex`: the last key handed out. Keys above it are newer.
+    pub fn last_key(&self) -> i64 {
+        self.last_key
     }
 
     /// Returns the key for `acl`, adding one reference.
@@ -545,6 +575,9 @@ impl AclCache {
     pub fn get(&self, key: i64) -> &[Acl] {
         if key == Self::OPEN_UNSAFE_KEY {
             return &self.open_unsafe;
+        }
+        if key == Self::UNRESOLVED_KEY {
+            return &self.unresolved;
         }
         match self.by_key.get(&key) {
             Some(entry) => &entry.acl,

@@ -2,6 +2,7 @@
 //!
 //! Map of the crate:
 //! - `config`: `CoreConfig`, the knobs of the state machine (tick, session bounds, ACL switches).
+//! - `digest`: the tree digest ZooKeeper 3.6+ writes into snapshots and the log.
 //! - `javahash`: the iteration order of Java's `HashSet<String>`, which ZooKeeper shows to
 //!   clients in children and ephemeral listings.
 //! - `path`: ZooKeeper's path validation (`PathUtils.validatePath`).
@@ -14,6 +15,9 @@
 //! - `prep` (private): write requests checked and turned into transactions, in
 //!   `PrepRequestProcessor`'s order.
 //! - `read` (private): reads and local operations answered without a transaction.
+//! - `snapshot`: fuzzy snapshots taken in chunks (`SnapshotCursor`), `SnapNode`, `LoadError`.
+//! - `recovery` (private): `State::abandon`, snapshot begin/next, `State::from_snapshot`,
+//!   `State::replay` of logged txns, `State::recovery_done`.
 //! - `state`: the request pipeline: `connect`, `request` (reads and local ops answered at once;
 //!   writes turned into a `Proposal`), `apply` (a logged proposal changes the tree and yields
 //!   replies and watch notifications), `tick` (session expiry and container/TTL sweeping).
@@ -23,11 +27,14 @@
 
 pub mod acl;
 pub mod config;
+pub mod digest;
 pub mod javahash;
 pub mod path;
 mod prep;
 mod read;
+mod recovery;
 pub mod session;
+pub mod snapshot;
 pub mod state;
 pub mod tree;
 pub mod watch;

@@ -167,6 +167,37 @@ impl SessionTracker {
         self.sessions.get(&id).and_then(|s| s.expires_at_ms)
     }
 
+    /// Undoes `next_session_id` when the createSession txn it was for is abandoned.
+    pub fn give_back_id(&mut self, id: i64) {
+        if self.next_id.wrapping_sub(1) == id {
+            self.next_id = id;
+        }
+    }
+
+    /// Undoes `set_closing` (and `expired`) when the closeSession txn is abandoned: the
+    /// session takes requests again, and one that had already expired is due again in the
+    /// bucket after `now_ms`, so the close is retried at the next tick.
+    pub fn reopen(&mut self, id: i64, now_ms: i64) {
+        let at = self.round_to_next_interval(now_ms);
+        let Some(session) = self.sessions.get_mut(&id) else {
+            return;
+        };
+        session.closing = false;
+        if session.expires_at_ms.is_none() {
+            session.expires_at_ms = Some(at);
+            self.buckets.entry(at).or_default().insert(id);
+        }
+    }
+
+    /// Puts every session one timeout after `now_ms`, as a restarted server's tracker does
+    /// for the sessions it loaded (`SessionTrackerImpl` adds each with a fresh expiry).
+    pub fn restart_clocks(&mut self, now_ms: i64) {
+        let ids: Vec<(i64, i32)> = self.sessions();
+        for (id, timeout_ms) in ids {
+            self.schedule(id, timeout_ms, now_ms);
+        }
+    }
+
     /// `ExpiryQueue.roundToNextInterval`: the first tick boundary strictly after `time_ms`
     /// (with Java's truncating division).
     pub fn round_to_next_interval(&self, time_ms: i64) -> i64 {

@@ -112,13 +112,16 @@ pub struct State {
     pub(crate) conns: HashMap<ConnId, Conn>,
     /// The connection each session is attached to.
     owners: HashMap<i64, ConnId>,
-    last_zxid: i64,
+    pub(crate) last_zxid: i64,
     /// The zxid given to the last prepared proposal.
-    prepared_zxid: i64,
+    pub(crate) prepared_zxid: i64,
     /// When containers and TTL nodes are next swept.
-    next_sweep_ms: i64,
+    pub(crate) next_sweep_ms: i64,
     /// Wall-clock time minus the `now_ms` clock (see `set_wall_clock_offset_ms`).
-    wall_offset_ms: i64,
+    pub(crate) wall_offset_ms: i64,
+    /// The clock at construction: sessions restored by recovery expire one timeout after it
+    /// (`SessionTrackerImpl` touches every loaded session when it starts).
+    pub(crate) started_at_ms: i64,
 }
 
 /// A watch event waiting for delivery, with the ACL that filters it (ZOOKEEPER-4799).
@@ -150,6 +153,7 @@ impl State {
             prepared_zxid: 0,
             next_sweep_ms,
             wall_offset_ms: 0,
+            started_at_ms: now_ms,
         }
     }
 
@@ -586,7 +590,7 @@ impl State {
     }
 
     /// One data txn (`DataTree.processTxn`), collecting the watch events it fires.
-    fn apply_op(
+    pub(crate) fn apply_op(
         &mut self,
         hdr: &TxnHeader,
         txn: Txn,
@@ -703,7 +707,7 @@ impl State {
     }
 
     /// `DataTree.killSession`: the txn's paths, then any the tree still indexes.
-    fn kill_session(
+    pub(crate) fn kill_session(
         &mut self,
         session: i64,
         zxid: i64,
@@ -895,7 +899,7 @@ enum Outcome {
 }
 
 /// The result of one applied data txn (`ProcessTxnResult`).
-enum Applied {
+pub(crate) enum Applied {
     Create {
         op: OpCode,
         path: String,

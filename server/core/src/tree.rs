@@ -15,8 +15,10 @@ use std::collections::{BTreeSet, HashMap};
 use paddock_jute::{Acl, ErrorCode, Stat, StatPersisted};
 
 use crate::acl::AclCache;
+use crate::digest;
 use crate::javahash;
 use crate::path;
+use crate::snapshot::LoadError;
 
 /// The root node's path. ZooKeeper also answers `""` with the root (its alias).
 pub const ROOT: &str = "/";
@@ -89,6 +91,9 @@ pub struct Node {
     /// When this node was inserted into the tree, counting from the built-in nodes: ties of
     /// czxid (several creates in one multi) keep their order here.
     pub seq: u64,
+    /// This node's share of the tree digest (`digest::node_digest`), kept current like
+    /// ZooKeeper's `DataNode.digest` so a change only hashes the node once.
+    pub digest: u32,
 }
 
 impl Node {
@@ -100,6 +105,7 @@ impl Node {
             children: BTreeSet::new(),
             children_capacity: 0,
             seq: 0,
+            digest: 0,
         }
     }
 
@@ -133,6 +139,8 @@ pub struct DataTree {
     extended_types: bool,
     /// The next `Node::seq`.
     next_seq: u64,
+    /// The wrapping sum of every node's digest (`NodeHashMapImpl.hash`, an `AdHash`).
+    digest: i64,
 }
 
 /// One session's ephemeral paths (`DataTree.ephemerals`, a `new HashSet<>()` per session that
@@ -187,11 +195,13 @@ impl DataTree {
             data_size: 0,
             extended_types,
             next_seq: 0,
+            digest: 0,
         };
         // The order in which the DataTree constructor inserts the built-in nodes.
         for path in [ROOT, PROC, QUOTA, CONFIG] {
             let seq = tree.take_seq();
             tree.nodes.get_mut(path).expect("built-in node").seq = seq;
+            tree.rehash(path);
         }
         tree.data_size = tree.approximate_data_size_uncached();
         tree
@@ -200,6 +210,190 @@ impl DataTree {
     fn take_seq(&mut self) -> u64 {
         self.next_seq += 1;
         self.next_seq
+    }
+
+    /// `NodeHashMapImpl.preChange`: takes the node's share out of the tree digest.
+    fn unhash(&mut self, path: &str) {
+        if let Some(node) = self.node(path) {
+            self.digest = self.digest.wrapping_sub(i64::from(node.digest));
+        }
+    }
+
+    /// `NodeHashMapImpl.postChange`: rehashes the node and adds its share back.
+    fn rehash(&mut self, path: &str) {
+        let key = if path.is_empty() { ROOT } else { path };
+        if let Some(node) = self.nodes.get_mut(key) {
+            node.digest = digest::node_digest(key, node.data.as_deref(), &node.stat);
+            self.digest = self.digest.wrapping_add(i64::from(node.digest));
+        }
+    }
+
+    /// The tree digest (`DataTree.getTreeDigest`).
+    pub fn digest(&self) -> i64 {
+        self.digest
+    }
+
+    /// The ACL cache, for snapshots.
+    pub fn acl_cache(&self) -> &AclCache {
+        &self.acls
+    }
+
+    /// `DataTree.setCversionPzxid`: replay's repair of a parent whose child already exists
+    /// (see `State::replay`). A trailing slash is ignored; -1 means one more than now; the
+    /// cversion only moves forward.
+    pub fn set_cversion_pzxid(
+        &mut self,
+        path: &str,
+        cversion: i32,
+        zxid: i64,
+    ) -> Result<(), ErrorCode> {
+        let path = path.strip_suffix('/').unwrap_or(path);
+        let node = self.node(path).ok_or(ErrorCode::NoNode)?;
+        let cversion = if cversion == -1 {
+            node.stat.cversion.wrapping_add(1)
+        } else {
+            cversion
+        };
+        if cversion > node.stat.cversion {
+            self.unhash(path);
+            let node = self.node_mut(path).expect("checked above");
+            node.stat.cversion = cversion;
+            node.stat.pzxid = zxid;
+            self.rehash(path);
+        }
+        Ok(())
+    }
+
+    /// An empty tree holding only the ACL map of a snapshot, to which `load_node` adds the
+    /// snapshot's nodes (`DataTree.deserialize` after `aclCache.deserialize`).
+    pub(crate) fn for_load(
+        extended_types: bool,
+        acls: impl IntoIterator<Item = (i64, Vec<Acl>)>,
+    ) -> DataTree {
+        let mut cache = AclCache::new();
+        for (key, list) in acls {
+            cache.insert_with_key(key, list);
+        }
+        DataTree {
+            nodes: HashMap::new(),
+            acls: cache,
+            ephemerals: HashMap::new(),
+            containers: BTreeSet::new(),
+            ttls: BTreeSet::new(),
+            quota_paths: BTreeSet::new(),
+            data_size: 0,
+            extended_types,
+            next_seq: 0,
+            digest: 0,
+        }
+    }
+
+    /// One snapshot node, in snapshot order: the root as `""` first, every parent before its
+    /// children. Children sets grow as `DataTree.deserialize` grows them (insertion in
+    /// snapshot order), which fixes the order clients will see them listed in.
+    ///
+    /// An ACL key missing from the snapshot's map (a fuzzy snapshot can catch a node whose
+    /// ACL list was added after the map was written) becomes `AclCache::UNRESOLVED_KEY`,
+    /// which only the super user passes; replaying the txn that set the list repairs it.
+    pub(crate) fn load_node(
+        &mut self,
+        path: String,
+        data: Option<Vec<u8>>,
+        acl: i64,
+        stat: StatPersisted,
+    ) -> Result<(), LoadError> {
+        let acl = if acl == AclCache::OPEN_UNSAFE_KEY || self.acls.contains_key(acl) {
+            self.acls.add_usage(acl);
+            acl
+        } else {
+            AclCache::UNRESOLVED_KEY
+        };
+        let mut node = Node::new(data, acl, stat);
+        node.seq = self.take_seq();
+        if path.is_empty() {
+            if !self.nodes.is_empty() {
+                return Err(LoadError::RootNotFirst);
+            }
+            self.nodes.insert(ROOT.to_owned(), node);
+            self.rehash(ROOT);
+            return Ok(());
+        }
+        let Some(parent_path) = path::parent_raw(&path) else {
+            return Err(LoadError::InvalidPath { path });
+        };
+        if self.nodes.is_empty() {
+            return Err(LoadError::RootNotFirst);
+        }
+        if path == ROOT || self.nodes.contains_key(&path) {
+            return Err(LoadError::Duplicate { path });
+        }
+        let name = path::name(&path).to_owned();
+        let Some(parent) = self.node_mut(parent_path) else {
+            return Err(LoadError::MissingParent { path });
+        };
+        parent.add_child(name);
+        let kind = self.kind(&node);
+        self.nodes.insert(path.clone(), node);
+        self.rehash(&path);
+        match kind {
+            NodeKind::Container => {
+                self.containers.insert(path);
+            }
+            NodeKind::Ttl(_) => {
+                self.ttls.insert(path);
+            }
+            NodeKind::Ephemeral(session) => {
+                let set = self.ephemerals.entry(session).or_default();
+                if set.paths.insert(path) {
+                    set.capacity = javahash::grown_capacity(set.capacity, 16, set.paths.len());
+                }
+            }
+            NodeKind::Persistent => {}
+        }
+        Ok(())
+    }
+
+    /// The end of `DataTree.deserialize`: the data size is recounted, quotas are set up from
+    /// the `zookeeper_limits` leaves (their stat nodes recounted), unused ACLs are dropped.
+    pub(crate) fn finish_load(&mut self) -> Result<(), LoadError> {
+        if self.nodes.is_empty() {
+            return Err(LoadError::RootNotFirst);
+        }
+        self.data_size = self.approximate_data_size_uncached();
+        self.setup_quota();
+        self.acls.purge_unused();
+        Ok(())
+    }
+
+    /// `DataTree.setupQuota` / `traverseNode`: every leaf below `/zookeeper/quota` named
+    /// `zookeeper_limits` puts a quota on the path between the quota root and the first
+    /// `/zookeeper_limits`, and that path's stat node is recounted.
+    fn setup_quota(&mut self) {
+        let marker = format!("/{LIMIT_NODE}");
+        let mut quoted = Vec::new();
+        let mut stack = vec![QUOTA.to_owned()];
+        while let Some(p) = stack.pop() {
+            let Some(node) = self.nodes.get(&p) else {
+                continue;
+            };
+            if !node.children.is_empty() {
+                stack.extend(node.children.iter().map(|c| path::join(&p, c)));
+            } else if p.ends_with(&marker) {
+                let end = p.find(&marker).unwrap_or(p.len());
+                if let Some(real) = p.get(QUOTA.len()..end) {
+                    quoted.push(real.to_owned());
+                }
+            }
+        }
+        for real in quoted {
+            self.update_quota_for_path(&real);
+            self.quota_paths.insert(real);
+        }
+    }
+
+    /// Paths with a quota (`pTrie`), for inspection and tests.
+    pub fn quota_paths(&self) -> impl Iterator<Item = &str> {
+        self.quota_paths.iter().map(String::as_str)
     }
 
     /// The children of `node` (at `path`) in the order ZooKeeper lists them: the iteration
@@ -292,12 +486,18 @@ impl DataTree {
         if self.node(&parent_path).is_none() {
             return Err(ErrorCode::NoNode);
         }
-        if self.nodes.contains_key(path) {
+        let acl_key = self.acls.intern(acl);
+        if let Some(existing) = self.nodes.get_mut(path) {
+            // createNode gives an existing node the txn's ACL before failing: a node a fuzzy
+            // snapshot caught may name an ACL the snapshot's map lacks, and replaying its
+            // create repairs it. (ZooKeeper leaks the old key's reference; Paddock drops it.)
+            let old = std::mem::replace(&mut existing.acl, acl_key);
+            self.acls.release(old);
             return Err(ErrorCode::NodeExists);
         }
-        let acl_key = self.acls.intern(acl);
         let bytes = data.as_ref().map_or(0, |d| d.len() as i64);
         self.data_size += node_size(path, data.as_deref());
+        self.unhash(&parent_path);
         let parent = self.node_mut(&parent_path).expect("parent checked above");
         let new_cversion = if parent_cversion == -1 {
             parent.stat.cversion.wrapping_add(1)
@@ -310,6 +510,7 @@ impl DataTree {
             parent.stat.pzxid = zxid;
         }
         parent.add_child(child.clone());
+        self.rehash(&parent_path);
         let stat = StatPersisted {
             czxid: zxid,
             mzxid: zxid,
@@ -324,6 +525,7 @@ impl DataTree {
         let mut node = Node::new(data, acl_key, stat);
         node.seq = self.take_seq();
         self.nodes.insert(path.to_owned(), node);
+        self.rehash(path);
         match NodeKind::of(owner, self.extended_types) {
             NodeKind::Container => {
                 self.containers.insert(path.to_owned());
@@ -368,13 +570,19 @@ impl DataTree {
     pub fn delete_node(&mut self, path: &str, zxid: i64) -> Result<Vec<Acl>, ErrorCode> {
         let parent_path = path::parent_raw(path).ok_or(ErrorCode::NoNode)?.to_owned();
         let child = path::name(path).to_owned();
-        let parent = self.node_mut(&parent_path).ok_or(ErrorCode::NoNode)?;
+        if self.node(&parent_path).is_none() {
+            return Err(ErrorCode::NoNode);
+        }
+        self.unhash(&parent_path);
+        let parent = self.node_mut(&parent_path).expect("checked above");
         parent.children.remove(&child);
         // Deletes move pzxid but not cversion: cversion counts creates only.
         if zxid > parent.stat.pzxid {
             parent.stat.pzxid = zxid;
         }
+        self.rehash(&parent_path);
         let node = self.nodes.remove(path).ok_or(ErrorCode::NoNode)?;
+        self.digest = self.digest.wrapping_sub(i64::from(node.digest));
         let acl = self.acls.get(node.acl).to_vec();
         self.acls.release(node.acl);
         self.data_size -= node_size(path, node.data.as_deref());
@@ -412,6 +620,7 @@ impl DataTree {
         zxid: i64,
         time: i64,
     ) -> Result<Stat, ErrorCode> {
+        self.unhash(path);
         let node = self.node_mut(path).ok_or(ErrorCode::NoNode)?;
         let last_len = node.data_len();
         let new_len = data.as_ref().map_or(0, |d| d.len() as i64);
@@ -419,6 +628,7 @@ impl DataTree {
         node.stat.mtime = time;
         node.stat.mzxid = zxid;
         node.stat.version = version;
+        self.rehash(path);
         self.data_size += new_len - last_len;
         if let Some(prefix) = self.max_prefix_with_quota(path) {
             self.update_quota_stat(&prefix, new_len - last_len, 0);
@@ -431,9 +641,11 @@ impl DataTree {
         let old = self.node(path).ok_or(ErrorCode::NoNode)?.acl;
         self.acls.release(old);
         let key = self.acls.intern(acl);
+        self.unhash(path);
         let node = self.node_mut(path).expect("checked above");
         node.stat.aversion = aversion;
         node.acl = key;
+        self.rehash(path);
         Ok(self.stat(path).expect("node exists"))
     }
 
@@ -451,6 +663,13 @@ impl DataTree {
             .collect();
         javahash::order_of_clone(&mut keyed, set.capacity, |p| p);
         keyed.into_iter().map(|(p, _)| p).collect()
+    }
+
+    /// Sessions with an ephemeral set, emptied or not (`DataTree.getSessions`).
+    pub fn ephemeral_owners(&self) -> Vec<i64> {
+        let mut v: Vec<i64> = self.ephemerals.keys().copied().collect();
+        v.sort_unstable();
+        v
     }
 
     /// `ephemerals.remove(session)` when a session is killed.
@@ -513,15 +732,20 @@ impl DataTree {
     }
 
     /// `(nodes, data bytes)` of the subtree at `path`, itself included (`DataTree.getCounts`).
+    ///
+    /// Iterative, so that a deep tree (paths may be as long as the packet limit) cannot
+    /// overflow the stack.
     fn count_subtree(&self, path: &str, node: &Node) -> (i64, i64) {
-        let mut count = 1;
-        let mut bytes = node.data_len();
-        for name in &node.children {
-            let child_path = path::join(path, name);
-            if let Some(child) = self.nodes.get(&child_path) {
-                let (c, b) = self.count_subtree(&child_path, child);
-                count += c;
-                bytes += b;
+        let (mut count, mut bytes) = (0, 0);
+        let mut stack = vec![(path.to_owned(), node)];
+        while let Some((p, n)) = stack.pop() {
+            count += 1;
+            bytes += n.data_len();
+            for name in &n.children {
+                let child_path = path::join(&p, name);
+                if let Some(child) = self.nodes.get(&child_path) {
+                    stack.push((child_path, child));
+                }
             }
         }
         (count, bytes)
@@ -549,6 +773,7 @@ impl DataTree {
     /// keeping its other keys. The node's stat does not change.
     fn update_quota_stat(&mut self, prefix: &str, bytes_diff: i64, count_diff: i64) {
         let stat_path = format!("{QUOTA}{prefix}/{STAT_NODE}");
+        self.unhash(&stat_path);
         let Some(node) = self.nodes.get_mut(&stat_path) else {
             return;
         };
@@ -556,6 +781,7 @@ impl DataTree {
         track.set("count", track.get("count") + count_diff);
         track.set("bytes", track.get("bytes") + bytes_diff);
         node.data = Some(track.to_string().into_bytes());
+        self.rehash(&stat_path);
     }
 
     /// `DataTree.updateQuotaForPath`: recounts the subtree into a fresh stat node.
@@ -565,12 +791,14 @@ impl DataTree {
             None => (0, 0),
         };
         let stat_path = format!("{QUOTA}{quoted}/{STAT_NODE}");
+        self.unhash(&stat_path);
         if let Some(node) = self.nodes.get_mut(&stat_path) {
             let mut track = StatsTrack::default();
             track.set("count", count);
             track.set("bytes", bytes);
             node.data = Some(track.to_string().into_bytes());
         }
+        self.rehash(&stat_path);
     }
 
     /// `ZooKeeperServer.checkQuota` (only called with `enforceQuota`): a hard limit that the
