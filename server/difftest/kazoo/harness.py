@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORKSPACE = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
@@ -64,6 +64,9 @@ class ServerConfig:
     # `super:<base64(sha1("super:<password>"))>`
     super_digest: str = "super:D/InIHSb7yEEbrWz8b9l71RjZJU="  # password "test"
     jute_max_buffer: int = 0  # 0 = server default (1 MiB - 1 for ZooKeeper)
+    # More zoo.cfg lines ("key=value"), e.g. snapCount for the storage suite; ZooKeeper
+    # turns an unknown key into the system property `zookeeper.<key>`.
+    extra_cfg: list = field(default_factory=list)
 
     SUPER_PASSWORD = "test"
 
@@ -84,6 +87,7 @@ class ServerConfig:
         ]
         if self.jute_max_buffer:
             lines.append(f"jute.maxbuffer={self.jute_max_buffer}")
+        lines.extend(self.extra_cfg)
         return "\n".join(lines) + "\n"
 
     def java_props(self):
@@ -140,15 +144,20 @@ class Server:
         self.proc = None
         self.tmp = None
         self.log_path = None
+        self.data_dir = None
 
     def command(self, cfg_path):
         raise NotImplementedError
 
-    def start(self):
+    def start(self, data_dir=None, port=None):
+        """Start on a fresh data dir in a temp dir, or on `data_dir` (kept on stop), on
+        `port` or a free one. The temp dir holds zoo.cfg and the server log."""
         self.tmp = tempfile.mkdtemp(prefix=f"kazoo-difftest-{self.kind}-")
-        data_dir = os.path.join(self.tmp, "data")
-        os.makedirs(data_dir)
-        self.port = free_port()
+        if data_dir is None:
+            data_dir = os.path.join(self.tmp, "data")
+            os.makedirs(data_dir)
+        self.data_dir = data_dir
+        self.port = port or free_port()
         cfg_path = os.path.join(self.tmp, "zoo.cfg")
         with open(cfg_path, "w") as f:
             f.write(self.config.zoo_cfg(self.port, data_dir))
@@ -208,6 +217,16 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=STOP_DEADLINE_S)
+        self._cleanup()
+
+    def kill(self):
+        """SIGKILL: the crash a durable server must survive."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=STOP_DEADLINE_S)
+        self._cleanup()
+
+    def _cleanup(self):
         self.proc = None
         if self.tmp and not os.environ.get("DIFFTEST_KEEP_TMP"):
             shutil.rmtree(self.tmp, ignore_errors=True)

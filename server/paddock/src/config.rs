@@ -86,6 +86,9 @@ pub struct ServerConfig {
     pub snap_count: u64,
     /// `preAllocSize` / `zookeeper.preAllocSize` (KiB, default 65536): log file growth step.
     pub pre_alloc_size_kb: u64,
+    /// `snapshot.compression.method` / `zookeeper.snapshot.compression.method` (default
+    /// empty = none; `gz` or `snappy`).
+    pub snapshot_compression: String,
     /// `autopurge.snapRetainCount` (default 3, at least 3): snapshots autopurge keeps.
     pub autopurge_snap_retain_count: u32,
     /// `autopurge.purgeInterval` (hours, default 0 = never purge).
@@ -249,6 +252,7 @@ impl ServerConfig {
             force_sync: true,
             snap_count: 100_000,
             pre_alloc_size_kb: 65_536,
+            snapshot_compression: String::new(),
             autopurge_snap_retain_count: 3,
             autopurge_purge_interval_hours: 0,
             admin_enable_server: true,

@@ -7,17 +7,23 @@
 //! reading, as ZooKeeper throttles) and it answers through each connection's bounded outbox. A
 //! connection that does not drain its outbox is closed rather than allowed to hold memory.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use paddock_core::snapshot::{SnapNode, SnapshotCursor};
 use paddock_core::state::{Action, Proposal, State, Step};
 use paddock_core::ConnId;
-use paddock_jute::proto::{ConnectRequest, ReplyHeader, Request};
+use paddock_jute::proto::{ConnectRequest, ReplyHeader, Request, Response};
+use paddock_jute::txn::Txn;
 use paddock_jute::{ErrorCode, OpCode};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::outbox::Outbox;
+use crate::persist::{
+    append_digest, describe, log_entry, next_snapshot_after, zxid_digest, LogHandle, LogMsg,
+    SnapshotJob, Storage,
+};
 use crate::stats::ServerStats;
 use crate::wire;
 
@@ -91,16 +97,68 @@ pub struct CoreTask {
     clock: Clock,
     outboxes: HashMap<ConnId, Outbox>,
     stats: ServerStats,
+    storage: Storage,
+    log: LogHandle,
+    /// The zxid up to which the log is fsynced.
+    durable_zxid: i64,
+    /// Actions waiting for the log to be fsynced up to their zxid, in zxid order. Nothing a
+    /// client can observe leaves before the change behind it is durable.
+    held: VecDeque<(i64, Vec<Action>)>,
+    /// Transactions since the last snapshot began, and how many make the next one due.
+    since_snapshot: u64,
+    snapshot_due: u64,
+    snapshot: Option<Snapshotting>,
+}
+
+/// A fuzzy snapshot in progress: the cursor walks the tree between requests, the job writes.
+struct Snapshotting {
+    cursor: SnapshotCursor,
+    job: SnapshotJob,
+    /// A chunk the writer thread had no room for yet.
+    waiting: Option<Vec<(String, SnapNode)>>,
+}
+
+/// Nodes handed to the snapshot thread after each request, and when idle.
+const SNAPSHOT_CHUNK_BUSY: usize = 256;
+const SNAPSHOT_CHUNK_IDLE: usize = 4096;
+
+/// Why the core task stopped on its own.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    #[error("the transaction log failed; see the log above")]
+    LogFailed,
 }
 
 impl CoreTask {
-    pub fn new(state: State, clock: Clock, stats: ServerStats) -> Self {
-        CoreTask {
+    pub fn new(
+        state: State,
+        clock: Clock,
+        stats: ServerStats,
+        storage: Storage,
+        snapshot_now: bool,
+    ) -> Self {
+        let log = LogHandle::start(&storage, state.last_zxid());
+        let durable_zxid = state.last_zxid();
+        let snapshot_due = next_snapshot_after(storage.snap_count);
+        let mut task = CoreTask {
             state,
             clock,
             outboxes: HashMap::new(),
             stats,
+            storage,
+            log,
+            durable_zxid,
+            held: VecDeque::new(),
+            since_snapshot: 0,
+            snapshot_due,
+            snapshot: None,
+        };
+        if snapshot_now {
+            // ZooKeeper snapshots right after loading its database; so do we, in the
+            // background, so that the next start replays little.
+            task.begin_snapshot();
         }
+        task
     }
 
     /// The state machine's `now_ms`, with the wall-clock offset brought up to date.
@@ -110,18 +168,54 @@ impl CoreTask {
         now
     }
 
-    /// Runs until every sender of the inbox is gone.
-    pub async fn run(mut self, mut inbox: mpsc::Receiver<CoreMsg>) {
-        loop {
+    /// Runs until every sender of the inbox is gone (shutdown) or the log fails.
+    pub async fn run(mut self, mut inbox: mpsc::Receiver<CoreMsg>) -> Result<(), CoreError> {
+        let mut durable = self.log.durable.clone();
+        let outcome = loop {
             let sleep = self.until_next_tick();
+            let snapshotting = self.snapshot.is_some();
             tokio::select! {
+                biased;
                 msg = inbox.recv() => match msg {
-                    Some(msg) => self.handle(msg),
-                    None => break,
+                    Some(msg) => {
+                        if self.handle(msg).await.is_err() {
+                            break Err(CoreError::LogFailed);
+                        }
+                        self.snapshot_step(SNAPSHOT_CHUNK_BUSY);
+                    }
+                    None => break Ok(()),
                 },
-                _ = tokio::time::sleep(sleep) => self.tick(),
+                changed = durable.changed() => {
+                    if changed.is_err() {
+                        break Err(CoreError::LogFailed);
+                    }
+                    let zxid = *durable.borrow_and_update();
+                    self.release(zxid);
+                }
+                _ = tokio::time::sleep(sleep) => {
+                    if self.tick().await.is_err() {
+                        break Err(CoreError::LogFailed);
+                    }
+                }
+                _ = tokio::task::yield_now(), if snapshotting => {
+                    if !self.snapshot_step(SNAPSHOT_CHUNK_IDLE) {
+                        // The snapshot thread is behind: give it a moment.
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                }
             }
+        };
+        self.shut_down().await;
+        outcome
+    }
+
+    /// Lets the log writer sync what it has and stop; an unfinished snapshot is dropped.
+    async fn shut_down(mut self) {
+        if let Some(s) = self.snapshot.take() {
+            s.job.abandon();
         }
+        let CoreTask { log, .. } = self;
+        let _ = tokio::task::spawn_blocking(move || log.close()).await;
     }
 
     fn until_next_tick(&self) -> Duration {
@@ -136,14 +230,23 @@ impl CoreTask {
         }
     }
 
-    fn tick(&mut self) {
+    async fn tick(&mut self) -> Result<(), ()> {
         let now = self.now_ms();
-        for proposal in self.state.tick(now) {
-            self.commit(proposal);
+        let proposals = self.state.tick(now);
+        if self.log.disk_full() {
+            // Session expiry and sweeping wait for space; they are prepared again next tick.
+            for p in proposals.iter().rev() {
+                self.state.abandon(p);
+            }
+            return self.log.send(LogMsg::Retry).await;
         }
+        for proposal in proposals {
+            self.commit(proposal).await?;
+        }
+        Ok(())
     }
 
-    fn handle(&mut self, msg: CoreMsg) {
+    async fn handle(&mut self, msg: CoreMsg) -> Result<(), ()> {
         match msg {
             CoreMsg::Opened { conn, addr, outbox } => {
                 self.outboxes.insert(conn, outbox);
@@ -153,13 +256,13 @@ impl CoreTask {
                 self.stats.packets_received += 1;
                 let now = self.now_ms();
                 let step = self.state.connect(conn, req, now);
-                self.run_step(step);
+                self.run_step(step).await?;
             }
             CoreMsg::Request { conn, xid, req } => {
                 self.stats.packets_received += 1;
                 let now = self.now_ms();
                 let step = self.state.request(conn, xid, req, now);
-                self.run_step(step);
+                self.run_step(step).await?;
             }
             CoreMsg::Reject {
                 conn,
@@ -174,15 +277,17 @@ impl CoreTask {
                     ErrorCode::Unimplemented => -1,
                     _ => self.state.last_zxid(),
                 };
-                let hdr = ReplyHeader {
+                let mut actions = vec![Action::Reply {
+                    conn,
                     xid,
                     zxid,
                     err: err.code(),
-                };
-                self.send(conn, wire::reply_frame(&hdr, None));
+                    body: Response::Empty,
+                }];
                 if close {
-                    self.close(conn);
+                    actions.push(Action::Close { conn });
                 }
+                self.gate(self.state.last_zxid(), actions);
             }
             CoreMsg::Closed { conn } => {
                 // Already forgotten if the server closed it itself.
@@ -198,28 +303,152 @@ impl CoreTask {
                 let _ = reply.send(stats);
             }
         }
+        Ok(())
     }
 
-    fn run_step(&mut self, step: Step) {
+    async fn run_step(&mut self, step: Step) -> Result<(), ()> {
         match step {
-            Step::Done(actions) => self.perform(actions),
-            Step::Propose(proposal) => self.commit(proposal),
+            Step::Done(actions) => {
+                // A read answers from the applied tree: it waits for what it may have seen.
+                self.gate(self.state.last_zxid(), actions);
+                Ok(())
+            }
+            Step::Propose(proposal) => self.commit(proposal).await,
         }
     }
 
-    /// prepare -> log -> apply -> reply. The tree is memory-only in this version, so "log" is
-    /// where the durable transaction log will append and fsync before `apply`.
-    fn commit(&mut self, proposal: Proposal) {
-        debug_assert!(
+    /// prepare -> apply -> log -> (fsync) -> reply. The transaction is applied at once, so the
+    /// next one prepares against it; everything it causes waits in `held` until the log
+    /// writer has fsynced it. A full disk refuses the write instead (ZooKeeper would exit).
+    async fn commit(&mut self, proposal: Proposal) -> Result<(), ()> {
+        assert!(
             proposal.hdr.zxid > self.state.last_zxid(),
             "zxids must increase"
         );
+        if self.log.disk_full() {
+            self.refuse(&proposal);
+            return self.log.send(LogMsg::Retry).await;
+        }
+        let zxid = proposal.hdr.zxid;
         let is_error = proposal.hdr.txn_type == OpCode::Error as i32;
+        let mut entry = log_entry(&proposal.hdr, &proposal.txn);
         let actions = self.state.apply(proposal);
+        append_digest(&mut entry, self.state.tree_digest());
+        self.log.send(LogMsg::Entry { zxid, bytes: entry }).await?;
         if !is_error {
             self.stats.commits += 1;
         }
-        self.perform(actions);
+        self.gate(zxid, actions);
+        self.since_snapshot += 1;
+        if self.since_snapshot >= self.snapshot_due && self.snapshot.is_none() {
+            self.log.send(LogMsg::Roll).await?;
+            self.begin_snapshot();
+        }
+        Ok(())
+    }
+
+    /// Takes back a proposal the log cannot hold and tells its client.
+    fn refuse(&mut self, proposal: &Proposal) {
+        self.state.abandon(proposal);
+        let Some((conn, xid)) = proposal.origin else {
+            return;
+        };
+        let actions = if matches!(proposal.txn, Txn::CreateSession(_)) {
+            // No session could be made: the client sees the connection drop and retries.
+            vec![Action::Close { conn }]
+        } else {
+            let err = ErrorCode::SystemError.code();
+            let zxid = self.state.last_zxid();
+            vec![Action::Reply {
+                conn,
+                xid,
+                zxid,
+                err,
+                body: Response::Empty,
+            }]
+        };
+        self.gate(self.state.last_zxid(), actions);
+    }
+
+    /// Sends `actions` once the log is durable up to `zxid`, keeping their order behind
+    /// anything already held.
+    fn gate(&mut self, zxid: i64, actions: Vec<Action>) {
+        if actions.is_empty() {
+            return;
+        }
+        if self.held.is_empty() && zxid <= self.durable_zxid {
+            self.perform(actions);
+        } else {
+            self.held.push_back((zxid, actions));
+        }
+    }
+
+    /// The log is fsynced up to `zxid`: what waited for it goes out.
+    fn release(&mut self, zxid: i64) {
+        self.durable_zxid = self.durable_zxid.max(zxid);
+        while self
+            .held
+            .front()
+            .is_some_and(|(z, _)| *z <= self.durable_zxid)
+        {
+            let (_, actions) = self.held.pop_front().expect("checked above");
+            self.perform(actions);
+        }
+    }
+
+    fn begin_snapshot(&mut self) {
+        self.since_snapshot = 0;
+        self.snapshot_due = next_snapshot_after(self.storage.snap_count);
+        let cursor = self.state.snapshot_begin();
+        let job = SnapshotJob::start(
+            &self.storage,
+            cursor.zxid(),
+            cursor.sessions().to_vec(),
+            cursor.acls().to_vec(),
+        );
+        match job {
+            Ok(job) => {
+                tracing::info!("snapshot of zxid {:#x} started", cursor.zxid());
+                self.snapshot = Some(Snapshotting {
+                    cursor,
+                    job,
+                    waiting: None,
+                });
+            }
+            Err(e) => tracing::error!("cannot start a snapshot: {e}"),
+        }
+    }
+
+    /// Hands the snapshot thread its next chunk; false when it had no room.
+    fn snapshot_step(&mut self, max_nodes: usize) -> bool {
+        let Some(snap) = self.snapshot.as_mut() else {
+            return true;
+        };
+        let chunk = match snap.waiting.take() {
+            Some(chunk) => chunk,
+            None => self.state.snapshot_next(&mut snap.cursor, max_nodes),
+        };
+        if chunk.is_empty() && snap.cursor.is_done() {
+            let snap = self.snapshot.take().expect("checked above");
+            let digest = zxid_digest(self.state.last_zxid(), self.state.tree_digest());
+            let zxid = snap.cursor.zxid();
+            let nodes = snap.cursor.nodes_emitted();
+            tokio::task::spawn_blocking(move || match snap.job.finish(digest) {
+                Ok((path, took)) => tracing::info!(
+                    "snapshot {} of zxid {zxid:#x} written: {nodes} nodes in {took:?}",
+                    describe(&path)
+                ),
+                Err(e) => tracing::error!("snapshot of zxid {zxid:#x} failed: {e}"),
+            });
+            return true;
+        }
+        match snap.job.offer(chunk) {
+            Ok(()) => true,
+            Err(chunk) => {
+                snap.waiting = Some(chunk);
+                false
+            }
+        }
     }
 
     fn perform(&mut self, actions: Vec<Action>) {

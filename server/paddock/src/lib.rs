@@ -5,6 +5,8 @@
 //! - `server`: the listener, connection limits, startup and shutdown.
 //! - `conn`: one connection: frames in, typed requests to the core task, frames out.
 //! - `core_task`: the single task that owns the state machine and orders everything.
+//! - `persist`: recovery, the log writer thread (group commit), background snapshots,
+//!   autopurge.
 //! - `outbox`: each connection's queue of frames, bounded in frames and bytes.
 //! - `fourlw`: four-letter words on the client port.
 //! - `wire`, `stats`: frame builders and counters.
@@ -14,6 +16,7 @@ pub mod conn;
 pub mod core_task;
 pub mod fourlw;
 pub mod outbox;
+pub mod persist;
 pub mod server;
 pub mod stats;
 pub mod wire;

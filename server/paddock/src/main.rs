@@ -58,7 +58,7 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async move {
         let server = Server::bind(config).await?;
         tracing::info!("serving ZooKeeper clients on {}", server.local_addr());
-        server.run(shutdown_signal()).await;
+        server.run(shutdown_signal()).await?;
         anyhow::Ok(())
     })
 }

@@ -8,14 +8,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use paddock_core::state::State;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::config::ServerConfig;
-use crate::core_task::{Clock, CoreMsg, CoreTask};
+use crate::core_task::{Clock, CoreError, CoreMsg, CoreTask};
+use crate::persist::{autopurge, recover, PersistError, Recovered, Storage};
 use crate::stats::ServerStats;
+use paddock_storage::RealFs;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -31,6 +32,12 @@ pub enum ServerError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("recovering the data directory: {0}")]
+    Recovery(#[from] PersistError),
+    #[error("{0}")]
+    Core(#[from] CoreError),
+    #[error("the core task ended abnormally: {0}")]
+    CoreTask(String),
 }
 
 /// What every connection task shares.
@@ -75,7 +82,8 @@ impl Drop for ConnSlot {
 pub struct Server {
     listener: TcpListener,
     shared: Arc<Shared>,
-    core: tokio::task::JoinHandle<()>,
+    core: tokio::task::JoinHandle<Result<(), CoreError>>,
+    purge: tokio::task::JoinHandle<()>,
 }
 
 impl Server {
@@ -94,9 +102,19 @@ impl Server {
         let inbox_capacity = config.global_outstanding_limit.max(1) as usize;
         let (core_tx, core_rx) = mpsc::channel(inbox_capacity);
         let clock = Clock::start();
-        let state = State::new(config.core_config(), clock.now_ms());
-        let task = CoreTask::new(state, clock, ServerStats::default());
+        let storage = Storage::new(&config, Arc::new(RealFs));
+        let recovered = recover(&storage, config.core_config(), clock.now_ms())?;
+        report_recovery(&storage, &recovered);
+        let snapshot_now = recovered.replayed > 0 || recovered.snapshot_zxid.is_none();
+        let task = CoreTask::new(
+            recovered.state,
+            clock,
+            ServerStats::default(),
+            storage.clone(),
+            snapshot_now,
+        );
         let core = tokio::spawn(task.run(core_rx));
+        let purge = tokio::spawn(autopurge(storage));
         let max_frame_bytes = config.jute_max_buffer_bytes;
         let handshake_timeout = Duration::from_millis(u64::from(config.tick_ms) * 10);
         let shared = Arc::new(Shared {
@@ -111,6 +129,7 @@ impl Server {
             listener,
             shared,
             core,
+            purge,
         })
     }
 
@@ -122,18 +141,25 @@ impl Server {
 
     /// Serves until `shutdown` completes, then stops accepting, closes every connection and
     /// waits for the core task to finish what it was given.
-    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
         let Server {
             listener,
             shared,
-            core,
+            mut core,
+            purge,
         } = self;
+        let mut core_result = None;
         let next_conn = AtomicU64::new(1);
         let mut conns = JoinSet::new();
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
+                // The core task only stops on its own when the log failed.
+                result = &mut core => {
+                    core_result = Some(result);
+                    break;
+                }
                 accepted = listener.accept() => match accepted {
                     Ok((stream, peer)) => {
                         let conn = next_conn.fetch_add(1, Ordering::Relaxed);
@@ -155,8 +181,19 @@ impl Server {
         conns.abort_all();
         while conns.join_next().await.is_some() {}
         drop(shared);
-        let _ = core.await;
-        tracing::info!("shutdown complete");
+        purge.abort();
+        let result = match core_result {
+            Some(result) => result,
+            None => core.await,
+        };
+        match result {
+            Ok(Ok(())) => {
+                tracing::info!("shutdown complete");
+                Ok(())
+            }
+            Ok(Err(e)) => Err(ServerError::Core(e)),
+            Err(e) => Err(ServerError::CoreTask(e.to_string())),
+        }
     }
 }
 
@@ -186,4 +223,25 @@ async fn serve(stream: TcpStream, peer: SocketAddr, conn: u64, slot: ConnSlot) {
     let shared = slot.shared.clone();
     crate::conn::serve(stream, peer, conn, shared).await;
     drop(slot);
+}
+
+fn report_recovery(storage: &Storage, r: &Recovered) {
+    match &r.snapshot_path {
+        Some(path) => tracing::info!(
+            "loaded snapshot {} in {:?}; replayed {} transactions from {} in {:?}; last zxid {:#x}",
+            path.display(),
+            r.snapshot_load,
+            r.replayed,
+            storage.log_dir.display(),
+            r.log_replay,
+            r.state.last_zxid()
+        ),
+        None => tracing::info!(
+            "no snapshot in {}; replayed {} transactions in {:?}; last zxid {:#x}",
+            storage.snap_dir.display(),
+            r.replayed,
+            r.log_replay,
+            r.state.last_zxid()
+        ),
+    }
 }

@@ -37,9 +37,14 @@ async fn start(tune: impl FnOnce(&mut ServerConfig)) -> Running {
     let server = Server::bind(cfg).await.expect("server binds");
     let addr = server.local_addr();
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(server.run(async {
-        let _ = stopped.await;
-    }));
+    let task = tokio::spawn(async move {
+        server
+            .run(async {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("the server stops cleanly");
+    });
     Running {
         addr,
         stop: Some(stop),

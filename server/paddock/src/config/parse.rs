@@ -164,10 +164,12 @@ impl Parser {
             "autopurge.snapRetainCount" => {
                 // QuorumPeerConfig raises anything below 3 to 3 (PurgeTxnLog's minimum).
                 self.cfg.autopurge_snap_retain_count = self.int(e)?.max(3).unsigned_abs();
+                return Ok(true);
             }
             "autopurge.purgeInterval" => {
                 // DatadirCleanupManager does not purge when the interval is <= 0.
                 self.cfg.autopurge_purge_interval_hours = self.int(e)?.max(0).unsigned_abs();
+                return Ok(true);
             }
             "metricsProvider.className" => self.cfg.metrics_provider_class = Some(e.value.clone()),
             "metricsProvider.httpHost" => self.cfg.metrics_http_host = e.value.clone(),
@@ -247,6 +249,13 @@ impl Parser {
             "znode.container.maxNeverUsedIntervalMs" => {
                 self.cfg.container_max_never_used_ms = self.non_negative(e, self.long(e)?)?;
             }
+            "snapCount" => self.cfg.snap_count = self.non_negative(e, self.int(e)?.into())?,
+            "preAllocSize" => self.cfg.pre_alloc_size_kb = self.non_negative(e, self.long(e)?)?,
+            // SnapStream: "gz", "snappy" or empty (no compression).
+            "snapshot.compression.method" => match value {
+                "" | "gz" | "snappy" => self.cfg.snapshot_compression = value.to_string(),
+                _ => return Err(self.value_error(e, "must be gz, snappy or empty")),
+            },
             _ => return self.ignored_system_property(e, name),
         }
         Ok(true)
@@ -255,8 +264,6 @@ impl Parser {
     /// System properties Paddock parses but does not act on yet.
     fn ignored_system_property(&mut self, e: &Entry, name: &str) -> Result<bool, ConfigError> {
         match name {
-            "snapCount" => self.cfg.snap_count = self.non_negative(e, self.int(e)?.into())?,
-            "preAllocSize" => self.cfg.pre_alloc_size_kb = self.non_negative(e, self.long(e)?)?,
             // AdminServerFactory: only the exact value "false" disables it.
             "admin.enableServer" => self.cfg.admin_enable_server = e.value != "false",
             "admin.serverAddress" => self.cfg.admin_server_address = self.ip(e, &e.value)?,

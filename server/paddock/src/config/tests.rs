@@ -219,6 +219,7 @@ someFutureKey=1
         force_sync: false,
         snap_count: 1000,
         pre_alloc_size_kb: 1024,
+        snapshot_compression: String::new(),
         autopurge_snap_retain_count: 5,
         autopurge_purge_interval_hours: 2,
         admin_enable_server: false,
@@ -234,10 +235,6 @@ someFutureKey=1
         init_limit: Some(10),
         sync_limit: Some(5),
         ignored_keys: [
-            "snapCount",
-            "preAllocSize",
-            "autopurge.snapRetainCount",
-            "autopurge.purgeInterval",
             "admin.enableServer",
             "admin.serverAddress",
             "admin.serverPort",

@@ -1,0 +1,485 @@
+//! Durability around the state machine: recovery at startup, the log writer thread (group
+//! commit), snapshots written in the background, and autopurge.
+//!
+//! The core task applies a transaction as soon as it is prepared and hands its log entry to
+//! the writer thread; every reply, event and close that follows is held until the writer
+//! reports the entry fsynced (see `core_task`). While an fsync runs, new entries queue up and
+//! go out together with the next one: many concurrent writes share one fsync, a lone write
+//! waits only for its own.
+//!
+//! A full disk is found while preallocating log space ahead of need, so the core task can
+//! refuse new writes with an error while the entries already accepted still fit. A failed
+//! write or fsync is fatal: the kernel may have dropped the pages, so the server stops rather
+//! than serve what the disk may not hold.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use paddock_core::snapshot::SnapNode as CoreSnapNode;
+use paddock_core::state::State;
+use paddock_core::CoreConfig;
+use paddock_jute::codec::{Record, Writer};
+use paddock_jute::txn::{Txn, TxnDigest, TxnHeader};
+use paddock_storage::snapshot::Compression;
+use paddock_storage::txnlog::marshal_entry;
+use paddock_storage::{
+    load_newest_snapshot, read_log_dir, repair_torn_tail, Fs, LogError, SnapNode, SnapshotError,
+    SnapshotWriter, TxnLogConfig, TxnLogWriter, ZxidDigest,
+};
+use tokio::sync::{mpsc, watch};
+
+use crate::config::ServerConfig;
+
+/// ZooKeeper's digest version (`DigestCalculator.DIGEST_VERSION`).
+const DIGEST_VERSION: i32 = 2;
+/// Log entries queued for the writer thread before the core task waits.
+const LOG_QUEUE_ENTRIES: usize = 65_536;
+/// Snapshot chunks queued for the snapshot thread before the core task skips a turn.
+const SNAPSHOT_QUEUE_CHUNKS: usize = 4;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PersistError {
+    #[error("cannot create {path}: {source}")]
+    Dir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("reading snapshots: {0}")]
+    Snapshot(#[from] SnapshotError),
+    #[error("loading the snapshot: {0}")]
+    Load(#[from] paddock_core::snapshot::LoadError),
+    #[error("reading the transaction log: {0}")]
+    Log(#[from] LogError),
+}
+
+/// Where and how this server keeps its data (`dataDir`, `dataLogDir` and friends).
+#[derive(Clone)]
+pub struct Storage {
+    pub fs: Arc<dyn Fs>,
+    /// `<dataDir>/version-2`: snapshots.
+    pub snap_dir: PathBuf,
+    /// `<dataLogDir>/version-2`: transaction logs.
+    pub log_dir: PathBuf,
+    pub log_config: TxnLogConfig,
+    pub compression: Compression,
+    /// `snapCount`.
+    pub snap_count: u64,
+    /// `autopurge.snapRetainCount`.
+    pub snap_retain_count: usize,
+    /// `autopurge.purgeInterval`, 0 = off.
+    pub purge_interval: Duration,
+}
+
+impl std::fmt::Debug for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Storage")
+            .field("snap_dir", &self.snap_dir)
+            .field("log_dir", &self.log_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Storage {
+    pub fn new(cfg: &ServerConfig, fs: Arc<dyn Fs>) -> Storage {
+        Storage {
+            fs,
+            snap_dir: cfg.data_dir.join("version-2"),
+            log_dir: cfg.data_log_dir.join("version-2"),
+            log_config: TxnLogConfig {
+                pre_alloc_size_bytes: cfg.pre_alloc_size_kb.saturating_mul(1024),
+                force_sync: cfg.force_sync,
+                dbid: 0,
+            },
+            compression: Compression::from_config(&cfg.snapshot_compression)
+                .unwrap_or(Compression::None),
+            snap_count: cfg.snap_count.max(2),
+            snap_retain_count: cfg.autopurge_snap_retain_count as usize,
+            purge_interval: Duration::from_secs(
+                u64::from(cfg.autopurge_purge_interval_hours) * 3600,
+            ),
+        }
+    }
+
+    fn create_dirs(&self) -> Result<(), PersistError> {
+        for dir in [&self.snap_dir, &self.log_dir] {
+            self.fs
+                .create_dir_all(dir)
+                .map_err(|source| PersistError::Dir {
+                    path: dir.clone(),
+                    source,
+                })?;
+        }
+        Ok(())
+    }
+}
+
+/// What recovery found.
+#[derive(Debug)]
+pub struct Recovered {
+    pub state: State,
+    /// The zxid of the snapshot loaded, if any.
+    pub snapshot_zxid: Option<i64>,
+    pub snapshot_path: Option<PathBuf>,
+    /// Transactions replayed from the log.
+    pub replayed: usize,
+    /// Where a torn log tail was cut off, if one was.
+    pub torn_tail: Option<(PathBuf, u64)>,
+    pub snapshot_load: Duration,
+    pub log_replay: Duration,
+}
+
+/// `FileTxnSnapLog.restore`: the newest valid snapshot, then every logged transaction after
+/// it. A torn tail (the last entries of the last file, cut by a crash before their fsync
+/// completed, so never acknowledged) is truncated; damage anywhere else stops startup with the
+/// file and offset, rather than dropping committed data.
+pub fn recover(storage: &Storage, cfg: CoreConfig, now_ms: i64) -> Result<Recovered, PersistError> {
+    storage.create_dirs()?;
+    let fs = &*storage.fs;
+    let started = Instant::now();
+    let loaded = load_newest_snapshot(fs, &storage.snap_dir)?;
+    let (mut state, snapshot_zxid, snapshot_path) = match loaded {
+        None => (State::new(cfg, now_ms), None, None),
+        Some((zxid, path, snap)) => {
+            let nodes = snap.nodes.into_iter().map(|(p, n)| (p, core_node(n)));
+            let state = State::from_snapshot(cfg, now_ms, zxid, &snap.sessions, snap.acls, nodes)?;
+            (state, Some(zxid), Some(path))
+        }
+    };
+    let snapshot_load = started.elapsed();
+    let started = Instant::now();
+    let log = read_log_dir(fs, &storage.log_dir, snapshot_zxid.unwrap_or(0))?;
+    let replayed = log.entries.len();
+    for entry in &log.entries {
+        state.replay(&entry.header, &entry.txn);
+    }
+    let torn_tail = match log.torn_tail {
+        Some(tail) => {
+            tracing::warn!(
+                "truncating a torn transaction log tail at {}:{} (entries never acknowledged)",
+                tail.file.display(),
+                tail.offset
+            );
+            repair_torn_tail(fs, &tail)?;
+            Some((tail.file, tail.offset))
+        }
+        None => None,
+    };
+    state.recovery_done(now_ms);
+    Ok(Recovered {
+        state,
+        snapshot_zxid,
+        snapshot_path,
+        replayed,
+        torn_tail,
+        snapshot_load,
+        log_replay: started.elapsed(),
+    })
+}
+
+fn core_node(n: SnapNode) -> CoreSnapNode {
+    CoreSnapNode {
+        data: n.data,
+        acl: n.acl,
+        stat: n.stat,
+    }
+}
+
+fn storage_node(n: CoreSnapNode) -> SnapNode {
+    SnapNode {
+        data: n.data,
+        acl: n.acl,
+        stat: n.stat,
+    }
+}
+
+/// The start of a transaction's log entry: `TxnHeader` and the record. It is taken before the
+/// transaction is applied; `append_digest` then adds the tree digest after it, which is what
+/// ZooKeeper 3.6+ writes and checks on replay.
+pub fn log_entry(hdr: &TxnHeader, txn: &Txn) -> Vec<u8> {
+    marshal_entry(hdr, txn, None)
+}
+
+pub fn append_digest(entry: &mut Vec<u8>, tree_digest: i64) {
+    let mut w = Writer::with_capacity(12);
+    TxnDigest {
+        version: DIGEST_VERSION,
+        tree_digest,
+    }
+    .write(&mut w);
+    entry.extend_from_slice(&w.into_inner());
+}
+
+/// What the core task sends the log writer thread.
+#[derive(Debug)]
+pub enum LogMsg {
+    Entry {
+        zxid: i64,
+        bytes: Vec<u8>,
+    },
+    /// Start a new log file with the next entry (a snapshot is beginning).
+    Roll,
+    /// Nothing to write: retry a preallocation that failed for lack of space.
+    Retry,
+}
+
+/// The core task's end of the log writer.
+pub struct LogHandle {
+    tx: mpsc::Sender<LogMsg>,
+    /// The zxid up to which the log is fsynced. Closed when the writer died.
+    pub durable: watch::Receiver<i64>,
+    disk_full: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl LogHandle {
+    /// Starts the writer thread. New entries go to a new file, as in ZooKeeper.
+    pub fn start(storage: &Storage, last_zxid: i64) -> LogHandle {
+        let writer = TxnLogWriter::new(
+            storage.fs.clone(),
+            &storage.log_dir,
+            storage.log_config.clone(),
+            last_zxid,
+        );
+        let (tx, rx) = mpsc::channel(LOG_QUEUE_ENTRIES);
+        let (durable_tx, durable) = watch::channel(last_zxid);
+        let disk_full = Arc::new(AtomicBool::new(false));
+        let block = storage.log_config.pre_alloc_size_bytes;
+        let full = disk_full.clone();
+        let thread = std::thread::Builder::new()
+            .name("paddock-log".into())
+            .spawn(move || write_loop(writer, rx, durable_tx, full, block))
+            .expect("spawning the log writer thread");
+        LogHandle {
+            tx,
+            durable,
+            disk_full,
+            thread: Some(thread),
+        }
+    }
+
+    /// True while the log cannot reserve space: new writes must be refused.
+    pub fn disk_full(&self) -> bool {
+        self.disk_full.load(Ordering::Acquire)
+    }
+
+    /// Queues a message, waiting when the writer is behind. Err when the writer died.
+    pub async fn send(&self, msg: LogMsg) -> Result<(), ()> {
+        self.tx.send(msg).await.map_err(|_| ())
+    }
+
+    /// Lets the writer drain and sync what it has, then waits for it to exit.
+    pub fn close(mut self) {
+        drop(self.tx);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn write_loop(
+    mut writer: TxnLogWriter,
+    mut rx: mpsc::Receiver<LogMsg>,
+    durable: watch::Sender<i64>,
+    disk_full: Arc<AtomicBool>,
+    block: u64,
+) {
+    while let Some(first) = rx.blocking_recv() {
+        let mut next = Some(first);
+        while let Some(msg) = next.take() {
+            let step = match msg {
+                LogMsg::Entry { zxid, bytes } => writer.append_marshalled(zxid, &bytes),
+                LogMsg::Roll => sync(&mut writer, &disk_full).map(|()| writer.roll()),
+                LogMsg::Retry => Ok(()),
+            };
+            if let Err(e) = step {
+                return fail(e);
+            }
+            // Take what else is queued: it shares this write and fsync.
+            next = rx.try_recv().ok();
+        }
+        if let Err(e) = sync(&mut writer, &disk_full) {
+            return fail(e);
+        }
+        let _ = durable.send(writer.last_zxid());
+        // Reserve the next stretch now, so that a full disk is noticed while what is already
+        // accepted still fits.
+        if block > 0 && writer.appendable_bytes() < block / 2 {
+            match writer.reserve(block) {
+                Ok(()) => disk_full.store(false, Ordering::Release),
+                Err(LogError::NoSpace { .. }) => disk_full.store(true, Ordering::Release),
+                Err(e) => return fail(e),
+            }
+        } else if writer.appendable_bytes() >= block / 2 {
+            disk_full.store(false, Ordering::Release);
+        }
+    }
+    if let Err(e) = sync(&mut writer, &disk_full) {
+        fail(e);
+    }
+}
+
+/// Writes and fsyncs the batch; while the disk is full, waits and retries (nothing is
+/// written and the batch is kept, so the log stays valid).
+fn sync(writer: &mut TxnLogWriter, disk_full: &AtomicBool) -> Result<(), LogError> {
+    loop {
+        match writer.flush_and_sync() {
+            Err(LogError::NoSpace {
+                path, needed_bytes, ..
+            }) => {
+                if !disk_full.swap(true, Ordering::AcqRel) {
+                    tracing::error!(
+                        "disk full: cannot reserve {needed_bytes} bytes for {}; refusing writes",
+                        path.display()
+                    );
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn fail(e: LogError) {
+    tracing::error!("transaction log failed, the server stops: {e}");
+}
+
+/// A snapshot being written by its own thread from chunks the core task hands it.
+pub struct SnapshotJob {
+    tx: Option<std::sync::mpsc::SyncSender<SnapChunk>>,
+    thread: Option<std::thread::JoinHandle<Result<PathBuf, SnapshotError>>>,
+    started: Instant,
+}
+
+pub enum SnapChunk {
+    Nodes(Vec<(String, CoreSnapNode)>),
+    Finish(ZxidDigest),
+}
+
+impl SnapshotJob {
+    /// Starts `snapshot.<zxid>` with its sessions and ACL map.
+    pub fn start(
+        storage: &Storage,
+        zxid: i64,
+        sessions: Vec<(i64, i32)>,
+        acls: Vec<(i64, Vec<paddock_jute::Acl>)>,
+    ) -> Result<SnapshotJob, SnapshotError> {
+        let mut writer = SnapshotWriter::create(
+            storage.fs.clone(),
+            &storage.snap_dir,
+            zxid,
+            0,
+            storage.compression,
+        )?;
+        let (tx, rx) = std::sync::mpsc::sync_channel::<SnapChunk>(SNAPSHOT_QUEUE_CHUNKS);
+        let thread = std::thread::Builder::new()
+            .name("paddock-snapshot".into())
+            .spawn(move || {
+                writer.sessions(&sessions)?;
+                writer.acls(&acls)?;
+                while let Ok(chunk) = rx.recv() {
+                    match chunk {
+                        SnapChunk::Nodes(nodes) => {
+                            for (path, node) in nodes {
+                                writer.node(&path, &storage_node(node))?;
+                            }
+                        }
+                        SnapChunk::Finish(digest) => return writer.finish(Some(digest), None),
+                    }
+                }
+                // The server stopped before the snapshot was complete: the temporary file
+                // stays behind under a name no reader takes.
+                Err(SnapshotError::Truncated("abandoned at shutdown".into()))
+            })
+            .expect("spawning the snapshot thread");
+        Ok(SnapshotJob {
+            tx: Some(tx),
+            thread: Some(thread),
+            started: Instant::now(),
+        })
+    }
+
+    /// Hands over a chunk; false when the thread is busy (try again later).
+    pub fn offer(
+        &self,
+        chunk: Vec<(String, CoreSnapNode)>,
+    ) -> Result<(), Vec<(String, CoreSnapNode)>> {
+        match self
+            .tx
+            .as_ref()
+            .map(|tx| tx.try_send(SnapChunk::Nodes(chunk)))
+        {
+            Some(Ok(())) => Ok(()),
+            Some(Err(std::sync::mpsc::TrySendError::Full(SnapChunk::Nodes(c)))) => Err(c),
+            _ => Ok(()), // the thread failed; `finish` reports it
+        }
+    }
+
+    /// Seals the snapshot (waiting for the thread) and reports where it went.
+    pub fn finish(mut self, digest: ZxidDigest) -> Result<(PathBuf, Duration), SnapshotError> {
+        if let Some(tx) = self.tx.take() {
+            let _ = tx.send(SnapChunk::Finish(digest));
+        }
+        let thread = self.thread.take().expect("finish is called once");
+        let path = thread
+            .join()
+            .unwrap_or_else(|_| Err(SnapshotError::Truncated("panicked".into())))?;
+        Ok((path, self.started.elapsed()))
+    }
+
+    /// Gives up (shutdown): the thread ends and leaves only a temporary file.
+    pub fn abandon(mut self) {
+        self.tx.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The digest record a snapshot ends with.
+pub fn zxid_digest(zxid: i64, digest: i64) -> ZxidDigest {
+    ZxidDigest {
+        zxid,
+        digest_version: DIGEST_VERSION,
+        digest,
+    }
+}
+
+/// `DatadirCleanupManager`: every `purge_interval`, keep the newest `snapRetainCount`
+/// snapshots and the logs they need.
+pub async fn autopurge(storage: Storage) {
+    if storage.purge_interval.is_zero() {
+        return;
+    }
+    let mut every = tokio::time::interval(storage.purge_interval);
+    every.tick().await;
+    loop {
+        every.tick().await;
+        let s = storage.clone();
+        let outcome = tokio::task::spawn_blocking(move || {
+            paddock_storage::purge::purge(&*s.fs, &s.log_dir, &s.snap_dir, s.snap_retain_count)
+        })
+        .await;
+        match outcome {
+            Ok(Ok(removed)) => tracing::info!("autopurge removed {} files", removed.len()),
+            Ok(Err(e)) => tracing::warn!("autopurge failed: {e}"),
+            Err(e) => tracing::warn!("autopurge task failed: {e}"),
+        }
+    }
+}
+
+/// The next snapshot is due after a random count in `[snapCount/2 + 1, snapCount]`, so that
+/// the members of an ensemble do not all snapshot at once (`SyncRequestProcessor`).
+pub fn next_snapshot_after(snap_count: u64) -> u64 {
+    use rand::Rng;
+    let half = (snap_count / 2).max(1);
+    half + rand::thread_rng().gen_range(1..=half)
+}
+
+/// `snapshot.<zxid>` paths are named by the zxid they start from.
+pub fn describe(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
