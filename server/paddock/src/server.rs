@@ -16,7 +16,7 @@ use crate::config::ServerConfig;
 use crate::core_task::{Clock, CoreError, CoreMsg, CoreTask};
 use crate::persist::{autopurge, recover, PersistError, Recovered, Storage};
 use crate::stats::ServerStats;
-use paddock_storage::RealFs;
+use paddock_storage::{Fs, RealFs};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -95,6 +95,16 @@ impl Server {
             path: config.data_dir.display().to_string(),
             source,
         })?;
+        Server::bind_with_fs(config, Arc::new(RealFs)).await
+    }
+
+    /// `bind` over any filesystem: tests pass a `FaultFs` to inject full disks, failed
+    /// fsyncs and crashes.
+    pub async fn bind_with_fs(
+        config: ServerConfig,
+        fs: Arc<dyn Fs>,
+    ) -> Result<Server, ServerError> {
+        config.validate()?;
         let addr = SocketAddr::new(config.client_port_address, config.client_port);
         let listener = TcpListener::bind(addr)
             .await
@@ -102,7 +112,7 @@ impl Server {
         let inbox_capacity = config.global_outstanding_limit.max(1) as usize;
         let (core_tx, core_rx) = mpsc::channel(inbox_capacity);
         let clock = Clock::start();
-        let storage = Storage::new(&config, Arc::new(RealFs));
+        let storage = Storage::new(&config, fs);
         let recovered = recover(&storage, config.core_config(), clock.now_ms())?;
         report_recovery(&storage, &recovered);
         let snapshot_now = recovered.replayed > 0 || recovered.snapshot_zxid.is_none();
