@@ -9,6 +9,7 @@
 //!   autopurge.
 //! - `outbox`: each connection's queue of frames, bounded in frames and bytes.
 //! - `fourlw`: four-letter words on the client port.
+//! - `tools`: the offline tools (cleanup, log and snapshot dumps).
 //! - `wire`, `stats`: frame builders and counters.
 
 pub mod config;
@@ -19,6 +20,7 @@ pub mod outbox;
 pub mod persist;
 pub mod server;
 pub mod stats;
+pub mod tools;
 pub mod wire;
 
 pub use server::{Server, ServerError};

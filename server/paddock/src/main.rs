@@ -4,15 +4,16 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use paddock::config::ServerConfig;
-use paddock::Server;
+use paddock::{tools, Server};
 
 #[derive(Parser, Debug)]
 #[command(
     name = "paddock",
     version,
-    about = "A ZooKeeper-compatible coordination server"
+    about = "A ZooKeeper-compatible coordination server",
+    args_conflicts_with_subcommands = true
 )]
 struct Cli {
     /// A ZooKeeper zoo.cfg. Without one, Paddock runs standalone on 127.0.0.1:2181 with its
@@ -31,11 +32,53 @@ struct Cli {
     /// Log format: human or json. The level comes from RUST_LOG (default info).
     #[arg(long, default_value = "human")]
     log_format: String,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Deletes old snapshots and logs, keeping the newest COUNT snapshots and the logs they
+    /// need (zkCleanup.sh).
+    Cleanup {
+        /// Read dataDir and dataLogDir from this zoo.cfg.
+        #[arg(long, short = 'c', value_name = "ZOO_CFG")]
+        config: Option<PathBuf>,
+        /// The dataDir (snapshots), when no zoo.cfg is given.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// The dataLogDir (logs); defaults to the dataDir.
+        #[arg(long)]
+        data_log_dir: Option<PathBuf>,
+        /// Snapshots to keep (at least 3).
+        #[arg(short = 'n', long, default_value_t = 3)]
+        count: usize,
+    },
+    /// Prints a transaction log file (zkTxnLogToolkit.sh).
+    DumpLog {
+        file: PathBuf,
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Prints a snapshot file (zkSnapShotToolkit.sh).
+    DumpSnapshot {
+        file: PathBuf,
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Include node data in the text form (SnapshotFormatter -d).
+        #[arg(short = 'd', long)]
+        data: bool,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_logging(&cli.log_format);
+    if let Some(command) = cli.command {
+        return run_tool(command);
+    }
     let mut config = match cli.config.or(cli.config_positional) {
         Some(path) => ServerConfig::from_file(&path)
             .with_context(|| format!("reading configuration {}", path.display()))?,
@@ -91,4 +134,35 @@ async fn shutdown_signal() {
         _ = term.recv() => {}
     }
     tracing::info!("received a shutdown signal");
+}
+
+fn run_tool(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Cleanup {
+            config,
+            data_dir,
+            data_log_dir,
+            count,
+        } => {
+            let (data_dir, data_log_dir) = match (config, data_dir) {
+                (Some(path), _) => {
+                    let cfg = ServerConfig::from_file(&path)
+                        .with_context(|| format!("reading configuration {}", path.display()))?;
+                    (cfg.data_dir, cfg.data_log_dir)
+                }
+                (None, Some(dir)) => (dir.clone(), data_log_dir.unwrap_or(dir)),
+                (None, None) => anyhow::bail!("cleanup needs --config or --data-dir"),
+            };
+            let removed = tools::cleanup(&data_log_dir, &data_dir, count)?;
+            for path in &removed {
+                println!("removed {}", path.display());
+            }
+            println!("{} files removed", removed.len());
+        }
+        Command::DumpLog { file, json } => print!("{}", tools::dump_log(&file, json)?),
+        Command::DumpSnapshot { file, json, data } => {
+            print!("{}", tools::dump_snapshot(&file, json, data)?)
+        }
+    }
+    Ok(())
 }

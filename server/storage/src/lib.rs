@@ -32,6 +32,6 @@ pub use snapshot::{
     Snapshot, SnapshotVisitor, SnapshotWriter, ZxidDigest,
 };
 pub use txnlog::{
-    read_log_dir, repair_torn_tail, truncate_log, LogEntry, LogRead, TornTail, TxnLogConfig,
-    TxnLogWriter,
+    read_log_dir, read_log_file, repair_torn_tail, truncate_log, LogEntry, LogRead, TornTail,
+    TxnLogConfig, TxnLogWriter,
 };

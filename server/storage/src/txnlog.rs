@@ -527,6 +527,23 @@ pub fn read_log_dir(fs: &dyn Fs, dir: &Path, from_zxid: i64) -> Result<LogRead, 
     Ok(out)
 }
 
+/// Reads one log file on its own (for dumps): its entries, and where it is torn if it is.
+pub fn read_log_file(
+    fs: &dyn Fs,
+    path: &Path,
+) -> Result<(Vec<LogEntry>, Option<TornTail>), LogError> {
+    let buf = fs.read(path).map_err(|e| io_err("read", path, e))?;
+    let (entries, end) = scan_file(path, &buf)?;
+    let torn = match end {
+        FileEnd::Torn { offset, .. } => Some(TornTail {
+            file: path.to_path_buf(),
+            offset,
+        }),
+        FileEnd::Clean => None,
+    };
+    Ok((entries.into_iter().map(|s| s.entry).collect(), torn))
+}
+
 /// Zxids grow by one inside an epoch (the high 32 bits) and may jump only to a newer epoch.
 fn check_order(path: &Path, last: Option<i64>, scanned: &Scanned) -> Result<(), LogError> {
     let Some(last) = last else { return Ok(()) };
