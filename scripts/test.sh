@@ -12,4 +12,6 @@ export PADDOCK_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/paddock"
 # The differential suites must compare against Paddock, never silently skip it.
 export PADDOCK_REQUIRED=1
 cargo test --workspace -- --test-threads=2
+# The crash test kills Paddock with SIGKILL this many times under write load (about 1 s each).
+export CRASH_ITERATIONS="${CRASH_ITERATIONS:-200}"
 /usr/bin/python3 -m pytest -q -p no:cacheprovider server/difftest/kazoo server/difftest/storage
