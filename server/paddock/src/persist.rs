@@ -52,6 +52,11 @@ pub enum PersistError {
     Load(#[from] paddock_core::snapshot::LoadError),
     #[error("reading the transaction log: {0}")]
     Log(#[from] LogError),
+    #[error(
+        "no readable snapshot in {snap_dir} and the log starts at zxid {first_zxid:#x}, not at the \
+         first transaction: older transactions are missing, so the tree cannot be rebuilt"
+    )]
+    MissingHistory { snap_dir: PathBuf, first_zxid: i64 },
 }
 
 /// Where and how this server keeps its data (`dataDir`, `dataLogDir` and friends).
@@ -150,6 +155,20 @@ pub fn recover(storage: &Storage, cfg: CoreConfig, now_ms: i64) -> Result<Recove
     let snapshot_load = started.elapsed();
     let started = Instant::now();
     let log = read_log_dir(fs, &storage.log_dir, snapshot_zxid.unwrap_or(0))?;
+    if snapshot_zxid.is_none() {
+        // Without a snapshot the log alone must hold the whole history, from the first
+        // transaction on; otherwise older transactions are gone (a purged or lost file) and
+        // starting would serve a partial tree. ZooKeeper refuses any log without a snapshot
+        // ("No snapshot found, but there are log entries. Something is broken!").
+        if let Some(first) = log.entries.first() {
+            if first.header.zxid != 1 {
+                return Err(PersistError::MissingHistory {
+                    snap_dir: storage.snap_dir.clone(),
+                    first_zxid: first.header.zxid,
+                });
+            }
+        }
+    }
     let replayed = log.entries.len();
     for entry in &log.entries {
         state.replay(&entry.header, &entry.txn);
@@ -167,6 +186,16 @@ pub fn recover(storage: &Storage, cfg: CoreConfig, now_ms: i64) -> Result<Recove
         None => None,
     };
     state.recovery_done(now_ms);
+    let log_replay = started.elapsed();
+    let (snapshot_zxid, snapshot_path) = match (snapshot_zxid, snapshot_path) {
+        // A new data directory: like ZooKeeper, write `snapshot.0` before serving, so the
+        // directory always holds a snapshot and either server can start on it.
+        (None, _) if replayed == 0 => {
+            let path = write_snapshot_now(storage, &state)?;
+            (Some(state.last_zxid()), Some(path))
+        }
+        other => other,
+    };
     Ok(Recovered {
         state,
         snapshot_zxid,
@@ -174,8 +203,36 @@ pub fn recover(storage: &Storage, cfg: CoreConfig, now_ms: i64) -> Result<Recove
         replayed,
         torn_tail,
         snapshot_load,
-        log_replay: started.elapsed(),
+        log_replay,
     })
+}
+
+/// Writes a whole snapshot of `state` at once (small trees: the startup snapshot of a new
+/// data directory).
+fn write_snapshot_now(storage: &Storage, state: &State) -> Result<PathBuf, SnapshotError> {
+    let mut cursor = state.snapshot_begin();
+    let mut writer = SnapshotWriter::create(
+        storage.fs.clone(),
+        &storage.snap_dir,
+        cursor.zxid(),
+        0,
+        storage.compression,
+    )?;
+    writer.sessions(cursor.sessions())?;
+    writer.acls(cursor.acls())?;
+    loop {
+        let chunk = state.snapshot_next(&mut cursor, 4096);
+        if chunk.is_empty() && cursor.is_done() {
+            break;
+        }
+        for (path, node) in chunk {
+            writer.node(&path, &storage_node(node))?;
+        }
+    }
+    writer.finish(
+        Some(zxid_digest(state.last_zxid(), state.tree_digest())),
+        None,
+    )
 }
 
 fn core_node(n: SnapNode) -> CoreSnapNode {
@@ -304,14 +361,15 @@ fn write_loop(
         }
         let _ = durable.send(writer.last_zxid());
         // Reserve the next stretch now, so that a full disk is noticed while what is already
-        // accepted still fits.
-        if block > 0 && writer.appendable_bytes() < block / 2 {
+        // accepted still fits. A flush itself grows the file once its end comes within 4 KiB
+        // of the reserved end (FilePadding), so reserve before that point.
+        if block > 0 && writer.appendable_bytes() < block / 2 + 4096 {
             match writer.reserve(block) {
                 Ok(()) => disk_full.store(false, Ordering::Release),
                 Err(LogError::NoSpace { .. }) => disk_full.store(true, Ordering::Release),
                 Err(e) => return fail(e),
             }
-        } else if writer.appendable_bytes() >= block / 2 {
+        } else {
             disk_full.store(false, Ordering::Release);
         }
     }

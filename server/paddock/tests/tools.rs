@@ -11,9 +11,12 @@ use paddock_storage::snapshot::Compression;
 use paddock_storage::{RealFs, SnapNode, SnapshotWriter, TxnLogConfig, TxnLogWriter};
 
 fn paddock(args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_paddock")).args(args).output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned()
-        + &String::from_utf8_lossy(&out.stderr);
+    let out = Command::new(env!("CARGO_BIN_EXE_paddock"))
+        .args(args)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     (out.status.success(), text)
 }
 
@@ -38,7 +41,10 @@ fn create(zxid: i64) -> (TxnHeader, Txn) {
 /// Writes `log.<first>` with creates `first..=last`, then `snapshot.<last>`.
 fn write_generation(dir: &Path, first: i64, last: i64) {
     let fs = Arc::new(RealFs);
-    let config = TxnLogConfig { pre_alloc_size_bytes: 4096, ..TxnLogConfig::default() };
+    let config = TxnLogConfig {
+        pre_alloc_size_bytes: 4096,
+        ..TxnLogConfig::default()
+    };
     let mut log = TxnLogWriter::new(fs.clone(), dir, config, first - 1);
     for zxid in first..=last {
         let (hdr, txn) = create(zxid);
@@ -48,10 +54,23 @@ fn write_generation(dir: &Path, first: i64, last: i64) {
     let mut snap = SnapshotWriter::create(fs, dir, last, 0, Compression::None).unwrap();
     snap.sessions(&[(0x100, 30_000)]).unwrap();
     snap.acls(&[]).unwrap();
-    let root = SnapNode { data: Some(Vec::new()), acl: -1, stat: StatPersisted::default() };
+    let root = SnapNode {
+        data: Some(Vec::new()),
+        acl: -1,
+        stat: StatPersisted::default(),
+    };
     snap.node("", &root).unwrap();
-    let stat = StatPersisted { czxid: last, mzxid: last, pzxid: last, ..Default::default() };
-    let node = SnapNode { data: Some(b"value".to_vec()), acl: -1, stat };
+    let stat = StatPersisted {
+        czxid: last,
+        mzxid: last,
+        pzxid: last,
+        ..Default::default()
+    };
+    let node = SnapNode {
+        data: Some(b"value".to_vec()),
+        acl: -1,
+        stat,
+    };
     snap.node(&format!("/tool-node-{last}"), &node).unwrap();
     snap.finish(None, None).unwrap();
 }
@@ -82,7 +101,10 @@ fn dump_log_and_snapshot_print_the_transactions_and_nodes() {
     serde_json::from_str::<serde_json::Value>(&json).expect("valid JSON");
 
     let (ok, text) = paddock(&["dump-log", dir.join("nope").to_str().unwrap()]);
-    assert!(!ok && text.contains("nope"), "a missing file is named: {text}");
+    assert!(
+        !ok && text.contains("nope"),
+        "a missing file is named: {text}"
+    );
 }
 
 /// zkCleanup.sh / PurgeTxnLog: keep the newest N snapshots and the logs they need.
@@ -106,7 +128,14 @@ fn cleanup_keeps_the_newest_snapshots_and_their_logs() {
     // Snapshots 0x17, 0x21, 0x2b stay with the logs from 0x15 on (log.15 holds 0x17).
     assert_eq!(
         left,
-        ["log.15", "log.1f", "log.29", "snapshot.17", "snapshot.21", "snapshot.2b"],
+        [
+            "log.15",
+            "log.1f",
+            "log.29",
+            "snapshot.17",
+            "snapshot.21",
+            "snapshot.2b"
+        ],
         "{text}"
     );
 }

@@ -439,10 +439,11 @@ pub fn decode_entry(bytes: &[u8]) -> Result<LogEntry, String> {
 /// damage in the middle of the log (acknowledged data after it).
 fn valid_entry_after(buf: &[u8], offset: usize) -> Option<usize> {
     let start = offset + 1;
-    if start >= buf.len() || buf[start..].iter().all(|b| *b == 0) {
-        return None;
-    }
-    (start..buf.len().saturating_sub(12)).find(|&at| matches!(parse_entry(buf, at), Ok(Some(_))))
+    // Every entry ends with the non-zero end-of-record byte, so none can start past the last
+    // non-zero byte less a header: the zeroed preallocation (64 MiB by default) is skipped.
+    let last_nonzero = start + buf.get(start..)?.iter().rposition(|b| *b != 0)?;
+    (start..=last_nonzero.saturating_sub(12))
+        .find(|&at| matches!(parse_entry(buf, at), Ok(Some(_))))
 }
 
 /// Reads every entry of one log file.
