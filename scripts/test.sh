@@ -15,3 +15,5 @@ cargo test --workspace -- --test-threads=2
 # The crash test kills Paddock with SIGKILL this many times under write load (about 1 s each).
 export CRASH_ITERATIONS="${CRASH_ITERATIONS:-200}"
 /usr/bin/python3 -m pytest -q -p no:cacheprovider server/difftest/kazoo server/difftest/storage
+# The benchmark harness must not rot: a smoke run, numbers not asserted.
+bash bench/smoke.sh

@@ -653,12 +653,21 @@ pub fn read_snapshot_file(fs: &dyn Fs, path: &Path) -> Result<Snapshot, Snapshot
 /// its last five bytes; for compressed files the stream's magic.
 pub fn is_valid_snapshot(fs: &dyn Fs, path: &Path) -> bool {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    if zxid_from_name(name, SNAPSHOT_PREFIX).is_none() || name.ends_with(".tmp") {
+    if !is_snapshot_name(name) {
         return false;
     }
     let Ok(bytes) = fs.read(path) else {
         return false;
     };
+    is_sealed_snapshot(name, &bytes)
+}
+
+fn is_snapshot_name(name: &str) -> bool {
+    zxid_from_name(name, SNAPSHOT_PREFIX).is_some() && !name.ends_with(".tmp")
+}
+
+/// The content half of [`is_valid_snapshot`], for a file already read.
+fn is_sealed_snapshot(name: &str, bytes: &[u8]) -> bool {
     match Compression::from_file_name(name) {
         Compression::Gzip => bytes.starts_with(&[0x1f, 0x8b]),
         Compression::Snappy => bytes.starts_with(&SNAPPY_MAGIC),
@@ -696,14 +705,29 @@ pub fn load_newest_snapshot(
     fs: &dyn Fs,
     dir: &Path,
 ) -> Result<Option<(i64, PathBuf, Snapshot)>, SnapshotError> {
-    let candidates = find_valid_snapshots(fs, dir, MAX_SNAPSHOTS_TRIED)?;
-    if candidates.is_empty() {
-        return Ok(None);
-    }
-    for (zxid, path) in candidates {
-        if let Ok(snap) = read_snapshot_file(fs, &path) {
+    // Each candidate is read once and checked lazily, newest first: validating every snapshot
+    // up front (as `find_valid_snapshots` does) would read all of them in full, gigabytes for
+    // a large tree, before loading only the newest.
+    let mut valid_seen = 0;
+    for (zxid, path) in find_snapshots(fs, dir)? {
+        if valid_seen == MAX_SNAPSHOTS_TRIED {
+            break;
+        }
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if !is_snapshot_name(name) {
+            continue;
+        }
+        let Ok(bytes) = fs.read(&path) else { continue };
+        if !is_sealed_snapshot(name, &bytes) {
+            continue;
+        }
+        valid_seen += 1;
+        if let Ok(snap) = read_snapshot(&bytes, Compression::from_file_name(name)) {
             return Ok(Some((zxid, path, snap)));
         }
+    }
+    if valid_seen == 0 {
+        return Ok(None);
     }
     Err(SnapshotError::NoValidSnapshot {
         dir: dir.to_path_buf(),
