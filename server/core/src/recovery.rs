@@ -119,6 +119,9 @@ impl State {
         nodes: impl IntoIterator<Item = (String, SnapNode)>,
     ) -> Result<State, LoadError> {
         let mut loader = SnapshotLoader::new(cfg, now_ms, zxid, sessions, acls);
+        let nodes = nodes.into_iter();
+        // Size the table once instead of rehashing it through every doubling.
+        loader.state.tree.reserve_nodes(nodes.size_hint().0);
         for (path, node) in nodes {
             loader.add_node(path, node)?;
         }

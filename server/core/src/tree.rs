@@ -15,6 +15,8 @@ use std::collections::{BTreeSet, HashMap};
 use paddock_jute::{Acl, ErrorCode, Stat, StatPersisted};
 
 use crate::acl::AclCache;
+
+type NodeMap = HashMap<String, Node, ahash::RandomState>;
 use crate::digest;
 use crate::javahash;
 use crate::path;
@@ -126,7 +128,9 @@ impl Node {
 /// `DataTree`: all znodes plus the indexes ZooKeeper keeps beside them.
 #[derive(Debug)]
 pub struct DataTree {
-    nodes: HashMap<String, Node>,
+    /// Keyed by full path. ahash, not SipHash: a third of the cost of hashing paths, and
+    /// still randomly keyed, so client-chosen paths cannot flood one bucket.
+    nodes: NodeMap,
     acls: AclCache,
     ephemerals: HashMap<i64, EphemeralSet>,
     containers: BTreeSet<String>,
@@ -166,7 +170,7 @@ impl DataTree {
         let config_acl = acls.intern(&Acl::read_unsafe());
         let open = AclCache::OPEN_UNSAFE_KEY;
         let zero = StatPersisted::default();
-        let mut nodes = HashMap::new();
+        let mut nodes = NodeMap::default();
         let mut root = Node::new(Some(Vec::new()), open, zero);
         root.add_child("zookeeper".to_owned());
         let mut proc_node = Node::new(Some(Vec::new()), open, zero);
@@ -205,6 +209,11 @@ impl DataTree {
         }
         tree.data_size = tree.approximate_data_size_uncached();
         tree
+    }
+
+    /// Room for `additional` more nodes without rehashing (loading a snapshot).
+    pub(crate) fn reserve_nodes(&mut self, additional: usize) {
+        self.nodes.reserve(additional);
     }
 
     fn take_seq(&mut self) -> u64 {
@@ -275,7 +284,7 @@ impl DataTree {
             cache.insert_with_key(key, list);
         }
         DataTree {
-            nodes: HashMap::new(),
+            nodes: NodeMap::default(),
             acls: cache,
             ephemerals: HashMap::new(),
             containers: BTreeSet::new(),

@@ -142,6 +142,7 @@ pub struct Recovered {
 pub fn recover(storage: &Storage, cfg: CoreConfig, now_ms: i64) -> Result<Recovered, PersistError> {
     storage.create_dirs()?;
     let fs = &*storage.fs;
+    remove_unfinished_snapshots(storage);
     let started = Instant::now();
     let loaded = load_newest_snapshot(fs, &storage.snap_dir)?;
     let (mut state, snapshot_zxid, snapshot_path) = match loaded {
@@ -233,6 +234,24 @@ fn write_snapshot_now(storage: &Storage, state: &State) -> Result<PathBuf, Snaps
         Some(zxid_digest(state.last_zxid(), state.tree_digest())),
         None,
     )
+}
+
+/// Snapshots still being written when the server stopped stay as `snapshot.<zxid>.tmp`; no
+/// reader takes them, so they are only clutter (and disk space) and go at startup.
+fn remove_unfinished_snapshots(storage: &Storage) {
+    let Ok(names) = storage.fs.list(&storage.snap_dir) else {
+        return;
+    };
+    for name in names
+        .iter()
+        .filter(|n| n.starts_with("snapshot.") && n.ends_with(".tmp"))
+    {
+        let path = storage.snap_dir.join(name);
+        match storage.fs.remove_file(&path) {
+            Ok(()) => tracing::info!("removed unfinished snapshot {}", path.display()),
+            Err(e) => tracing::warn!("cannot remove unfinished snapshot {}: {e}", path.display()),
+        }
+    }
 }
 
 fn core_node(n: SnapNode) -> CoreSnapNode {

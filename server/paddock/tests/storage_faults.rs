@@ -786,3 +786,26 @@ async fn unreadable_log_stops_startup() {
     };
     assert!(err.contains(&log), "names the file: {err}");
 }
+
+/// A snapshot still being written when the server stopped is left as `snapshot.<zxid>.tmp`;
+/// recovery never reads it and removes it, and leaves finished snapshots alone.
+#[test]
+fn unfinished_snapshots_are_removed_at_startup() {
+    let fs = FaultFs::new(9);
+    let c = config(|_| {});
+    let first = recover(&storage(&fs, &c), c.core_config(), 0).expect("a new data directory");
+    let kept = first
+        .snapshot_path
+        .expect("snapshot.0 is written for a new directory");
+    let mut tmp = fs.create(&snap_dir().join("snapshot.7.tmp")).unwrap();
+    tmp.write_at(0, b"half a snapshot").unwrap();
+    drop(tmp);
+    assert!(snapshot_in_progress(&fs));
+    recover(&storage(&fs, &c), c.core_config(), 0).expect("recovers");
+    assert!(!snapshot_in_progress(&fs), "the .tmp file is gone");
+    assert!(fs
+        .list(&snap_dir())
+        .unwrap()
+        .iter()
+        .any(|n| snap_dir().join(n) == kept));
+}
