@@ -20,19 +20,7 @@ sys.path.insert(0, HERE)
 
 from datadir import close, super_client  # noqa: E402
 
-STAT_FIELDS = [
-    "czxid",
-    "mzxid",
-    "ctime",
-    "mtime",
-    "version",
-    "cversion",
-    "aversion",
-    "ephemeralOwner",
-    "dataLength",
-    "numChildren",
-    "pzxid",
-]
+from traces import STAT_FIELDS  # noqa: E402  (the kazoo suite's list of Stat fields)
 
 
 def dump(hosts):
