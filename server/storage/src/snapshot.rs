@@ -8,6 +8,7 @@
 //! then the `ZxidDigest` (long zxid, int version, long digest) and another seal; then (3.9) the
 //! long lastProcessedZxid and another seal.
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -416,6 +417,15 @@ fn write_count(w: &mut Writer, n: usize) {
 // ---------------------------------------------------------------------------------------------
 // Reading
 
+/// The checked stream of a snapshot file: the bytes themselves when uncompressed (no copy of
+/// a file that can be hundreds of megabytes), else their decompression.
+fn checked_stream(bytes: &[u8], compression: Compression) -> Result<Cow<'_, [u8]>, SnapshotError> {
+    match compression {
+        Compression::None => Ok(Cow::Borrowed(bytes)),
+        _ => decompress(bytes, compression).map(Cow::Owned),
+    }
+}
+
 /// Decompresses a snapshot file's bytes into its checked stream.
 pub fn decompress(bytes: &[u8], compression: Compression) -> Result<Vec<u8>, SnapshotError> {
     match compression {
@@ -633,7 +643,7 @@ impl SnapshotVisitor for Collect<'_> {
 
 /// Reads a whole snapshot from a file's bytes.
 pub fn read_snapshot(bytes: &[u8], compression: Compression) -> Result<Snapshot, SnapshotError> {
-    let stream = decompress(bytes, compression)?;
+    let stream = checked_stream(bytes, compression)?;
     let mut snap = Snapshot::default();
     let trailer = visit_snapshot(&stream, &mut Collect(&mut snap))?;
     snap.dbid = trailer.dbid;
