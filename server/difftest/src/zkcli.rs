@@ -61,6 +61,22 @@ pub async fn run(connect: &str, commands: &[&str]) -> Result<String> {
     Ok(format!("{stdout}--- stderr\n{stderr}"))
 }
 
+/// zkCli prints the `Closed` event of its own `quit` only when the close completes before the
+/// JVM exits: a race inside the client, not an answer of the server. It is dropped, with the
+/// blank lines and the `WATCHER::` banner zkCli prints around it.
+fn drop_closed_event(lines: &mut Vec<&str>) {
+    while let Some(i) = lines
+        .iter()
+        .position(|l| l.starts_with("WatchedEvent state:Closed"))
+    {
+        let mut start = i;
+        while start > 0 && (lines[start - 1].is_empty() || lines[start - 1] == "WATCHER::") {
+            start -= 1;
+        }
+        lines.drain(start..=i);
+    }
+}
+
 /// Normalises zkCli output so two servers compare:
 /// - the banner up to the first `WatchedEvent state:SyncConnected` is dropped (it names the port);
 /// - `cZxid`/`mZxid`/`pZxid = 0x..` become their rank among the zxids of the output;
@@ -82,7 +98,9 @@ pub fn normalize(output: &str) -> String {
     let rank: HashMap<i64, usize> = zxids.iter().enumerate().map(|(i, z)| (*z, i + 1)).collect();
     let mut sessions: HashMap<String, usize> = HashMap::new();
     let mut out = String::new();
-    for line in body.lines() {
+    let mut lines: Vec<&str> = body.lines().collect();
+    drop_closed_event(&mut lines);
+    for line in lines {
         let line = if let Some((name, z)) = zxid_line(line) {
             format!("{name} = z{}", rank[&z])
         } else if line.starts_with("ctime = ") || line.starts_with("mtime = ") {
