@@ -189,18 +189,8 @@ impl DataTree {
             CONFIG.to_owned(),
             Node::new(Some(config_data), config_acl, config_stat),
         );
-        let mut tree = DataTree {
-            nodes,
-            acls,
-            ephemerals: HashMap::new(),
-            containers: BTreeSet::new(),
-            ttls: BTreeSet::new(),
-            quota_paths: BTreeSet::new(),
-            data_size: 0,
-            extended_types,
-            next_seq: 0,
-            digest: 0,
-        };
+        let mut tree = DataTree::empty(extended_types, acls);
+        tree.nodes = nodes;
         // The order in which the DataTree constructor inserts the built-in nodes.
         for path in [ROOT, PROC, QUOTA, CONFIG] {
             let seq = tree.take_seq();
@@ -283,9 +273,14 @@ impl DataTree {
         for (key, list) in acls {
             cache.insert_with_key(key, list);
         }
+        DataTree::empty(extended_types, cache)
+    }
+
+    /// A tree with no nodes and empty indexes, over `acls`.
+    fn empty(extended_types: bool, acls: AclCache) -> DataTree {
         DataTree {
             nodes: NodeMap::default(),
-            acls: cache,
+            acls,
             ephemerals: HashMap::new(),
             containers: BTreeSet::new(),
             ttls: BTreeSet::new(),

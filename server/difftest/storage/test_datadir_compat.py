@@ -47,10 +47,6 @@ MENTIONED_PATHS = [
 ]
 
 
-def need(kind):
-    # Both kinds always run; kept as the one place to gate a kind if ever needed.
-    del kind
-
 
 def wait_reattached(client, session_id, states):
     """The owner client is connected again under its old session id. kazoo reconnects
@@ -78,8 +74,6 @@ def test_reader_serves_the_writers_tree_and_sessions(writer, reader, layout):
     sessions come back from the snapshot and the createSession txns
     (ZKDatabase.loadDataBase) and expire only a full timeout after the restart
     (SessionTrackerImpl)."""
-    need(writer)
-    need(reader)
     config = storage_config(snap_count=LAYOUTS[layout])
     with scratch_dir() as tmp:
         data = os.path.join(tmp, "data")
@@ -123,7 +117,6 @@ def test_zookeeper_tools_read_the_files(writer):
     (SnapshotFormatter -d) read every file the writer left: exit 0, no CRC error, a
     complete last record, and our paths in the output. TxnLogToolkit.dump prints
     "CRC ERROR" but still exits 0 on a bad checksum, hence the explicit check."""
-    need(writer)
     config = storage_config(snap_count=SMALL_SNAP_COUNT)
     with scratch_dir() as tmp:
         data = os.path.join(tmp, "data")

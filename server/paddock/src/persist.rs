@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use paddock_core::digest::DIGEST_VERSION;
 use paddock_core::snapshot::SnapNode as CoreSnapNode;
 use paddock_core::state::State;
 use paddock_core::CoreConfig;
@@ -32,8 +33,6 @@ use tokio::sync::{mpsc, watch};
 
 use crate::config::ServerConfig;
 
-/// ZooKeeper's digest version (`DigestCalculator.DIGEST_VERSION`).
-const DIGEST_VERSION: i32 = 2;
 /// Log entries queued for the writer thread before the core task waits.
 const LOG_QUEUE_ENTRIES: usize = 65_536;
 /// Snapshot chunks queued for the snapshot thread before the core task skips a turn.

@@ -22,11 +22,6 @@ use paddock_storage::{Fs, RealFs};
 pub enum ServerError {
     #[error("invalid configuration: {0}")]
     Config(#[from] crate::config::ConfigError),
-    #[error("cannot create data directory {path}: {source}")]
-    DataDir {
-        path: String,
-        source: std::io::Error,
-    },
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -87,14 +82,10 @@ pub struct Server {
 }
 
 impl Server {
-    /// Validates the configuration, prepares the data directory, binds the client port and
-    /// starts the core task. Port 0 picks a free port (see `local_addr`).
+    /// Validates the configuration, recovers the data directory (creating it if needed, as
+    /// ZooKeeper does), binds the client port and starts the core task. Port 0 picks a free
+    /// port (see `local_addr`).
     pub async fn bind(config: ServerConfig) -> Result<Server, ServerError> {
-        config.validate()?;
-        std::fs::create_dir_all(&config.data_dir).map_err(|source| ServerError::DataDir {
-            path: config.data_dir.display().to_string(),
-            source,
-        })?;
         Server::bind_with_fs(config, Arc::new(RealFs)).await
     }
 

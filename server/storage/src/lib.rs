@@ -9,13 +9,11 @@
 //!   torn tails apart from corruption), [`truncate_log`], [`repair_torn_tail`].
 //! - `snapshot`: snapshots (`snapshot.<zxid>[.gz|.snappy]`): the streaming [`SnapshotWriter`],
 //!   [`read_snapshot`] / [`visit_snapshot`], [`is_valid_snapshot`], [`load_newest_snapshot`].
-//! - `digest`: ZooKeeper's tree digest ([`node_digest`], [`TreeDigest`]).
 //! - `purge`: `PurgeTxnLog`'s retention rules.
 //! - `dump`: text and JSON dumps of logs and snapshots.
 //! - `names`: file names (`Util.makeLogName`, `getZxidFromName`, `sortDataDir`).
 //! - `error`: [`LogError`], [`SnapshotError`].
 
-pub mod digest;
 pub mod dump;
 pub mod error;
 pub mod fs;
@@ -24,7 +22,6 @@ pub mod purge;
 pub mod snapshot;
 pub mod txnlog;
 
-pub use digest::{node_digest, TreeDigest, DIGEST_VERSION};
 pub use error::{LogError, SnapshotError};
 pub use fs::{FaultFs, Fs, FsFile, RealFs};
 pub use snapshot::{
