@@ -1,0 +1,391 @@
+//! The running links of one member.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
+use tonic::metadata::MetadataValue;
+use tonic::transport::{Channel, Endpoint, Server};
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::codec::Frame;
+use crate::error::{NetError, SendError};
+use crate::proto::link_client::LinkClient;
+use crate::proto::link_server::{Link, LinkServer};
+
+/// The request header naming the sending member.
+const SERVER_ID_HEADER: &str = "paddock-server-id";
+
+/// Another member: its server id and where its link service listens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peer {
+    pub id: u64,
+    pub addr: SocketAddr,
+}
+
+/// How the links of one member are set up.
+#[derive(Debug, Clone)]
+pub struct NetConfig {
+    /// This member's server id (`myid`).
+    pub my_id: u64,
+    /// Where this member accepts links from its peers.
+    pub listen: SocketAddr,
+    /// Every other member.
+    pub peers: Vec<Peer>,
+    /// Frames waiting to go to one peer; more are refused with `SendError::QueueFull`.
+    pub send_queue_frames: usize,
+    /// Events waiting for the host; a full inbox holds back the senders (gRPC flow control).
+    pub inbox_events: usize,
+    /// The largest frame accepted or sent (a snapshot travels in chunks below this).
+    pub max_frame_bytes: usize,
+    /// How long one connection attempt may take.
+    pub connect_timeout_ms: u64,
+    /// Wait after a failed attempt, doubling up to `retry_max_ms`.
+    pub retry_min_ms: u64,
+    pub retry_max_ms: u64,
+}
+
+impl NetConfig {
+    /// A configuration with Paddock's defaults for the bounds and timings.
+    pub fn new(my_id: u64, listen: SocketAddr, peers: Vec<Peer>) -> NetConfig {
+        NetConfig {
+            my_id,
+            listen,
+            peers,
+            send_queue_frames: 4096,
+            inbox_events: 16384,
+            max_frame_bytes: 64 << 20,
+            connect_timeout_ms: 5000,
+            retry_min_ms: 50,
+            retry_max_ms: 2000,
+        }
+    }
+}
+
+/// Which way a link goes, seen from this member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Frames from this member to the peer.
+    Outbound,
+    /// Frames from the peer to this member.
+    Inbound,
+}
+
+/// What the links tell the host, in the order it happened on each link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Frame {
+        from: u64,
+        frame: Bytes,
+    },
+    /// A link to or from `peer` opened.
+    Up {
+        peer: u64,
+        direction: Direction,
+    },
+    /// A link to or from `peer` closed; frames queued on an outbound link before it closed
+    /// may have been lost.
+    Down {
+        peer: u64,
+        direction: Direction,
+    },
+}
+
+/// Counters of one outbound link.
+#[derive(Debug, Default)]
+pub struct LinkStats {
+    pub frames_sent: AtomicU64,
+    pub frames_dropped: AtomicU64,
+    pub connects: AtomicU64,
+}
+
+struct Outbound {
+    queue: mpsc::Sender<Bytes>,
+    stats: Arc<LinkStats>,
+}
+
+/// The links of one member. Dropping it closes them all.
+pub struct Net {
+    my_id: u64,
+    local_addr: SocketAddr,
+    outbound: HashMap<u64, Outbound>,
+    tasks: Vec<JoinHandle<()>>,
+    /// Set on drop: ends the inbound streams and the listener.
+    stop: watch::Sender<bool>,
+}
+
+impl Net {
+    /// Binds the listener, starts serving peers and starts connecting to each of them.
+    /// Returns the links and the inbox of events.
+    pub async fn start(cfg: NetConfig) -> Result<(Net, mpsc::Receiver<Event>), NetError> {
+        validate_peers(&cfg)?;
+        let listener = TcpListener::bind(cfg.listen)
+            .await
+            .map_err(|source| NetError::Bind {
+                addr: cfg.listen,
+                source,
+            })?;
+        let local_addr = listener.local_addr().map_err(|source| NetError::Bind {
+            addr: cfg.listen,
+            source,
+        })?;
+        let (inbox, events) = mpsc::channel(cfg.inbox_events.max(1));
+        let (stop, stopped) = watch::channel(false);
+        let mut tasks = vec![tokio::spawn(serve(&cfg, listener, inbox.clone(), stopped))];
+        let mut outbound = HashMap::new();
+        for peer in &cfg.peers {
+            let (queue, rx) = mpsc::channel(cfg.send_queue_frames.max(1));
+            let stats = Arc::new(LinkStats::default());
+            let link = OutboundLink {
+                my_id: cfg.my_id,
+                peer: *peer,
+                cfg: cfg.clone(),
+                stats: stats.clone(),
+                inbox: inbox.clone(),
+            };
+            tasks.push(tokio::spawn(link.run(rx)));
+            outbound.insert(peer.id, Outbound { queue, stats });
+        }
+        let net = Net {
+            my_id: cfg.my_id,
+            local_addr,
+            outbound,
+            tasks,
+            stop,
+        };
+        Ok((net, events))
+    }
+
+    pub fn my_id(&self) -> u64 {
+        self.my_id
+    }
+
+    /// The address peers reach this member on (the bound port when `listen` had port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Queues a frame for `to` without waiting. A full queue drops the frame.
+    pub fn send(&self, to: u64, frame: Bytes) -> Result<(), SendError> {
+        let link = self.outbound.get(&to).ok_or(SendError::UnknownPeer(to))?;
+        link.queue.try_send(frame).map_err(|e| {
+            link.stats.frames_dropped.fetch_add(1, Ordering::Relaxed);
+            match e {
+                mpsc::error::TrySendError::Full(_) => SendError::QueueFull(to),
+                mpsc::error::TrySendError::Closed(_) => SendError::Closed,
+            }
+        })
+    }
+
+    /// Counters of the outbound link to `peer`.
+    pub fn stats(&self, peer: u64) -> Option<&LinkStats> {
+        self.outbound.get(&peer).map(|l| &*l.stats)
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        // The listener's connections run in tasks of their own; the inbound streams watch this
+        // flag so that a stopped member really goes away for its peers.
+        let _ = self.stop.send(true);
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+fn validate_peers(cfg: &NetConfig) -> Result<(), NetError> {
+    let mut seen = std::collections::HashSet::new();
+    for peer in &cfg.peers {
+        if peer.id == cfg.my_id {
+            return Err(NetError::SelfAsPeer(peer.id));
+        }
+        if !seen.insert(peer.id) {
+            return Err(NetError::DuplicatePeer(peer.id));
+        }
+    }
+    Ok(())
+}
+
+/// The listening side: one `Send` stream per connected peer.
+struct LinkService {
+    known: Vec<u64>,
+    inbox: mpsc::Sender<Event>,
+    stopped: watch::Receiver<bool>,
+}
+
+#[tonic::async_trait]
+impl Link for LinkService {
+    async fn send(&self, request: Request<Streaming<Frame>>) -> Result<Response<Frame>, Status> {
+        let from = sender_id(&request)?;
+        if !self.known.contains(&from) {
+            return Err(Status::permission_denied(format!(
+                "server id {from} is not a member of this ensemble"
+            )));
+        }
+        let mut stream = request.into_inner();
+        let up = Event::Up {
+            peer: from,
+            direction: Direction::Inbound,
+        };
+        if self.inbox.send(up).await.is_err() {
+            return Err(Status::unavailable("shutting down"));
+        }
+        let mut stopped = self.stopped.clone();
+        let result = tokio::select! {
+            result = forward_inbound(from, &mut stream, &self.inbox) => result,
+            _ = stopped.wait_for(|stop| *stop) => Err(Status::unavailable("shutting down")),
+        };
+        let down = Event::Down {
+            peer: from,
+            direction: Direction::Inbound,
+        };
+        let _ = self.inbox.send(down).await;
+        result.map(|()| Response::new(Frame::default()))
+    }
+}
+
+async fn forward_inbound(
+    from: u64,
+    stream: &mut Streaming<Frame>,
+    inbox: &mpsc::Sender<Event>,
+) -> Result<(), Status> {
+    while let Some(Frame(frame)) = stream.message().await? {
+        if inbox.send(Event::Frame { from, frame }).await.is_err() {
+            return Err(Status::unavailable("shutting down"));
+        }
+    }
+    Ok(())
+}
+
+fn sender_id<T>(request: &Request<T>) -> Result<u64, Status> {
+    request
+        .metadata()
+        .get(SERVER_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| Status::invalid_argument("missing or bad paddock-server-id header"))
+}
+
+fn serve(
+    cfg: &NetConfig,
+    listener: TcpListener,
+    inbox: mpsc::Sender<Event>,
+    stopped: watch::Receiver<bool>,
+) -> impl std::future::Future<Output = ()> {
+    let service = LinkService {
+        known: cfg.peers.iter().map(|p| p.id).collect(),
+        inbox,
+        stopped: stopped.clone(),
+    };
+    let mut stopped = stopped;
+    let server = LinkServer::new(service)
+        .max_decoding_message_size(cfg.max_frame_bytes)
+        .max_encoding_message_size(cfg.max_frame_bytes);
+    async move {
+        let incoming = TcpListenerStream::new(listener);
+        let result = Server::builder()
+            .add_service(server)
+            .serve_with_incoming_shutdown(incoming, async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            })
+            .await;
+        if let Err(e) = result {
+            tracing::error!(error = %e, "ensemble link service stopped");
+        }
+    }
+}
+
+/// The sending side of the link to one peer: connects, streams queued frames, and
+/// reconnects with backoff when the stream breaks.
+struct OutboundLink {
+    my_id: u64,
+    peer: Peer,
+    cfg: NetConfig,
+    stats: Arc<LinkStats>,
+    inbox: mpsc::Sender<Event>,
+}
+
+impl OutboundLink {
+    async fn run(self, mut queue: mpsc::Receiver<Bytes>) {
+        let mut backoff_ms = self.cfg.retry_min_ms;
+        loop {
+            match self.connect().await {
+                Ok(client) => {
+                    backoff_ms = self.cfg.retry_min_ms;
+                    self.stats.connects.fetch_add(1, Ordering::Relaxed);
+                    if !self.stream(client, &mut queue).await {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(peer = self.peer.id, error = %e, "cannot reach ensemble member");
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(backoff_ms)).await;
+            backoff_ms = (backoff_ms * 2).min(self.cfg.retry_max_ms.max(self.cfg.retry_min_ms));
+        }
+    }
+
+    async fn connect(&self) -> Result<LinkClient<Channel>, tonic::transport::Error> {
+        let endpoint = Endpoint::from_shared(format!("http://{}", self.peer.addr))?
+            .connect_timeout(Duration::from_millis(self.cfg.connect_timeout_ms))
+            .tcp_nodelay(true);
+        let channel = endpoint.connect().await?;
+        Ok(LinkClient::new(channel)
+            .max_decoding_message_size(self.cfg.max_frame_bytes)
+            .max_encoding_message_size(self.cfg.max_frame_bytes))
+    }
+
+    /// Streams frames until the link breaks (returns true: reconnect) or the member shuts
+    /// down (returns false).
+    async fn stream(
+        &self,
+        mut client: LinkClient<Channel>,
+        queue: &mut mpsc::Receiver<Bytes>,
+    ) -> bool {
+        // A small hand-off channel: the frames in flight on this stream are the ones lost if
+        // it breaks; the rest wait in `queue` for the next stream.
+        let (tx, rx) = mpsc::channel::<Frame>(16);
+        let mut request = Request::new(ReceiverStream::new(rx));
+        let id = MetadataValue::from(self.my_id);
+        request.metadata_mut().insert(SERVER_ID_HEADER, id);
+        let mut call = Box::pin(client.send(request));
+        let up = Event::Up {
+            peer: self.peer.id,
+            direction: Direction::Outbound,
+        };
+        if self.inbox.send(up).await.is_err() {
+            return false;
+        }
+        let alive = loop {
+            tokio::select! {
+                result = &mut call => {
+                    if let Err(status) = result {
+                        tracing::debug!(peer = self.peer.id, %status, "ensemble link closed");
+                    }
+                    break true;
+                }
+                frame = queue.recv() => {
+                    let Some(frame) = frame else { break false };
+                    if tx.send(Frame(frame)).await.is_err() {
+                        break true;
+                    }
+                    self.stats.frames_sent.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        };
+        let down = Event::Down {
+            peer: self.peer.id,
+            direction: Direction::Outbound,
+        };
+        alive && self.inbox.send(down).await.is_ok()
+    }
+}

@@ -1,0 +1,232 @@
+//! The links between members over real loopback sockets: delivery in order, refusal of
+//! strangers, reconnection after a member restarts, and the bounds on queues and frames.
+
+use std::net::{SocketAddr, TcpListener};
+use std::time::Duration;
+
+use bytes::Bytes;
+use paddock_peer_net::{Direction, Event, Net, NetConfig, NetError, Peer, SendError};
+use tokio::sync::mpsc;
+use tokio::time::timeout;
+
+const DEADLINE: Duration = Duration::from_secs(20);
+
+fn free_addr() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local addr")
+}
+
+fn config(my_id: u64, members: &[(u64, SocketAddr)]) -> NetConfig {
+    let listen = members
+        .iter()
+        .find(|(id, _)| *id == my_id)
+        .expect("member")
+        .1;
+    let peers = members
+        .iter()
+        .filter(|(id, _)| *id != my_id)
+        .map(|&(id, addr)| Peer { id, addr })
+        .collect();
+    let mut cfg = NetConfig::new(my_id, listen, peers);
+    cfg.retry_min_ms = 10;
+    cfg.retry_max_ms = 100;
+    cfg
+}
+
+/// The next frame in the inbox, skipping link events; fails the test at the deadline.
+async fn next_frame(events: &mut mpsc::Receiver<Event>) -> (u64, Bytes) {
+    timeout(DEADLINE, async {
+        loop {
+            match events.recv().await.expect("inbox open") {
+                Event::Frame { from, frame } => return (from, frame),
+                _ => continue,
+            }
+        }
+    })
+    .await
+    .expect("a frame before the deadline")
+}
+
+async fn wait_for(events: &mut mpsc::Receiver<Event>, wanted: &Event) {
+    timeout(DEADLINE, async {
+        while events.recv().await.expect("inbox open") != *wanted {}
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no {wanted:?} before the deadline"));
+}
+
+#[tokio::test]
+async fn three_members_exchange_frames_in_order() {
+    let members: Vec<_> = (1..=3).map(|id| (id, free_addr())).collect();
+    let mut nets = Vec::new();
+    let mut inboxes = Vec::new();
+    for &(id, _) in &members {
+        let (net, events) = Net::start(config(id, &members)).await.expect("start");
+        nets.push(net);
+        inboxes.push(events);
+    }
+    // Send more frames than the hand-off channel holds, to every peer, from every member.
+    for net in &nets {
+        for &(to, _) in &members {
+            if to == net.my_id() {
+                continue;
+            }
+            for i in 0..500u32 {
+                let frame = Bytes::from(format!("{}->{to}:{i}", net.my_id()));
+                net.send(to, frame).expect("queued");
+            }
+        }
+    }
+    for (index, events) in inboxes.iter_mut().enumerate() {
+        let me = index as u64 + 1;
+        let mut next_seq = std::collections::HashMap::new();
+        for _ in 0..1000 {
+            let (from, frame) = next_frame(events).await;
+            let seq = next_seq.entry(from).or_insert(0u32);
+            assert_eq!(frame, Bytes::from(format!("{from}->{me}:{seq}")));
+            *seq += 1;
+        }
+        assert_eq!(next_seq.len(), 2, "frames from both peers");
+    }
+}
+
+#[tokio::test]
+async fn a_server_id_outside_the_ensemble_is_refused() {
+    let a = free_addr();
+    let b = free_addr();
+    let stranger = free_addr();
+    // Member 1 knows only member 2; server 9 believes member 1 is its peer.
+    let (one, mut one_events) = Net::start(config(1, &[(1, a), (2, b)]))
+        .await
+        .expect("start");
+    let (nine, mut nine_events) = Net::start(config(9, &[(9, stranger), (1, a)]))
+        .await
+        .expect("start");
+    nine.send(1, Bytes::from_static(b"hello")).expect("queued");
+    let down = Event::Down {
+        peer: 1,
+        direction: Direction::Outbound,
+    };
+    wait_for(&mut nine_events, &down).await;
+    while let Ok(event) = one_events.try_recv() {
+        let from_stranger = matches!(
+            event,
+            Event::Frame { from: 9, .. } | Event::Up { peer: 9, .. }
+        );
+        assert!(!from_stranger, "member 1 accepted {event:?}");
+    }
+    drop(one);
+}
+
+#[tokio::test]
+async fn a_restarted_member_is_reconnected() {
+    let members = [(1, free_addr()), (2, free_addr())];
+    let (one, mut one_events) = Net::start(config(1, &members)).await.expect("start");
+    let (two, mut two_events) = Net::start(config(2, &members)).await.expect("start");
+    one.send(2, Bytes::from_static(b"first")).expect("queued");
+    assert_eq!(
+        next_frame(&mut two_events).await,
+        (1, Bytes::from_static(b"first"))
+    );
+
+    drop(two);
+    drop(two_events);
+    let down = Event::Down {
+        peer: 2,
+        direction: Direction::Outbound,
+    };
+    wait_for(&mut one_events, &down).await;
+
+    let (two, mut two_events) = Net::start(config(2, &members)).await.expect("restart");
+    let up = Event::Up {
+        peer: 2,
+        direction: Direction::Outbound,
+    };
+    wait_for(&mut one_events, &up).await;
+    one.send(2, Bytes::from_static(b"again")).expect("queued");
+    assert_eq!(
+        next_frame(&mut two_events).await,
+        (1, Bytes::from_static(b"again"))
+    );
+    two.send(1, Bytes::from_static(b"back")).expect("queued");
+    assert_eq!(
+        next_frame(&mut one_events).await,
+        (2, Bytes::from_static(b"back"))
+    );
+}
+
+#[tokio::test]
+async fn a_full_send_queue_refuses_frames_and_counts_them() {
+    // Member 2 is never started, so nothing drains the queue to it.
+    let members = [(1, free_addr()), (2, free_addr())];
+    let mut cfg = config(1, &members);
+    cfg.send_queue_frames = 4;
+    let (one, _events) = Net::start(cfg).await.expect("start");
+    let mut refused = 0;
+    for _ in 0..32 {
+        if one.send(2, Bytes::from_static(b"x")) == Err(SendError::QueueFull(2)) {
+            refused += 1;
+        }
+    }
+    // At most the queue plus the frames the link task took before its first connect failed.
+    assert!(refused >= 32 - 4 - 2, "only {refused} refused");
+    let stats = one.stats(2).expect("stats");
+    assert_eq!(
+        stats
+            .frames_dropped
+            .load(std::sync::atomic::Ordering::Relaxed),
+        refused
+    );
+    assert_eq!(one.send(7, Bytes::new()), Err(SendError::UnknownPeer(7)));
+}
+
+#[tokio::test]
+async fn an_oversized_frame_breaks_the_link_and_later_frames_still_arrive() {
+    let members = [(1, free_addr()), (2, free_addr())];
+    let mut cfg_one = config(1, &members);
+    cfg_one.max_frame_bytes = 1 << 20;
+    let mut cfg_two = config(2, &members);
+    cfg_two.max_frame_bytes = 1024;
+    let (one, mut one_events) = Net::start(cfg_one).await.expect("start");
+    let (_two, mut two_events) = Net::start(cfg_two).await.expect("start");
+    one.send(2, Bytes::from(vec![7u8; 4096])).expect("queued");
+    let down = Event::Down {
+        peer: 1,
+        direction: Direction::Inbound,
+    };
+    wait_for(&mut two_events, &down).await;
+    // Frames handed to the broken stream are lost; send once the link is up again.
+    let out = |peer, up| match up {
+        true => Event::Up {
+            peer,
+            direction: Direction::Outbound,
+        },
+        false => Event::Down {
+            peer,
+            direction: Direction::Outbound,
+        },
+    };
+    wait_for(&mut one_events, &out(2, false)).await;
+    wait_for(&mut one_events, &out(2, true)).await;
+    one.send(2, Bytes::from_static(b"small")).expect("queued");
+    assert_eq!(
+        next_frame(&mut two_events).await,
+        (1, Bytes::from_static(b"small"))
+    );
+}
+
+#[tokio::test]
+async fn bad_peer_lists_are_refused() {
+    let a = free_addr();
+    let self_peer = NetConfig::new(1, a, vec![Peer { id: 1, addr: a }]);
+    assert!(matches!(
+        Net::start(self_peer).await,
+        Err(NetError::SelfAsPeer(1))
+    ));
+    let b = free_addr();
+    let twice = NetConfig::new(1, a, vec![Peer { id: 2, addr: b }, Peer { id: 2, addr: b }]);
+    assert!(matches!(
+        Net::start(twice).await,
+        Err(NetError::DuplicatePeer(2))
+    ));
+}
