@@ -6,6 +6,7 @@
 //! - [`trace`]: what a scenario observed, normalised (zxids and times by rank, sessions by
 //!   symbol) and compared.
 //! - [`raw`]: a raw-socket protocol client for hostile and odd inputs.
+//! - [`netns`]: network namespaces and veth links for ensemble tests, with cuts and heals.
 //! - [`zkcli`]: running ZooKeeper's own `ZooKeeperMain` (zkCli.sh) and normalising its output.
 //! - this file: the scenario runner ([`compare`]) and JSON views of `zookeeper-client` results.
 //!
@@ -13,6 +14,7 @@
 //! scenarios on ZooKeeper alone to validate the harness), `ZOOKEEPER_JAVA_DIR` (jars, default
 //! Debian's `/usr/share/java`), `JAVA`.
 
+pub mod netns;
 pub mod raw;
 pub mod server;
 pub mod trace;
