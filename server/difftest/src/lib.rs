@@ -6,6 +6,8 @@
 //! - [`trace`]: what a scenario observed, normalised (zxids and times by rank, sessions by
 //!   symbol) and compared.
 //! - [`raw`]: a raw-socket protocol client for hostile and odd inputs.
+//! - [`ensemble`]: ensembles of member processes with `server.N` configs, killed by pid and
+//!   restarted on their data, on loopback or in namespaces.
 //! - [`netns`]: network namespaces and veth links for ensemble tests, with cuts and heals.
 //! - [`zkcli`]: running ZooKeeper's own `ZooKeeperMain` (zkCli.sh) and normalising its output.
 //! - this file: the scenario runner ([`compare`]) and JSON views of `zookeeper-client` results.
@@ -14,6 +16,7 @@
 //! scenarios on ZooKeeper alone to validate the harness), `ZOOKEEPER_JAVA_DIR` (jars, default
 //! Debian's `/usr/share/java`), `JAVA`.
 
+pub mod ensemble;
 pub mod netns;
 pub mod raw;
 pub mod server;

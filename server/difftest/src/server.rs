@@ -5,6 +5,7 @@
 //! closes and the guard sends SIGTERM to the server, then SIGKILL after a deadline. That keeps
 //! servers shared through `static` fixtures (which Rust never drops) from outliving the tests.
 
+use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -175,6 +176,7 @@ const GUARD_SCRIPT: &str = r#"grace=$1; dir=$2; shift 2
 exec 3<&0
 "$@" </dev/null &
 pid=$!
+echo "$pid" > "$dir/pid"
 {
   cat <&3 >/dev/null
   if [ ! -e "$dir/exited" ]; then
@@ -192,6 +194,92 @@ touch "$dir/exited"
 exit "$status"
 "#;
 
+/// The command line that runs a server of `kind` on `cfg_path`. `run_dir` holds per-run
+/// files (ZooKeeper's log4j configuration).
+pub(crate) fn server_argv(
+    kind: ServerKind,
+    config: &ServerConfig,
+    cfg_path: &std::path::Path,
+    run_dir: &std::path::Path,
+) -> Result<Vec<OsString>> {
+    let mut argv: Vec<OsString> = Vec::new();
+    match kind {
+        ServerKind::ZooKeeper => {
+            let log4j = run_dir.join("log4j.properties");
+            std::fs::write(&log4j, LOG4J_PROPERTIES)?;
+            let jars = java_dir();
+            let classpath = ["zookeeper.jar", "slf4j-log4j12.jar", "log4j-1.2.jar"]
+                .iter()
+                .map(|jar| jars.join(jar).display().to_string())
+                .collect::<Vec<_>>()
+                .join(":");
+            argv.push(
+                std::env::var("JAVA")
+                    .unwrap_or_else(|_| "java".into())
+                    .into(),
+            );
+            // A small serial heap and C1 only: the JVM starts faster and several test
+            // binaries can run at once on two cores.
+            for arg in ["-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"] {
+                argv.push(arg.into());
+            }
+            argv.push(format!("-Dlog4j.configuration=file:{}", log4j.display()).into());
+            argv.extend(config.java_properties().into_iter().map(OsString::from));
+            argv.push("-cp".into());
+            argv.push(classpath.into());
+            argv.push("org.apache.zookeeper.server.quorum.QuorumPeerMain".into());
+            argv.push(cfg_path.into());
+        }
+        ServerKind::Paddock => {
+            let bin = paddock_bin();
+            if !bin.exists() {
+                bail!(
+                    "Paddock binary not found at {} (set PADDOCK_BIN or run \
+                     `cargo build -p paddock` first; DIFFTEST_ONLY_ZK=1 runs ZooKeeper alone)",
+                    bin.display()
+                );
+            }
+            argv.push(bin.into());
+            argv.push("--config".into());
+            argv.push(cfg_path.into());
+        }
+    }
+    Ok(argv)
+}
+
+/// Starts `argv` behind the guard script, with its output in `run_dir/server.log`. The guard
+/// writes the server's pid to `run_dir/pid` and removes `run_dir` once stopped.
+pub(crate) fn spawn_guarded(
+    argv: &[OsString],
+    run_dir: &std::path::Path,
+) -> Result<(Child, Option<ChildStdin>)> {
+    let mut command = Command::new("sh");
+    command.arg("-c").arg(GUARD_SCRIPT).arg("guard");
+    command.arg(STOP_GRACE_TENTHS.to_string()).arg(run_dir);
+    command.args(argv);
+    let log = std::fs::File::create(run_dir.join("server.log"))?;
+    command
+        .stdin(Stdio::piped())
+        .stdout(log.try_clone()?)
+        .stderr(log);
+    let program = argv.first().map(|a| a.to_string_lossy().into_owned());
+    let mut guard = command
+        .spawn()
+        .with_context(|| format!("spawn {}", program.unwrap_or_default()))?;
+    let stdin = guard.stdin.take();
+    Ok((guard, stdin))
+}
+
+/// The last 4 KiB of a server's log in `run_dir`, for failure messages.
+pub(crate) fn log_tail_of(run_dir: &std::path::Path) -> String {
+    let text = std::fs::read_to_string(run_dir.join("server.log")).unwrap_or_default();
+    let start = text.len().saturating_sub(4096);
+    let start = (start..text.len())
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(text.len());
+    text[start..].to_string()
+}
+
 impl ServerProcess {
     /// Starts a server of `kind` with `config` and waits until it answers `srvr`.
     pub fn start(kind: ServerKind, config: &ServerConfig) -> Result<ServerProcess> {
@@ -204,50 +292,8 @@ impl ServerProcess {
         let port = free_port()?;
         let cfg_path = dir.path().join("zoo.cfg");
         std::fs::write(&cfg_path, config.render(port, &data_dir))?;
-        let mut command = Command::new("sh");
-        command.arg("-c").arg(GUARD_SCRIPT).arg("guard");
-        command.arg(STOP_GRACE_TENTHS.to_string()).arg(dir.path());
-        match kind {
-            ServerKind::ZooKeeper => {
-                let log4j = dir.path().join("log4j.properties");
-                std::fs::write(&log4j, LOG4J_PROPERTIES)?;
-                let jars = java_dir();
-                let classpath = ["zookeeper.jar", "slf4j-log4j12.jar", "log4j-1.2.jar"]
-                    .iter()
-                    .map(|jar| jars.join(jar).display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(":");
-                command.arg(std::env::var("JAVA").unwrap_or_else(|_| "java".into()));
-                // A small serial heap and C1 only: the JVM starts faster and several test
-                // binaries can run at once on two cores.
-                command.args(["-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"]);
-                command.arg(format!("-Dlog4j.configuration=file:{}", log4j.display()));
-                command.args(config.java_properties());
-                command.args(["-cp", &classpath]);
-                command.arg("org.apache.zookeeper.server.quorum.QuorumPeerMain");
-                command.arg(&cfg_path);
-            }
-            ServerKind::Paddock => {
-                let bin = paddock_bin();
-                if !bin.exists() {
-                    bail!(
-                        "Paddock binary not found at {} (set PADDOCK_BIN or run \
-                         `cargo build -p paddock` first; DIFFTEST_ONLY_ZK=1 runs ZooKeeper alone)",
-                        bin.display()
-                    );
-                }
-                command.arg(bin).arg("--config").arg(&cfg_path);
-            }
-        }
-        let log = std::fs::File::create(dir.path().join("server.log"))?;
-        command
-            .stdin(Stdio::piped())
-            .stdout(log.try_clone()?)
-            .stderr(log);
-        let mut guard = command
-            .spawn()
-            .with_context(|| format!("spawn {}", kind.name()))?;
-        let guard_stdin = guard.stdin.take();
+        let argv = server_argv(kind, config, &cfg_path, dir.path())?;
+        let (guard, guard_stdin) = spawn_guarded(&argv, dir.path())?;
         let mut server = ServerProcess {
             kind,
             port,
@@ -285,12 +331,7 @@ impl ServerProcess {
 
     /// The last 4 KiB of the server's log, for failure messages.
     pub fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default();
-        let start = text.len().saturating_sub(4096);
-        let start = (start..text.len())
-            .find(|&i| text.is_char_boundary(i))
-            .unwrap_or(text.len());
-        text[start..].to_string()
+        log_tail_of(self.dir.path())
     }
 
     fn wait_ready(&mut self) -> Result<()> {

@@ -1,0 +1,146 @@
+//! Ensembles of real server processes: elect, serve through the loss of the leader, and take
+//! a member back. Every scenario runs on Apache ZooKeeper 3.8 (which validates the harness and
+//! is the behaviour Paddock must match) and on Paddock once `PADDOCK_ENSEMBLE=1` says the
+//! Paddock binary forms ensembles (issue 4 in progress).
+
+use std::time::Duration;
+
+use anyhow::{anyhow, Context, Result};
+use paddock_difftest::ensemble::{Ensemble, EnsembleSpec, Mode};
+use paddock_difftest::netns::Topology;
+use paddock_difftest::{persistent, ServerKind};
+use zookeeper_client as zk;
+
+const WRITE_DEADLINE: Duration = Duration::from_secs(60);
+
+fn kinds() -> Vec<ServerKind> {
+    let mut kinds = vec![ServerKind::ZooKeeper];
+    if std::env::var_os("PADDOCK_ENSEMBLE").is_some_and(|v| v == "1") {
+        kinds.push(ServerKind::Paddock);
+    }
+    kinds
+}
+
+async fn client(connect: &str) -> Result<zk::Client> {
+    zk::Client::connector()
+        .with_session_timeout(Duration::from_secs(10))
+        .with_connection_timeout(Duration::from_secs(5))
+        .connect(connect)
+        .await
+        .map_err(|e| anyhow!("connect {connect}: {e}"))
+}
+
+/// Creates `path`, retrying through connection loss until the deadline: a client sees the
+/// ensemble fail over as a few failed requests. A retry after a lost reply may find the node
+/// already there, which counts as success.
+async fn create_with_retry(connect: &str, path: &str) -> Result<()> {
+    let deadline = tokio::time::Instant::now() + WRITE_DEADLINE;
+    let mut last = None;
+    while tokio::time::Instant::now() < deadline {
+        if let Ok(c) = client(connect).await {
+            match c.create(path, path.as_bytes(), &persistent()).await {
+                Ok(_) | Err(zk::Error::NodeExists) => return Ok(()),
+                Err(e) => last = Some(e.to_string()),
+            }
+        }
+        // Retry pacing while the ensemble elects; the loop re-checks the deadline.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Err(anyhow!(
+        "create {path} did not succeed within {WRITE_DEADLINE:?}: {last:?}"
+    ))
+}
+
+/// Every member answers `path` with its data (after a `sync`, so a follower has caught up).
+async fn every_member_has(ensemble: &Ensemble, path: &str) -> Result<()> {
+    for id in ensemble.ids() {
+        let addr = ensemble.client_addr(id).to_string();
+        let c = client(&addr).await?;
+        c.sync(path)
+            .await
+            .map_err(|e| anyhow!("sync on {id}: {e}"))?;
+        let (data, _) = c
+            .get_data(path)
+            .await
+            .map_err(|e| anyhow!("member {id} get {path}: {e}"))?;
+        assert_eq!(data, path.as_bytes(), "member {id} data of {path}");
+    }
+    Ok(())
+}
+
+/// ZooKeeper Internals, "Leader election": the ensemble elects a new leader when the leader
+/// dies, keeps every acknowledged write, and takes the old leader back as a follower.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_members_survive_the_loss_of_the_leader() -> Result<()> {
+    for kind in kinds() {
+        let mut ensemble = Ensemble::start(kind, &EnsembleSpec::participants(3))?;
+        let connect = ensemble.connect_string();
+        create_with_retry(&connect, "/before").await?;
+
+        let old = ensemble.leader().context("a leader")?;
+        ensemble.kill(old)?;
+        let new = ensemble.wait_formed(Duration::from_secs(60))?;
+        assert_ne!(new, old, "{kind:?}: the killed member cannot lead");
+        create_with_retry(&connect, "/after").await?;
+
+        ensemble.restart(old)?;
+        ensemble.wait_formed(Duration::from_secs(60))?;
+        assert_eq!(
+            ensemble.mode(old),
+            Mode::Follower,
+            "{kind:?}: the old leader rejoins"
+        );
+        every_member_has(&ensemble, "/before").await?;
+        every_member_has(&ensemble, "/after").await?;
+    }
+    Ok(())
+}
+
+/// A leader cut off from both followers loses its quorum and stops serving; the majority side
+/// elects a leader and takes writes; once the links heal the old leader follows and has them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partitioned_leader_gives_way_to_the_majority() -> Result<()> {
+    if !Topology::available() {
+        assert!(
+            std::env::var_os("PADDOCK_REQUIRED").is_none(),
+            "network namespaces need root"
+        );
+        eprintln!("skipped: network namespaces need root");
+        return Ok(());
+    }
+    for kind in kinds() {
+        let mut spec = EnsembleSpec::participants(3);
+        spec.namespaces = true;
+        let ensemble = Ensemble::start(kind, &spec)?;
+        let topology = ensemble.topology().context("topology")?;
+        let old = ensemble.leader().context("a leader")?;
+        topology.isolate(old)?;
+        let majority: Vec<u8> = ensemble.ids().into_iter().filter(|&i| i != old).collect();
+        let connect: Vec<String> = majority
+            .iter()
+            .map(|&i| ensemble.client_addr(i).to_string())
+            .collect();
+        create_with_retry(&connect.join(","), "/majority").await?;
+        // The cut-off leader stops serving once it misses syncLimit ticks of acks.
+        wait_until(Duration::from_secs(30), || {
+            ensemble.mode(old) != Mode::Leader
+        })
+        .with_context(|| format!("{kind:?}: isolated leader {old} still leads"))?;
+
+        topology.rejoin(old)?;
+        ensemble.wait_formed(Duration::from_secs(60))?;
+        every_member_has(&ensemble, "/majority").await?;
+    }
+    Ok(())
+}
+
+fn wait_until(within: Duration, mut cond: impl FnMut() -> bool) -> Result<()> {
+    let deadline = std::time::Instant::now() + within;
+    while !cond() {
+        if std::time::Instant::now() >= deadline {
+            return Err(anyhow!("condition not met within {within:?}"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(())
+}
