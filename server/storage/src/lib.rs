@@ -9,12 +9,14 @@
 //!   torn tails apart from corruption), [`truncate_log`], [`repair_torn_tail`].
 //! - `snapshot`: snapshots (`snapshot.<zxid>[.gz|.snappy]`): the streaming [`SnapshotWriter`],
 //!   [`read_snapshot`] / [`visit_snapshot`], [`is_valid_snapshot`], [`load_newest_snapshot`].
+//! - `epoch`: the `acceptedEpoch` / `currentEpoch` files of an ensemble member.
 //! - `purge`: `PurgeTxnLog`'s retention rules.
 //! - `dump`: text and JSON dumps of logs and snapshots.
 //! - `names`: file names (`Util.makeLogName`, `getZxidFromName`, `sortDataDir`).
 //! - `error`: [`LogError`], [`SnapshotError`].
 
 pub mod dump;
+pub mod epoch;
 pub mod error;
 pub mod fs;
 pub mod names;
