@@ -5,6 +5,9 @@
 //! - `digest`: the tree digest ZooKeeper 3.6+ writes into snapshots and the log.
 //! - `javahash`: the iteration order of Java's `HashSet<String>`, which ZooKeeper shows to
 //!   clients in children and ephemeral listings.
+//! - `forward`: `Forward`, the request a learner hands to its leader, and its encoding.
+//! - `ensemble` (private): roles (`Role`: standalone, leader, learner), per-session request
+//!   order, forwarded requests on the leader, session touches relayed to the leader.
 //! - `path`: ZooKeeper's path validation (`PathUtils.validatePath`).
 //! - `acl`: authentication providers (digest, ip, super), ACL checks, the reference-counted ACL
 //!   cache.
@@ -28,6 +31,8 @@
 pub mod acl;
 pub mod config;
 pub mod digest;
+mod ensemble;
+pub mod forward;
 pub mod javahash;
 pub mod path;
 mod prep;
@@ -40,6 +45,8 @@ pub mod tree;
 pub mod watch;
 
 pub use config::CoreConfig;
+pub use ensemble::Role;
+pub use forward::Forward;
 
 /// Identifies one client connection. Watches and authentication belong to connections, as in
 /// ZooKeeper (`ServerCnxn`), not to sessions.

@@ -1,12 +1,14 @@
 //! Turning write requests into transactions (`PrepRequestProcessor.pRequest2Txn`).
 //!
 //! Checks run in ZooKeeper's order, because the first failing check decides the error code a
-//! client sees. Each request is prepared against the tree plus an overlay of the changes made
-//! by earlier ops of the same multi (ZooKeeper's `outstandingChanges`), so that `create /a`
-//! then `create /a/b` in one multi works. Proposals are applied before the next one is
-//! prepared, so no overlay outlives a request.
+//! client sees. Each request is prepared against the tree plus two overlays (ZooKeeper's
+//! `outstandingChanges`): the changes made by earlier ops of the same multi, so that
+//! `create /a` then `create /a/b` in one multi works, and the changes of transactions prepared
+//! but not yet applied ([`Outstanding`]), so that a leader can prepare the next write while
+//! the previous ones wait for their quorum. A standalone server applies each transaction
+//! right after preparing it, so its outstanding changes never outlive a request.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use paddock_jute::proto::{CreateRequest, CreateTtlRequest, MultiOp};
 use paddock_jute::txn::{
@@ -21,16 +23,76 @@ use crate::tree::{self, DataTree, NodeKind};
 
 /// What prepare needs to know about a node (`PrepRequestProcessor.ChangeRecord`).
 #[derive(Debug, Clone)]
-struct Record {
+pub(crate) struct Record {
     stat: StatPersisted,
     child_count: i32,
     acl: Vec<Acl>,
     data_len: i64,
 }
 
+/// Changes of transactions prepared and not yet applied, by path, each with the zxid of the
+/// transaction that made it (`ZooKeeperServer.outstandingChanges` and
+/// `outstandingChangesForPath`).
+#[derive(Debug, Default)]
+pub(crate) struct Outstanding {
+    by_path: HashMap<String, (i64, Option<Record>)>,
+    /// The paths each zxid changed, in zxid order, to forget them once applied.
+    by_zxid: VecDeque<(i64, Vec<String>)>,
+}
+
+impl Outstanding {
+    fn get(&self, path: &str) -> Option<&Option<Record>> {
+        self.by_path.get(path).map(|(_, record)| record)
+    }
+
+    /// Records what the transaction `zxid` changed.
+    pub(crate) fn add(&mut self, zxid: i64, changes: HashMap<String, Option<Record>>) {
+        if changes.is_empty() {
+            return;
+        }
+        assert!(
+            self.by_zxid.back().is_none_or(|(last, _)| *last < zxid),
+            "outstanding changes out of zxid order at {zxid:#x}"
+        );
+        let paths = changes.keys().cloned().collect();
+        for (path, record) in changes {
+            self.by_path.insert(path, (zxid, record));
+        }
+        self.by_zxid.push_back((zxid, paths));
+    }
+
+    /// Forgets the changes of transactions up to `zxid`, which are now in the tree; a path
+    /// changed again by a later transaction keeps that later change
+    /// (`FinalRequestProcessor.processRequest`).
+    pub(crate) fn applied(&mut self, zxid: i64) {
+        while self.by_zxid.front().is_some_and(|(z, _)| *z <= zxid) {
+            let Some((z, paths)) = self.by_zxid.pop_front() else {
+                break;
+            };
+            for path in paths {
+                if self.by_path.get(&path).is_some_and(|(at, _)| *at == z) {
+                    self.by_path.remove(&path);
+                }
+            }
+        }
+    }
+
+    /// Takes back the changes of `zxid`, the last prepared transaction, which was abandoned.
+    pub(crate) fn abandon(&mut self, zxid: i64) {
+        if self.by_zxid.back().is_some_and(|(z, _)| *z == zxid) {
+            if let Some((_, paths)) = self.by_zxid.pop_back() {
+                for path in paths {
+                    self.by_path.remove(&path);
+                }
+            }
+        }
+    }
+}
+
 /// One request being prepared: who asks, with which zxid and time, and the overlay.
 pub(crate) struct Prep<'a> {
     pub tree: &'a DataTree,
+    outstanding: &'a Outstanding,
     pub auth: &'a AuthConfig,
     pub ids: &'a [Id],
     pub session: i64,
@@ -48,6 +110,7 @@ impl<'a> Prep<'a> {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         tree: &'a DataTree,
+        outstanding: &'a Outstanding,
         auth: &'a AuthConfig,
         ids: &'a [Id],
         session: i64,
@@ -58,6 +121,7 @@ impl<'a> Prep<'a> {
     ) -> Self {
         Prep {
             tree,
+            outstanding,
             auth,
             ids,
             session,
@@ -69,9 +133,13 @@ impl<'a> Prep<'a> {
         }
     }
 
-    /// `getRecordForPath`: the overlay first, then the tree (where `""` is the root).
+    /// `getRecordForPath`: this request's overlay, the outstanding changes, then the tree (where `""` is the root).
     fn record(&self, path: &str) -> Result<Record, ErrorCode> {
-        if let Some(entry) = self.overlay.get(path) {
+        if let Some(entry) = self
+            .overlay
+            .get(path)
+            .or_else(|| self.outstanding.get(path))
+        {
             return entry.clone().ok_or(ErrorCode::NoNode);
         }
         let node = self.tree.node(path).ok_or(ErrorCode::NoNode)?;
@@ -81,6 +149,11 @@ impl<'a> Prep<'a> {
             acl: self.tree.acl_list(node.acl).to_vec(),
             data_len: node.data.as_ref().map_or(0, |d| d.len() as i64),
         })
+    }
+
+    /// The changes this request made, to become outstanding under its zxid.
+    pub fn into_changes(self) -> HashMap<String, Option<Record>> {
+        self.overlay
     }
 
     fn check_acl(&self, acl: &[Acl], perm: i32) -> Result<(), ErrorCode> {

@@ -75,6 +75,8 @@ impl State {
             self.last_zxid
         );
         self.prepared_zxid = zxid - 1;
+        self.unqueue_last_write(proposal.hdr.client_id, proposal.hdr.cxid);
+        self.outstanding.abandon(zxid);
         let now_ms = proposal.hdr.time - self.wall_offset_ms;
         match proposal.txn {
             Txn::CreateSession(_) => self.sessions.give_back_id(proposal.hdr.client_id),

@@ -7,7 +7,7 @@
 //! module). Watch events produced by a transaction are returned before the reply to its
 //! writer, which gives clients ZooKeeper's ordering guarantee.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 
 use paddock_jute::proto::OpResult;
@@ -16,8 +16,10 @@ use paddock_jute::txn::{CloseSessionTxn, CreateSessionTxn, Txn, TxnHeader};
 use paddock_jute::{perms, Acl, ErrorCode, EventType, Id, KeeperState, OpCode};
 
 use crate::acl::{self, AuthConfig};
+use crate::ensemble::{Queued, Role};
+use crate::forward::Forward;
 use crate::path;
-use crate::prep::{error_txn, Prep};
+use crate::prep::{error_txn, Outstanding, Prep};
 use crate::session::{session_password, SessionTracker};
 use crate::tree::{DataTree, NodeKind};
 use crate::watch::WatchManager;
@@ -61,11 +63,13 @@ pub struct Proposal {
     pub origin: Option<(ConnId, i32)>,
 }
 
-/// Outcome of feeding one input: either finished, or a transaction to log then apply.
+/// Outcome of feeding one input: finished, a transaction to log then apply, or (on a
+/// learner) a request to hand to the leader.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
     Done(Vec<Action>),
     Propose(Proposal),
+    Forward(Forward),
 }
 
 /// Server-wide counters, for `srvr`, `mntr` and metrics.
@@ -122,6 +126,17 @@ pub struct State {
     /// The clock at construction: sessions restored by recovery expire one timeout after it
     /// (`SessionTrackerImpl` touches every loaded session when it starts).
     pub(crate) started_at_ms: i64,
+    /// Standalone, leader or learner: who prepares writes and who expires sessions.
+    pub(crate) role: Role,
+    /// Per session: writes submitted and not yet applied, and the reads that arrived behind
+    /// them (`CommitProcessor` answers a session's requests in order).
+    pub(crate) queues: HashMap<i64, VecDeque<Queued>>,
+    /// Learner: connections whose new session waits for its createSession to commit.
+    pub(crate) pending_connects: HashMap<i64, ConnId>,
+    /// Learner: sessions touched since the host last relayed them to the leader.
+    pub(crate) touched: HashMap<i64, i32>,
+    /// What prepared, not yet applied transactions change (see `prep`).
+    pub(crate) outstanding: Outstanding,
 }
 
 /// A watch event waiting for delivery, with the ACL that filters it (ZOOKEEPER-4799).
@@ -154,6 +169,11 @@ impl State {
             next_sweep_ms,
             wall_offset_ms: 0,
             started_at_ms: now_ms,
+            role: Role::Standalone,
+            queues: HashMap::new(),
+            pending_connects: HashMap::new(),
+            touched: HashMap::new(),
+            outstanding: Outstanding::default(),
         }
     }
 
@@ -225,10 +245,14 @@ impl State {
     /// session lives on until closed or expired.
     pub fn conn_closed(&mut self, conn: ConnId) {
         self.watches.remove_conn(conn);
+        self.pending_connects.retain(|_, c| *c != conn);
         if let Some(c) = self.conns.remove(&conn) {
             if let Some(session) = c.session {
                 if self.owners.get(&session) == Some(&conn) {
                     self.owners.remove(&session);
+                    // Replies to this connection have nowhere to go; the session's writes
+                    // still commit.
+                    self.queues.remove(&session);
                 }
             }
         }
@@ -253,6 +277,13 @@ impl State {
         }
         if req.session_id == 0 {
             let id = self.sessions.next_session_id();
+            if self.role == Role::Learner {
+                self.pending_connects.insert(id, conn);
+                return Step::Forward(Forward::CreateSession {
+                    session: id,
+                    timeout_ms: timeout,
+                });
+            }
             let hdr = self.header(id, 0, now_ms, OpCode::CreateSession);
             let txn = Txn::CreateSession(CreateSessionTxn { time_out: timeout });
             return Step::Propose(Proposal {
@@ -283,8 +314,7 @@ impl State {
                 actions.push(Action::Close { conn: old });
             }
         }
-        let valid = passwd == session_password(id).as_slice()
-            && self.sessions.touch_for(id, timeout, now_ms);
+        let valid = passwd == session_password(id).as_slice() && self.touch(id, timeout, now_ms);
         let read_only = self.read_only_flag(conn);
         if valid {
             if let Some(c) = self.conns.get_mut(&conn) {
@@ -355,7 +385,7 @@ impl State {
             _ => {}
         }
         let timeout_ms = self.conns.get(&conn).map_or(0, |c| c.timeout_ms);
-        if !self.sessions.touch_for(session, timeout_ms, now_ms) {
+        if !self.touch(session, timeout_ms, now_ms) {
             // MissingSessionException: ZooKeeper drops the request without an answer.
             return Step::Done(Vec::new());
         }
@@ -375,12 +405,59 @@ impl State {
                     Action::Close { conn },
                 ])
             }
-            Request::CloseSession => {
-                Step::Propose(self.close_session(session, xid, now_ms, Some(conn)))
+            req if is_write(&req) || matches!(req, Request::CloseSession) => {
+                self.submit_write(conn, xid, session, req, now_ms)
             }
-            req if is_write(&req) => Step::Propose(self.prepare(conn, xid, session, &req, now_ms)),
-            req => Step::Done(self.read(conn, xid, session, req)),
+            Request::Sync(r) if self.role == Role::Learner => {
+                self.submit_sync(conn, xid, session, r.path)
+            }
+            req => Step::Done(self.read_in_order(conn, xid, session, req)),
         }
+    }
+
+    /// A write (or closeSession) of a session on connection `conn`: prepared here, or on a
+    /// learner handed to the leader; either way queued so that the session's later reads wait
+    /// for it.
+    fn submit_write(
+        &mut self,
+        conn: ConnId,
+        xid: i32,
+        session: i64,
+        req: Request,
+        now_ms: i64,
+    ) -> Step {
+        self.queues
+            .entry(session)
+            .or_default()
+            .push_back(Queued::Write { cxid: xid, conn });
+        if self.role == Role::Learner {
+            if matches!(req, Request::CloseSession) {
+                self.sessions.set_closing(session);
+                return Step::Forward(Forward::CloseSession { session, cxid: xid });
+            }
+            let ids = self
+                .conns
+                .get(&conn)
+                .map(|c| c.ids.clone())
+                .unwrap_or_default();
+            return Step::Forward(Forward::Write {
+                session,
+                cxid: xid,
+                request: req,
+                ids,
+            });
+        }
+        if matches!(req, Request::CloseSession) {
+            return Step::Propose(self.close_session(session, xid, now_ms, Some(conn)));
+        }
+        let ids = self
+            .conns
+            .get(&conn)
+            .map(|c| c.ids.clone())
+            .unwrap_or_default();
+        let mut proposal = self.prepare(&ids, xid, session, &req, now_ms);
+        proposal.origin = Some((conn, xid));
+        Step::Propose(proposal)
     }
 
     /// `processPacket` for `OpCode.auth`: reply zxid 0; a failure is answered, then the
@@ -422,7 +499,13 @@ impl State {
         self.prepared_zxid
     }
 
-    fn header(&mut self, client_id: i64, cxid: i32, now_ms: i64, op: OpCode) -> TxnHeader {
+    pub(crate) fn header(
+        &mut self,
+        client_id: i64,
+        cxid: i32,
+        now_ms: i64,
+        op: OpCode,
+    ) -> TxnHeader {
         let zxid = self.next_zxid();
         TxnHeader {
             client_id,
@@ -435,9 +518,9 @@ impl State {
 
     /// `PrepRequestProcessor.pRequest`: a txn, or an `Error` txn carrying the first failing
     /// check's code.
-    fn prepare(
+    pub(crate) fn prepare(
         &mut self,
-        conn: ConnId,
+        ids: &[Id],
         xid: i32,
         session: i64,
         req: &Request,
@@ -445,10 +528,9 @@ impl State {
     ) -> Proposal {
         let op = req.op_code();
         let mut hdr = self.header(session, xid, now_ms, op);
-        let empty = Vec::new();
-        let ids = self.conns.get(&conn).map_or(&empty, |c| &c.ids);
         let mut prep = Prep::new(
             &self.tree,
+            &self.outstanding,
             &self.auth,
             ids,
             session,
@@ -470,20 +552,31 @@ impl State {
             // reconfigEnabled is false on a standalone server.
             _ => Err(ErrorCode::ReconfigDisabled),
         };
-        let txn = result.unwrap_or_else(|code| {
-            hdr.txn_type = OpCode::Error as i32;
-            error_txn(code)
-        });
+        let changes = prep.into_changes();
+        let txn = match result {
+            // A failed multi leaves no outstanding changes (`rollbackPendingChanges`).
+            Ok(Txn::Multi(txns)) if txns.iter().any(|t| matches!(t, Txn::Error(_))) => {
+                Txn::Multi(txns)
+            }
+            Ok(txn) => {
+                self.outstanding.add(hdr.zxid, changes);
+                txn
+            }
+            Err(code) => {
+                hdr.txn_type = OpCode::Error as i32;
+                error_txn(code)
+            }
+        };
         Proposal {
             hdr,
             txn,
-            origin: Some((conn, xid)),
+            origin: None,
         }
     }
 
     /// A closeSession txn naming the session's ephemerals; the session stops accepting
     /// requests at once (`setSessionClosing`).
-    fn close_session(
+    pub(crate) fn close_session(
         &mut self,
         session: i64,
         cxid: i32,
@@ -504,6 +597,7 @@ impl State {
     /// Applies a logged proposal: changes the tree and returns replies and notifications.
     pub fn apply(&mut self, proposal: Proposal) -> Vec<Action> {
         let Proposal { hdr, txn, origin } = proposal;
+        let origin = origin.or_else(|| self.local_origin(&hdr));
         assert!(
             hdr.zxid > self.last_zxid,
             "zxid {} applied after {}",
@@ -513,6 +607,7 @@ impl State {
         let mut events = Vec::new();
         let outcome = self.apply_txn(&hdr, txn, &mut events);
         self.last_zxid = hdr.zxid;
+        self.outstanding.applied(hdr.zxid);
         self.prepared_zxid = self.prepared_zxid.max(hdr.zxid);
         let mut actions = self.deliver(&events, hdr.zxid);
         match outcome {
@@ -532,6 +627,7 @@ impl State {
                 }
             }
         }
+        actions.extend(self.release(hdr.client_id, hdr.cxid));
         actions
     }
 
@@ -805,6 +901,10 @@ impl State {
     /// logged and applied like a client's.
     pub fn tick(&mut self, now_ms: i64) -> Vec<Proposal> {
         let mut out = Vec::new();
+        if self.role == Role::Learner {
+            // The leader expires sessions and sweeps containers for the whole ensemble.
+            return out;
+        }
         for session in self.sessions.expired(now_ms) {
             out.push(self.close_session(session, 0, now_ms, None));
         }
@@ -850,6 +950,7 @@ impl State {
         let mut hdr = self.header(0, 0, now_ms, OpCode::DeleteContainer);
         let mut prep = Prep::new(
             &self.tree,
+            &self.outstanding,
             &self.auth,
             &[],
             0,
@@ -858,10 +959,18 @@ impl State {
             self.cfg.extended_types_enabled,
             self.cfg.enforce_quota,
         );
-        let txn = prep.delete_container(path).unwrap_or_else(|code| {
-            hdr.txn_type = OpCode::Error as i32;
-            error_txn(code)
-        });
+        let result = prep.delete_container(path);
+        let changes = prep.into_changes();
+        let txn = match result {
+            Ok(txn) => {
+                self.outstanding.add(hdr.zxid, changes);
+                txn
+            }
+            Err(code) => {
+                hdr.txn_type = OpCode::Error as i32;
+                error_txn(code)
+            }
+        };
         Proposal {
             hdr,
             txn,
@@ -871,6 +980,9 @@ impl State {
 
     /// The next time `tick` has work, so the IO layer can sleep until then.
     pub fn next_tick_ms(&self) -> Option<i64> {
+        if self.role == Role::Learner {
+            return None;
+        }
         let sweep = (self.tree.containers().next().is_some() || self.tree.ttls().next().is_some())
             .then_some(self.next_sweep_ms);
         match (self.sessions.next_expiry_ms(), sweep) {

@@ -64,6 +64,7 @@ impl Harness {
         match step {
             Step::Done(a) => a,
             Step::Propose(p) => self.st.apply(p),
+            Step::Forward(f) => panic!("a standalone server forwarded {f:?}"),
         }
     }
 

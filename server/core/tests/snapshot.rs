@@ -89,6 +89,7 @@ impl Primary {
         match step {
             Step::Done(actions) => actions,
             Step::Propose(p) => self.apply(p),
+            Step::Forward(f) => panic!("a standalone server forwarded {f:?}"),
         }
     }
 

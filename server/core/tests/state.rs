@@ -35,6 +35,7 @@ impl Server {
         match step {
             Step::Done(actions) => actions,
             Step::Propose(p) => self.st.apply(p),
+            Step::Forward(f) => panic!("a standalone server forwarded {f:?}"),
         }
     }
 

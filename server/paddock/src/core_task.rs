@@ -314,6 +314,7 @@ impl CoreTask {
                 Ok(())
             }
             Step::Propose(proposal) => self.commit(proposal).await,
+            Step::Forward(forward) => unreachable!("a standalone server forwarded {forward:?}"),
         }
     }
 
