@@ -61,6 +61,119 @@ pub async fn run(connect: &str, commands: &[&str]) -> Result<String> {
     Ok(format!("{stdout}--- stderr\n{stderr}"))
 }
 
+/// A zkCli process kept open: commands are sent one at a time and the test waits for what
+/// each prints, so it can act on the servers between commands (kill the member zkCli is on).
+pub struct Interactive {
+    child: tokio::process::Child,
+    stdin: tokio::process::ChildStdin,
+    lines: tokio::sync::mpsc::Receiver<String>,
+    /// Everything printed so far, for failure messages.
+    pub transcript: String,
+}
+
+impl Interactive {
+    /// Starts zkCli against `connect` (one or more `host:port`, comma separated).
+    pub async fn start(connect: &str) -> Result<Interactive> {
+        let jars = java_dir();
+        let classpath = ["zookeeper.jar", "slf4j-nop.jar"]
+            .iter()
+            .map(|jar| jars.join(jar).display().to_string())
+            .collect::<Vec<_>>()
+            .join(":");
+        let mut child =
+            tokio::process::Command::new(std::env::var("JAVA").unwrap_or_else(|_| "java".into()))
+                .args(["-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"])
+                .args(["-cp", &classpath, "org.apache.zookeeper.ZooKeeperMain"])
+                .args(["-server", connect])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .kill_on_drop(true)
+                .spawn()
+                .context("spawn zkCli (java ZooKeeperMain)")?;
+        let stdin = child.stdin.take().context("zkCli stdin")?;
+        // Both streams feed one channel of lines: zkCli prints results on either.
+        let (tx, lines) = tokio::sync::mpsc::channel(1024);
+        let stdout = child.stdout.take().context("zkCli stdout")?;
+        let stderr = child.stderr.take().context("zkCli stderr")?;
+        for stream in [
+            Box::new(stdout) as Box<dyn tokio::io::AsyncRead + Send + Unpin>,
+            Box::new(stderr),
+        ] {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                use tokio::io::AsyncBufReadExt;
+                let mut reader = tokio::io::BufReader::new(stream).lines();
+                while let Ok(Some(line)) = reader.next_line().await {
+                    if tx.send(line).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        Ok(Interactive {
+            child,
+            stdin,
+            lines,
+            transcript: String::new(),
+        })
+    }
+
+    /// Sends one command line.
+    pub async fn send(&mut self, command: &str) -> Result<()> {
+        self.stdin
+            .write_all(format!("{command}\n").as_bytes())
+            .await?;
+        self.stdin.flush().await?;
+        Ok(())
+    }
+
+    /// Waits until zkCli prints a line containing `text`.
+    pub async fn expect(&mut self, text: &str, within: Duration) -> Result<()> {
+        self.expect_where(text, within, |line| line.contains(text))
+            .await
+    }
+
+    /// Waits until zkCli prints exactly the line `text`.
+    pub async fn expect_line(&mut self, text: &str, within: Duration) -> Result<()> {
+        self.expect_where(text, within, |line| line == text).await
+    }
+
+    async fn expect_where(
+        &mut self,
+        text: &str,
+        within: Duration,
+        matches: impl Fn(&str) -> bool,
+    ) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let line = tokio::time::timeout_at(deadline, self.lines.recv())
+                .await
+                .map_err(|_| {
+                    anyhow::anyhow!(
+                        "zkCli did not print {text:?} within {within:?}:\n{}",
+                        self.transcript
+                    )
+                })?
+                .context("zkCli exited")?;
+            self.transcript.push_str(&line);
+            self.transcript.push('\n');
+            if matches(&line) {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Quits zkCli and waits for it to exit.
+    pub async fn quit(mut self) -> Result<()> {
+        self.send("quit").await?;
+        tokio::time::timeout(ZKCLI_DEADLINE, self.child.wait())
+            .await
+            .map_err(|_| anyhow::anyhow!("zkCli did not quit"))??;
+        Ok(())
+    }
+}
+
 /// zkCli prints the `Closed` event of its own `quit` only when the close completes before the
 /// JVM exits: a race inside the client, not an answer of the server. It is dropped, with the
 /// blank lines and the `WATCHER::` banner zkCli prints around it.

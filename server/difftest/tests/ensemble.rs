@@ -8,7 +8,8 @@ use std::time::Duration;
 use anyhow::{anyhow, Context, Result};
 use paddock_difftest::ensemble::{Ensemble, EnsembleSpec, Mode};
 use paddock_difftest::netns::Topology;
-use paddock_difftest::{persistent, ServerKind};
+use paddock_difftest::server::four_letter_word;
+use paddock_difftest::{persistent, zkcli, ServerKind};
 use zookeeper_client as zk;
 
 const WRITE_DEADLINE: Duration = Duration::from_secs(60);
@@ -141,6 +142,85 @@ fn wait_until(within: Duration, mut cond: impl FnMut() -> bool) -> Result<()> {
             return Err(anyhow!("condition not met within {within:?}"));
         }
         std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(())
+}
+
+/// The running member whose `cons` lists a session whose id contains `sid` (any established
+/// session when `sid` is empty).
+fn member_with_session(ensemble: &Ensemble, sid: &str) -> Result<u8> {
+    for id in ensemble.ids() {
+        let Ok(cons) = four_letter_word(ensemble.client_addr(id), "cons") else {
+            continue;
+        };
+        let found = cons.split("sid=0x").skip(1).any(|rest| {
+            let hex: String = rest.chars().take_while(char::is_ascii_hexdigit).collect();
+            hex != "0" && hex.contains(sid)
+        });
+        if found {
+            return Ok(id);
+        }
+    }
+    Err(anyhow!("no member lists session {sid:?} in cons"))
+}
+
+/// ZooKeeper Programmer's Guide, "ZooKeeper Sessions": a client given every member's address
+/// moves to another member when its own dies, and keeps its session. Checked with two clients
+/// we did not write: zkCli.sh (ZooKeeperMain) and kazoo.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_clients_survive_the_loss_of_their_member() -> Result<()> {
+    for kind in kinds() {
+        let mut ensemble = Ensemble::start(kind, &EnsembleSpec::participants(3))?;
+        let connect = ensemble.connect_string();
+        let wait = Duration::from_secs(60);
+
+        let mut cli = zkcli::Interactive::start(&connect).await?;
+        cli.expect("state:SyncConnected", wait).await?;
+        cli.send("create /zkcli-before a").await?;
+        cli.expect("Created /zkcli-before", wait).await?;
+        let on = member_with_session(&ensemble, "")?;
+        ensemble.kill(on)?;
+        cli.expect("state:Disconnected", wait).await?;
+        cli.expect("state:SyncConnected", wait).await?;
+        cli.send("create /zkcli-after b").await?;
+        cli.expect("Created /zkcli-after", wait).await?;
+        cli.send("get /zkcli-before").await?;
+        cli.expect_line("a", wait).await?;
+        cli.quit().await?;
+        ensemble.restart(on)?;
+        ensemble.wait_formed(wait)?;
+
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/clients/kazoo_failover.py");
+        let mut kazoo = tokio::process::Command::new("/usr/bin/python3")
+            .arg(script)
+            .arg(&connect)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .context("start the kazoo client")?;
+        let mut stdin = kazoo.stdin.take().context("stdin")?;
+        let stdout = kazoo.stdout.take().context("stdout")?;
+        let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
+        let first = tokio::time::timeout(wait, lines.next_line())
+            .await
+            .context("kazoo did not connect in time")??
+            .context("kazoo exited")?;
+        let session = first
+            .strip_prefix("SESSION 0x")
+            .with_context(|| format!("unexpected kazoo output {first:?}"))?;
+        let on = member_with_session(&ensemble, session)?;
+        ensemble.kill(on)?;
+        tokio::io::AsyncWriteExt::write_all(&mut stdin, b"go\n").await?;
+        let last = tokio::time::timeout(wait, lines.next_line())
+            .await
+            .context("kazoo did not finish in time")??;
+        assert_eq!(
+            last.as_deref(),
+            Some("DONE"),
+            "{kind:?}: kazoo after failover"
+        );
+        assert!(kazoo.wait().await?.success());
     }
     Ok(())
 }
