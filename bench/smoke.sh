@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Smoke test of the storage benchmark harness, for CI: Paddock only, 2,000 znodes, 2-second
-# runs, one restart, debug build. It proves the harness still works end to end (build, start,
-# load, populate, SIGTERM, restart, recovery read, memory); it asserts no numbers.
+# Smoke test of the benchmark harnesses, for CI: Paddock only, debug build, tiny sizes. It
+# proves the harnesses still work end to end; it asserts no numbers.
+#  - bench/storage.py: 2,000 znodes, 2-second runs, one restart (build, start, load,
+#    populate, SIGTERM, restart, recovery read, memory).
+#  - bench/compare --quick: every workload cell, the sessions sweep (1 and 10), the watch
+#    fan-out (100 sessions x 20 znodes) and the recovery phase, in 1-second cells.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 workdir="${BENCH_SMOKE_WORKDIR:-$here/../target/bench-smoke}"
@@ -11,4 +14,13 @@ workdir="${BENCH_SMOKE_WORKDIR:-$here/../target/bench-smoke}"
 # The table must contain a recovery time and a throughput figure for Paddock.
 grep -q '^| recovery, median (s) | [0-9]' "$workdir/results.md"
 grep -q '^| set 64x16 ops/s | [0-9]' "$workdir/results.md"
+
+compare_dir="$workdir-compare"
+/usr/bin/python3 "$here/compare" --quick --servers paddock --profile debug --no-install \
+  --no-build --workdir "$compare_dir"
+for row in 'get ops/s' 'create-delete ops/s' 'multi ops/s' 'churn sessions/s' \
+  'sweep set 10x1 ops/s' 'watch: burst notifications/s' 'memory per znode (bytes)'; do
+  grep -q "^| $row | [0-9]" "$compare_dir/results.md" || { echo "missing: $row" >&2; exit 1; }
+done
+test -s "$compare_dir/throughput-vs-sessions.svg"
 echo "bench smoke: ok"

@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -46,6 +47,35 @@ THROUGHPUT_CELLS = [
 
 def log(msg):
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def free_port():
+    """A loopback port nothing listens on now. Fixed ports collide when two benchmark runs (or
+    a run and the CI smoke) share a machine: the second server cannot bind, and its load
+    generator would load the first run's server instead."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def listens_on(pid, port):
+    """Whether process `pid` holds the listening socket of `port` (/proc/net/tcp{,6} inodes
+    matched against the process's descriptors)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            local, state, inode = fields[1], fields[3], fields[9]
+            if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
+                inodes.add(inode)
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            link = os.readlink(fd)
+        except OSError:
+            continue
+        if link.startswith("socket:[") and link[8:-1] in inodes:
+            return True
+    return False
 
 
 class Server:
@@ -117,6 +147,9 @@ class Server:
             str(timeout),
             "--json",
         )
+        if self.proc.poll() is not None or not listens_on(self.proc.pid, self.port):
+            raise RuntimeError(f"{self.addr} is served by another process, not this {self.kind} "
+                               f"(exit status {self.proc.poll()}); see {self.dir / 'server.log'}")
         return out["ready_unix_ms"] / 1000.0
 
     def stop(self):
@@ -295,7 +328,7 @@ def main():
     kinds = [k.strip() for k in args.servers.split(",") if k.strip()]
     shutil.rmtree(args.workdir, ignore_errors=True)
     args.workdir.mkdir(parents=True)
-    ports = {"zookeeper": 22181, "paddock": 22182}
+    ports = {k: free_port() for k in kinds}
     servers = [Server(k, args.workdir, ports[k], args, args.bin_dir) for k in kinds]
     results = {"servers": kinds, "znodes": args.znodes, "command": " ".join(sys.argv),
                "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "jcmd": bool(shutil.which("jcmd"))}

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a Debian machine: Apache ZooKeeper 3.8 (the reference server
 # of the differential tests, and its zkCli.sh), kazoo (a third-party Python client) and pytest.
-# Idempotent: skips apt when everything is already there.
+# Idempotent: skips apt when everything is already there. Extra Debian packages named as
+# arguments are installed too (bench/compare adds a JDK for `jcmd` when it is missing).
 set -euo pipefail
 
-packages=(zookeeper zookeeper-bin python3-kazoo python3-pytest)
+packages=(zookeeper zookeeper-bin python3-kazoo python3-pytest "$@")
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

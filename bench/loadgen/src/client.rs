@@ -30,6 +30,8 @@ pub struct Session {
     read_buf: Vec<u8>,
     next_xid: i32,
     pub session_id: i64,
+    /// Watch notifications received so far; `read_replies` counts them as it skips them.
+    pub notifications: u64,
 }
 
 impl Session {
@@ -54,6 +56,7 @@ impl Session {
             read_buf: Vec::with_capacity(READ_CHUNK_BYTES),
             next_xid: 1,
             session_id: 0,
+            notifications: 0,
         };
         let body = session.read_frame().await?;
         let response = ConnectResponse::from_bytes(&body).context("decoding ConnectResponse")?;
@@ -92,7 +95,9 @@ impl Session {
             // Pings (xid -2) and notifications (-1) are not replies to our requests.
             if header.xid > 0 {
                 replies.push(header);
-            } else if header.xid != NOTIFICATION_XID && header.xid != -2 {
+            } else if header.xid == NOTIFICATION_XID {
+                self.notifications += 1;
+            } else if header.xid != -2 {
                 bail!("unexpected reply xid {}", header.xid);
             }
         }
@@ -114,6 +119,27 @@ impl Session {
             bail!("reply xid {} for request xid {xid}", reply.xid);
         }
         Ok(reply)
+    }
+
+    /// Sends every request in one write and waits for all their replies, in order.
+    pub async fn call_all(&mut self, requests: &[Request]) -> anyhow::Result<Vec<ReplyHeader>> {
+        let mut out = Vec::new();
+        let first_xid = self.next_xid;
+        for request in requests {
+            self.encode(request, &mut out);
+        }
+        self.send(&out).await?;
+        let mut replies = Vec::with_capacity(requests.len());
+        while replies.len() < requests.len() {
+            self.read_replies(&mut replies).await?;
+        }
+        if replies.len() > requests.len() || replies.first().is_some_and(|r| r.xid != first_xid) {
+            bail!(
+                "replies out of step with {} pipelined requests",
+                requests.len()
+            );
+        }
+        Ok(replies)
     }
 
     /// Closes the session so the server drops it at once instead of after its timeout.

@@ -18,6 +18,12 @@ use crate::client::Session;
 /// Latencies are recorded in microseconds, from 1 µs to 10 minutes, with 3 significant digits.
 const LATENCY_MAX_US: u64 = 600_000_000;
 
+/// Connection attempts in flight at once. A burst of 1,000 SYNs overflows a small accept
+/// backlog (Java's default for `ServerSocketChannel.bind` is 50, which ZooKeeper's
+/// `NIOServerCnxnFactory` keeps), and every dropped SYN costs a one-second retransmit, so
+/// connects are paced by a bounded number in flight instead.
+pub const CONNECTS_IN_FLIGHT: usize = 32;
+
 #[derive(Debug, Clone)]
 pub struct DriverConfig {
     pub addr: String,
@@ -40,8 +46,20 @@ pub struct Outcome {
     pub latency_us: Histogram<u64>,
 }
 
-/// Builds the request for operation number `index` (0-based, unique across sessions).
-pub type MakeOp = Arc<dyn Fn(u64, &mut SmallRng) -> Request + Send + Sync>;
+/// Where an operation stands: what a workload needs to pick its request.
+#[derive(Debug, Clone, Copy)]
+pub struct OpContext {
+    /// 0-based, unique across sessions.
+    pub index: u64,
+    /// The session issuing it, 0-based.
+    pub session: u32,
+    /// 0-based count of the operations this session issued before it. Requests of one session
+    /// are executed in order, so a workload may pair consecutive ones (create, then delete).
+    pub seq: u64,
+}
+
+/// Builds the request for one operation.
+pub type MakeOp = Arc<dyn Fn(OpContext, &mut SmallRng) -> Request + Send + Sync>;
 
 pub async fn run(config: &DriverConfig, make_op: MakeOp) -> anyhow::Result<Outcome> {
     let sessions = connect_all(config).await?;
@@ -58,7 +76,7 @@ pub async fn run(config: &DriverConfig, make_op: MakeOp) -> anyhow::Result<Outco
             stop_at,
             next_index: next_index.clone(),
             make_op: make_op.clone(),
-            seed: n as u64,
+            session: u32::try_from(n).unwrap_or(u32::MAX),
         };
         tasks.spawn(ctx.drive(session));
     }
@@ -86,20 +104,43 @@ pub async fn run(config: &DriverConfig, make_op: MakeOp) -> anyhow::Result<Outco
 }
 
 async fn connect_all(config: &DriverConfig) -> anyhow::Result<Vec<Session>> {
+    connect_many(
+        &config.addr,
+        config.sessions.max(1),
+        config.session_timeout_ms,
+    )
+    .await
+}
+
+/// Opens `count` sessions with at most `CONNECTS_IN_FLIGHT` handshakes under way at once.
+pub async fn connect_many(
+    addr: &str,
+    count: u32,
+    session_timeout_ms: i32,
+) -> anyhow::Result<Vec<Session>> {
     let mut connecting = tokio::task::JoinSet::new();
-    for _ in 0..config.sessions.max(1) {
-        let addr = config.addr.clone();
-        let timeout = config.session_timeout_ms;
-        connecting.spawn(async move { Session::connect(&addr, timeout).await });
+    let mut sessions = Vec::with_capacity(count as usize);
+    for _ in 0..count {
+        if connecting.len() >= CONNECTS_IN_FLIGHT {
+            sessions.push(joined_session(connecting.join_next().await)?);
+        }
+        let addr = addr.to_owned();
+        connecting.spawn(async move { Session::connect(&addr, session_timeout_ms).await });
     }
-    let mut sessions = Vec::new();
     while let Some(result) = connecting.join_next().await {
-        sessions.push(result.context("a connect task panicked")??);
+        sessions.push(joined_session(Some(result))?);
     }
     Ok(sessions)
 }
 
-fn new_histogram() -> Histogram<u64> {
+type ConnectResult = Result<anyhow::Result<Session>, tokio::task::JoinError>;
+
+fn joined_session(result: Option<ConnectResult>) -> anyhow::Result<Session> {
+    let result = result.context("no connect task was running")?;
+    result.context("a connect task panicked")?
+}
+
+pub fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, LATENCY_MAX_US, 3).expect("constant bounds are valid")
 }
 
@@ -110,13 +151,14 @@ struct SessionRun {
     stop_at: Option<Instant>,
     next_index: Arc<AtomicU64>,
     make_op: MakeOp,
-    seed: u64,
+    session: u32,
 }
 
 impl SessionRun {
     /// Runs one session to the end; returns its measurements and its last reply's time.
     async fn drive(self, mut session: Session) -> anyhow::Result<(Outcome, Instant)> {
-        let mut rng = SmallRng::seed_from_u64(self.seed);
+        let mut rng = SmallRng::seed_from_u64(u64::from(self.session));
+        let mut seq = 0;
         let mut outcome = Outcome {
             ops: 0,
             errors: BTreeMap::new(),
@@ -140,7 +182,13 @@ impl SessionRun {
                     issuing = false;
                     break;
                 }
-                session.encode(&(self.make_op)(index, &mut rng), &mut out);
+                let ctx = OpContext {
+                    index,
+                    session: self.session,
+                    seq,
+                };
+                seq += 1;
+                session.encode(&(self.make_op)(ctx, &mut rng), &mut out);
                 sent.push_back(now);
             }
             if sent.is_empty() {

@@ -5,12 +5,19 @@
 //! - `client`: one session over raw jute frames (handshake, encode, reply headers only).
 //! - `workload`: which request each operation sends.
 //! - `driver`: many sessions, each with up to N requests in flight; HDR latency histograms.
-//! - this file: the command line (`run`, `populate`, `wait-ready`) and the reports.
+//! - `watch`: the watch fan-out benchmark (many watchers, one change, then a burst).
+//! - `churn`: session churn (connect, create an ephemeral, close).
+//! - this file: the command line (`run`, `populate`, `watch`, `churn`, `wait-ready`) and the
+//!   reports, including the HDR histogram log written with `--hdr-out`.
 
+mod churn;
 mod client;
 mod driver;
+mod watch;
 mod workload;
 
+use std::io::BufRead;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -43,6 +50,11 @@ enum Command {
     Run(RunArgs),
     /// Creates N znodes of V bytes as fast as the server accepts them.
     Populate(PopulateArgs),
+    /// Sets a data watch from every session on every one of a set of znodes, then measures
+    /// one change's fan-out to all watchers and a burst's notification throughput.
+    Watch(WatchArgs),
+    /// Session churn: connect, create an ephemeral, close, repeat; sessions per second.
+    Churn(ChurnArgs),
     /// Polls until a getData of a path succeeds; prints when that happened.
     WaitReady(WaitReadyArgs),
 }
@@ -67,6 +79,10 @@ struct Common {
     /// Print one JSON object instead of a human-readable line.
     #[arg(long)]
     json: bool,
+    /// Also write the latency histogram (microseconds) as an HdrHistogram interval log, the
+    /// format `HistogramLogProcessor` and the HdrHistogram plotters read.
+    #[arg(long)]
+    hdr_out: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -84,6 +100,12 @@ struct RunArgs {
     /// Share of reads in the mixed workload (0.9 = 90% getData, 10% setData).
     #[arg(long, default_value_t = 0.9)]
     read_ratio: f64,
+    /// Children created under each key for the children (getChildren) workload.
+    #[arg(long, default_value_t = 10)]
+    children: u64,
+    /// setData requests in each multi of the multi workload.
+    #[arg(long, default_value_t = 10)]
+    multi_ops: u32,
     /// Measure for this many seconds (after the warm-up).
     #[arg(long, conflicts_with = "ops")]
     duration_secs: Option<f64>,
@@ -106,6 +128,47 @@ struct PopulateArgs {
     parents: u64,
     #[arg(long, default_value = "/pop")]
     root: String,
+}
+
+#[derive(Args, Debug)]
+struct WatchArgs {
+    #[arg(long, default_value = "127.0.0.1:2181")]
+    addr: String,
+    /// Watcher sessions; each one watches every znode.
+    #[arg(long, default_value_t = 1000)]
+    sessions: u32,
+    /// Znodes watched; watches set = sessions x nodes.
+    #[arg(long, default_value_t = 100)]
+    nodes: u32,
+    #[arg(long, default_value = "/watch")]
+    root: String,
+    #[arg(long, default_value_t = 100)]
+    value_bytes: usize,
+    /// Session timeout asked for; the watchers are idle while paused, so ask for ZooKeeper's
+    /// default maximum (20 ticks of 2 s).
+    #[arg(long, default_value_t = 40_000)]
+    session_timeout_ms: i32,
+    /// After connecting and after arming, print `{"phase": ...}` and wait for a line on stdin,
+    /// so a driver can read the server's memory at each point.
+    #[arg(long)]
+    pause: bool,
+    #[arg(long, default_value_t = 120.0)]
+    phase_timeout_secs: f64,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
+struct ChurnArgs {
+    #[command(flatten)]
+    common: Common,
+    /// The parent of the ephemerals (created if missing).
+    #[arg(long, default_value = "/churn")]
+    root: String,
+    #[arg(long, default_value_t = 10.0)]
+    duration_secs: f64,
+    #[arg(long, default_value_t = 0.0)]
+    warmup_secs: f64,
 }
 
 #[derive(Args, Debug)]
@@ -140,6 +203,8 @@ fn main() -> anyhow::Result<()> {
         match cli.command {
             Command::Run(args) => run(args).await,
             Command::Populate(args) => populate(args).await,
+            Command::Watch(args) => watch_fanout(args).await,
+            Command::Churn(args) => churn_sessions(args).await,
             Command::WaitReady(args) => wait_ready(args).await,
         }
     })
@@ -197,7 +262,14 @@ impl Report {
         }
     }
 
-    fn print(&self, json: bool) -> anyhow::Result<()> {
+    fn print(&self, common: &Common, outcome: &Outcome) -> anyhow::Result<()> {
+        if let Some(path) = &common.hdr_out {
+            write_hdr_log(path, &self.workload, outcome)?;
+        }
+        self.print_line(common.json)
+    }
+
+    fn print_line(&self, json: bool) -> anyhow::Result<()> {
         if json {
             println!("{}", serde_json::to_string(self)?);
         } else {
@@ -225,6 +297,36 @@ impl Report {
     }
 }
 
+/// Writes one interval covering the whole measured run, values in microseconds; the
+/// `MaxValueDivisor` of 1000 makes the log's max column read in milliseconds.
+fn write_hdr_log(path: &std::path::Path, tag: &str, outcome: &Outcome) -> anyhow::Result<()> {
+    use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
+    use hdrhistogram::serialization::V2DeflateSerializer;
+    let mut file = std::io::BufWriter::new(
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+    );
+    let mut serializer = V2DeflateSerializer::new();
+    let now = SystemTime::now();
+    let start = now.checked_sub(outcome.elapsed).unwrap_or(now);
+    let mut log = IntervalLogWriterBuilder::new()
+        .add_comment(&format!("paddock-loadgen {tag}, latency in microseconds"))
+        .with_start_time(start)
+        .with_base_time(start)
+        .with_max_value_divisor(1000.0)
+        .begin_log_with(&mut file, &mut serializer)?;
+    let tag = Tag::new(tag).context("the workload name is not a valid HdrHistogram tag")?;
+    log.write_histogram(
+        &outcome.latency_us,
+        Duration::ZERO,
+        outcome.elapsed,
+        Some(tag),
+    )
+    .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+    drop(log);
+    std::io::Write::flush(&mut file)?;
+    Ok(())
+}
+
 fn error_name(code: i32) -> String {
     match ErrorCode::try_from(code) {
         Ok(e) => format!("{e:?}"),
@@ -250,12 +352,17 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     if args.workload.needs_keys() {
         create_keys(&args.common, &args.root, args.keys, &value).await?;
     }
+    if args.workload == Workload::Children {
+        create_children(&args.common, &args.root, args.keys, args.children).await?;
+    }
     let spec = OpSpec {
         workload: args.workload,
         root: args.root.clone(),
         keys: args.keys,
         value,
         read_ratio: args.read_ratio,
+        multi_ops: args.multi_ops,
+        run_nonce: run_nonce(),
     };
     let mut config = driver_config(&args.common);
     config.warmup = Duration::from_secs_f64(args.warmup_secs.max(0.0));
@@ -265,13 +372,23 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         (None, Some(_)) => None,
         (None, None) => Some(Duration::from_secs(10)),
     };
-    let make_op: MakeOp = Arc::new(move |_, rng| spec.request(rng));
+    let make_op: MakeOp = Arc::new(move |ctx, rng| spec.request(ctx, rng));
     let outcome = driver::run(&config, make_op).await?;
     let workload = match args.workload {
         Workload::Mixed => format!("mixed{:.0}", args.read_ratio * 100.0),
+        Workload::Multi => format!("multi{}", args.multi_ops),
         w => format!("{w:?}").to_lowercase(),
     };
-    Report::new("run", workload, &args.common, &outcome).print(args.common.json)
+    Report::new("run", workload, &args.common, &outcome).print(&args.common, &outcome)
+}
+
+/// A number that differs between runs, so paths a run creates do not collide with an earlier
+/// run's leftovers.
+fn run_nonce() -> u32 {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    nanos ^ std::process::id()
 }
 
 /// Creates `path` if it is missing (NodeExists is fine: runs are repeatable).
@@ -294,8 +411,33 @@ async fn create_keys(common: &Common, root: &str, keys: u64, value: &[u8]) -> an
     config.ops = Some(keys);
     let root = root.to_owned();
     let value = value.to_vec();
-    let make_op: MakeOp = Arc::new(move |i, _| {
-        workload::create(workload::key_path(&root, i), &value, CreateMode::Persistent)
+    let make_op: MakeOp = Arc::new(move |ctx, _| {
+        workload::create(
+            workload::key_path(&root, ctx.index),
+            &value,
+            CreateMode::Persistent,
+        )
+    });
+    let outcome = driver::run(&config, make_op).await?;
+    check_only_node_exists(&outcome)
+}
+
+/// Creates `children` children under each of the keys, for the getChildren workload.
+async fn create_children(
+    common: &Common,
+    root: &str,
+    keys: u64,
+    children: u64,
+) -> anyhow::Result<()> {
+    let mut config = driver_config(common);
+    config.sessions = common.sessions.clamp(1, 8);
+    config.inflight = 64;
+    config.ops = Some(keys.saturating_mul(children));
+    let root = root.to_owned();
+    let per_key = children.max(1);
+    let make_op: MakeOp = Arc::new(move |ctx, _| {
+        let path = workload::child_path(&root, ctx.index / per_key, ctx.index % per_key);
+        workload::create(path, &[], CreateMode::Persistent)
     });
     let outcome = driver::run(&config, make_op).await?;
     check_only_node_exists(&outcome)
@@ -318,13 +460,75 @@ async fn populate(args: PopulateArgs) -> anyhow::Result<()> {
     let mut config = driver_config(&args.common);
     config.ops = Some(args.znodes);
     let (root, parents) = (args.root.clone(), args.parents);
-    let make_op: MakeOp = Arc::new(move |i, _| {
-        let path = workload::populate_path(&root, parents, i);
+    let make_op: MakeOp = Arc::new(move |ctx, _| {
+        let path = workload::populate_path(&root, parents, ctx.index);
         workload::create(path, &value, CreateMode::Persistent)
     });
     let outcome = driver::run(&config, make_op).await?;
     check_only_node_exists(&outcome)?;
-    Report::new("populate", "create".into(), &args.common, &outcome).print(args.common.json)
+    Report::new("populate", "create".into(), &args.common, &outcome).print(&args.common, &outcome)
+}
+
+async fn watch_fanout(args: WatchArgs) -> anyhow::Result<()> {
+    let config = watch::WatchConfig {
+        addr: args.addr,
+        sessions: args.sessions,
+        nodes: args.nodes,
+        root: args.root,
+        session_timeout_ms: args.session_timeout_ms,
+        value_bytes: args.value_bytes,
+        pause: args.pause,
+        phase_timeout: Duration::from_secs_f64(args.phase_timeout_secs.max(0.0)),
+    };
+    let report = watch::run(&config, pause_for_driver).await?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!(
+            "watch sessions={} watches={} armed in {:.2}s fan-out to all in {:.3}ms \
+             (p50 {:.3}ms p99 {:.3}ms) burst {} notifications in {:.3}s = {:.0}/s",
+            report.sessions,
+            report.watches,
+            report.arm_s,
+            report.fanout_ms,
+            report.fanout_p50_ms,
+            report.fanout_p99_ms,
+            report.burst_notifications,
+            report.burst_s,
+            report.notifications_per_sec
+        );
+    }
+    Ok(())
+}
+
+/// Tells the driver which phase was reached (one JSON line on stdout) and waits for it to
+/// answer with a line on stdin; end of input also continues.
+async fn pause_for_driver(phase: &'static str) -> anyhow::Result<()> {
+    println!("{}", serde_json::json!({ "phase": phase }));
+    tokio::task::spawn_blocking(|| {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)
+    })
+    .await
+    .context("the stdin reader panicked")?
+    .context("reading the driver's go-ahead from stdin")?;
+    Ok(())
+}
+
+async fn churn_sessions(args: ChurnArgs) -> anyhow::Result<()> {
+    ensure_znode(&args.common, &args.root).await?;
+    let config = churn::ChurnConfig {
+        addr: args.common.addr.clone(),
+        workers: args.common.sessions,
+        duration: Duration::from_secs_f64(args.duration_secs.max(0.0)),
+        warmup: Duration::from_secs_f64(args.warmup_secs.max(0.0)),
+        root: args.root.clone(),
+        value: vec![b'e'; args.common.value_bytes],
+        session_timeout_ms: args.common.session_timeout_ms,
+        run_nonce: run_nonce(),
+    };
+    let outcome = churn::run(&config).await?;
+    Report::new("churn", "churn".into(), &args.common, &outcome).print(&args.common, &outcome)
 }
 
 #[derive(Serialize)]
@@ -389,4 +593,44 @@ async fn try_get(addr: &str, path: &str, timeout: Duration) -> anyhow::Result<Se
         anyhow::Ok(session)
     };
     tokio::time::timeout(timeout, attempt).await?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+
+    #[test]
+    fn hdr_log_holds_one_tagged_interval_for_the_whole_run() {
+        let mut outcome = Outcome {
+            ops: 3,
+            errors: Default::default(),
+            elapsed: Duration::from_secs(5),
+            latency_us: driver::new_histogram(),
+        };
+        for us in [250, 1_000, 42_000] {
+            outcome.latency_us.record(us).expect("in range");
+        }
+        let path = std::env::temp_dir().join(format!("loadgen-hdr-{}.hlog", std::process::id()));
+        write_hdr_log(&path, "set", &outcome).expect("written");
+        let text = std::fs::read(&path).expect("readable");
+        std::fs::remove_file(&path).ok();
+
+        let intervals: Vec<_> = IntervalLogIterator::new(&text)
+            .filter_map(|entry| match entry.expect("a valid HdrHistogram log") {
+                LogEntry::Interval(h) => Some((
+                    h.tag().map(|t| t.as_str().to_owned()),
+                    h.duration(),
+                    h.max(),
+                )),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(intervals.len(), 1);
+        let (tag, duration, max_ms) = &intervals[0];
+        assert_eq!(tag.as_deref(), Some("set"));
+        assert_eq!(*duration, Duration::from_secs(5));
+        // The max column is in milliseconds (MaxValueDivisor 1000); HDR rounds within 0.1%.
+        assert!((max_ms - 42.0).abs() < 0.1, "max {max_ms} ms");
+    }
 }

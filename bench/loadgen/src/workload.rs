@@ -2,10 +2,14 @@
 //! to the request to send, so the driver stays independent of the workload.
 
 use clap::ValueEnum;
-use paddock_jute::proto::{CreateRequest, PathWatchRequest, Request, SetDataRequest};
+use paddock_jute::proto::{
+    CreateRequest, DeleteRequest, MultiOp, PathWatchRequest, Request, SetDataRequest,
+};
 use paddock_jute::{Acl, CreateMode};
 use rand::rngs::SmallRng;
 use rand::Rng;
+
+use crate::driver::OpContext;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -20,12 +24,19 @@ pub enum Workload {
     Create,
     /// getData or setData of a random key, with `--read-ratio` reads.
     Mixed,
+    /// getChildren of a random key, each of which has `--children` children.
+    Children,
+    /// Pairs of requests on one session: create a persistent znode, then delete it. Each
+    /// request counts as one operation.
+    CreateDelete,
+    /// One multi of `--multi-ops` setData on random keys; each multi counts as one operation.
+    Multi,
 }
 
 impl Workload {
     /// Whether the workload reads or writes the pre-created keys `root/k<i>`.
     pub fn needs_keys(self) -> bool {
-        !matches!(self, Workload::Create)
+        !matches!(self, Workload::Create | Workload::CreateDelete)
     }
 }
 
@@ -37,10 +48,15 @@ pub struct OpSpec {
     pub keys: u64,
     pub value: Vec<u8>,
     pub read_ratio: f64,
+    /// setData requests inside each multi.
+    pub multi_ops: u32,
+    /// Distinguishes this run's create/delete paths from a previous run's leftovers (a run
+    /// may stop between a create and its delete).
+    pub run_nonce: u32,
 }
 
 impl OpSpec {
-    pub fn request(&self, rng: &mut SmallRng) -> Request {
+    pub fn request(&self, ctx: OpContext, rng: &mut SmallRng) -> Request {
         match self.workload {
             Workload::Get => self.get(rng),
             Workload::Exists => Request::Exists(PathWatchRequest {
@@ -60,6 +76,33 @@ impl OpSpec {
                     self.set(rng)
                 }
             }
+            Workload::Children => Request::GetChildren(PathWatchRequest {
+                path: self.random_key(rng),
+                watch: false,
+            }),
+            Workload::CreateDelete => self.create_delete(ctx),
+            Workload::Multi => Request::Multi(
+                (0..self.multi_ops.max(1))
+                    .map(|_| MultiOp::SetData(self.set_request(rng)))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// Even-numbered requests of a session create `root/cd<nonce>-<session>-<n>`, the next one
+    /// deletes it; the session's ordering guarantees the create ran first.
+    fn create_delete(&self, ctx: OpContext) -> Request {
+        let path = format!(
+            "{}/cd{}-{}-{}",
+            self.root,
+            self.run_nonce,
+            ctx.session,
+            ctx.seq / 2
+        );
+        if ctx.seq.is_multiple_of(2) {
+            create(path, &self.value, CreateMode::Persistent)
+        } else {
+            Request::Delete(DeleteRequest { path, version: -1 })
         }
     }
 
@@ -71,11 +114,15 @@ impl OpSpec {
     }
 
     fn set(&self, rng: &mut SmallRng) -> Request {
-        Request::SetData(SetDataRequest {
+        Request::SetData(self.set_request(rng))
+    }
+
+    fn set_request(&self, rng: &mut SmallRng) -> SetDataRequest {
+        SetDataRequest {
             path: self.random_key(rng),
             data: Some(self.value.clone()),
             version: -1,
-        })
+        }
     }
 
     fn random_key(&self, rng: &mut SmallRng) -> String {
@@ -92,6 +139,11 @@ pub fn key_path(root: &str, i: u64) -> String {
 /// single parent holds a million children.
 pub fn populate_path(root: &str, parents: u64, i: u64) -> String {
     format!("{root}/p{}/n{i}", i % parents.max(1))
+}
+
+/// The path of child `c` of key `i`, for the getChildren workload.
+pub fn child_path(root: &str, i: u64, c: u64) -> String {
+    format!("{root}/k{i}/c{c}")
 }
 
 pub fn populate_parent(root: &str, p: u64) -> String {
@@ -120,31 +172,92 @@ mod tests {
         assert_eq!(populate_path("/pop", 0, 5), "/pop/p0/n5");
     }
 
-    #[test]
-    fn mixed_read_ratio_one_only_reads() {
-        let spec = OpSpec {
-            workload: Workload::Mixed,
+    fn spec(workload: Workload) -> OpSpec {
+        OpSpec {
+            workload,
             root: "/b".into(),
             keys: 4,
-            value: vec![0; 3],
-            read_ratio: 1.0,
-        };
-        let mut rng = SmallRng::seed_from_u64(1);
-        for _ in 0..100 {
-            assert!(matches!(spec.request(&mut rng), Request::GetData(_)));
+            value: vec![7; 100],
+            read_ratio: 0.5,
+            multi_ops: 3,
+            run_nonce: 9,
+        }
+    }
+
+    fn ctx(session: u32, seq: u64) -> OpContext {
+        OpContext {
+            index: seq,
+            session,
+            seq,
         }
     }
 
     #[test]
-    fn create_workload_asks_for_sequential_znodes() {
+    fn mixed_read_ratio_one_only_reads() {
         let spec = OpSpec {
-            workload: Workload::Create,
-            root: "/b".into(),
-            keys: 0,
-            value: vec![7; 100],
-            read_ratio: 0.0,
+            read_ratio: 1.0,
+            ..spec(Workload::Mixed)
         };
-        let Request::Create(c) = spec.request(&mut SmallRng::seed_from_u64(1)) else {
+        let mut rng = SmallRng::seed_from_u64(1);
+        for seq in 0..100 {
+            assert!(matches!(
+                spec.request(ctx(0, seq), &mut rng),
+                Request::GetData(_)
+            ));
+        }
+    }
+
+    #[test]
+    fn mixed_read_ratio_half_sends_both_kinds() {
+        let spec = spec(Workload::Mixed);
+        let mut rng = SmallRng::seed_from_u64(1);
+        let reads = (0..1000)
+            .filter(|seq| matches!(spec.request(ctx(0, *seq), &mut rng), Request::GetData(_)))
+            .count();
+        assert!((400..600).contains(&reads), "{reads} reads of 1000");
+    }
+
+    #[test]
+    fn create_delete_pairs_a_create_with_the_delete_of_the_same_path() {
+        let spec = spec(Workload::CreateDelete);
+        let mut rng = SmallRng::seed_from_u64(1);
+        let Request::Create(c) = spec.request(ctx(3, 4), &mut rng) else {
+            panic!("an even request of a session must be a create");
+        };
+        let Request::Delete(d) = spec.request(ctx(3, 5), &mut rng) else {
+            panic!("an odd request of a session must be a delete");
+        };
+        assert_eq!(c.path, "/b/cd9-3-2");
+        assert_eq!(d.path, c.path);
+        // Version -1 matches any version (DataTree.deleteNode via PrepRequestProcessor).
+        assert_eq!(d.version, -1);
+    }
+
+    #[test]
+    fn multi_workload_sends_the_chosen_number_of_set_data() {
+        let spec = spec(Workload::Multi);
+        let Request::Multi(ops) = spec.request(ctx(0, 0), &mut SmallRng::seed_from_u64(1)) else {
+            panic!("not a multi");
+        };
+        assert_eq!(ops.len(), 3);
+        assert!(ops.iter().all(|op| matches!(op, MultiOp::SetData(_))));
+    }
+
+    #[test]
+    fn children_workload_lists_a_key() {
+        let spec = spec(Workload::Children);
+        let Request::GetChildren(r) = spec.request(ctx(0, 0), &mut SmallRng::seed_from_u64(1))
+        else {
+            panic!("not a getChildren");
+        };
+        assert!(r.path.starts_with("/b/k"));
+        assert!(!r.watch);
+    }
+
+    #[test]
+    fn create_workload_asks_for_sequential_znodes() {
+        let spec = spec(Workload::Create);
+        let Request::Create(c) = spec.request(ctx(0, 0), &mut SmallRng::seed_from_u64(1)) else {
             panic!("not a create");
         };
         // ZooKeeper appends the counter to the given path (PrepRequestProcessor.pRequest2Txn).
