@@ -7,12 +7,16 @@
 //!   symbol) and compared.
 //! - [`raw`]: a raw-socket protocol client for hostile and odd inputs.
 //! - [`zkcli`]: running ZooKeeper's own `ZooKeeperMain` (zkCli.sh) and normalising its output.
+//! - [`http`]: a minimal HTTP client for the AdminServer and `/metrics`.
+//! - [`ops`]: the client activity the operations tests report on.
 //! - this file: the scenario runner ([`compare`]) and JSON views of `zookeeper-client` results.
 //!
 //! Environment: `DIFFTEST_PRINT=1` (print each normalised reference trace), `PADDOCK_BIN` (else `<target>/debug/paddock`), `DIFFTEST_ONLY_ZK=1` (run the
 //! scenarios on ZooKeeper alone to validate the harness), `ZOOKEEPER_JAVA_DIR` (jars, default
 //! Debian's `/usr/share/java`), `JAVA`.
 
+pub mod http;
+pub mod ops;
 pub mod raw;
 pub mod server;
 pub mod trace;
