@@ -205,6 +205,16 @@ impl State {
         self.sessions.sessions()
     }
 
+    /// Live sessions with the time (`now_ms` clock) of the expiry bucket each waits in, in id
+    /// order; `None` for a session that is closing (for `dump`, `SessionTrackerImpl.dumpSessions`).
+    pub fn session_expiries(&self) -> Vec<(i64, Option<i64>)> {
+        self.sessions
+            .sessions()
+            .into_iter()
+            .map(|(id, _)| (id, self.sessions.expiry_ms(id)))
+            .collect()
+    }
+
     /// Sessions owning ephemeral nodes, with their paths (for `dump`).
     pub fn ephemerals_by_session(&self) -> Vec<(i64, Vec<String>)> {
         self.tree.ephemerals_by_session()

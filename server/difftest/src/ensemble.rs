@@ -296,7 +296,7 @@ impl Ensemble {
             let data = m.dir.join("data");
             std::fs::create_dir_all(&data)?;
             std::fs::write(data.join("myid"), format!("{}\n", m.id))?;
-            let mut cfg = self.config.render(m.client.port(), &data);
+            let mut cfg = self.config.render(m.client.port(), &data, None);
             // `render` binds clients to 127.0.0.1; a member in a namespace has its own address.
             cfg = cfg.replace(
                 "clientPortAddress=127.0.0.1",

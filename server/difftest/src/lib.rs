@@ -10,6 +10,8 @@
 //!   restarted on their data, on loopback or in namespaces.
 //! - [`netns`]: network namespaces and veth links for ensemble tests, with cuts and heals.
 //! - [`zkcli`]: running ZooKeeper's own `ZooKeeperMain` (zkCli.sh) and normalising its output.
+//! - [`http`]: a minimal HTTP client for the AdminServer and `/metrics`.
+//! - [`ops`]: the client activity the operations tests report on.
 //! - this file: the scenario runner ([`compare`]) and JSON views of `zookeeper-client` results.
 //!
 //! Environment: `DIFFTEST_PRINT=1` (print each normalised reference trace), `PADDOCK_BIN` (else `<target>/debug/paddock`), `DIFFTEST_ONLY_ZK=1` (run the
@@ -17,7 +19,9 @@
 //! Debian's `/usr/share/java`), `JAVA`.
 
 pub mod ensemble;
+pub mod http;
 pub mod netns;
+pub mod ops;
 pub mod raw;
 pub mod server;
 pub mod trace;

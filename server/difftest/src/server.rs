@@ -54,6 +54,9 @@ pub struct ServerConfig {
     pub container_check_interval_ms: Option<u64>,
     /// `znode.container.maxNeverUsedIntervalMs`: age after which never-used containers go.
     pub container_max_never_used_interval_ms: Option<u64>,
+    /// Run the AdminServer on a free loopback port (ZooKeeper then needs the servlet API on
+    /// its classpath, which Debian's scripts leave out).
+    pub admin_server: bool,
     /// Further `key=value` lines, written as they are.
     pub extra: Vec<(String, String)>,
 }
@@ -66,6 +69,7 @@ impl Default for ServerConfig {
             extended_types: true,
             container_check_interval_ms: None,
             container_max_never_used_interval_ms: None,
+            admin_server: false,
             extra: Vec::new(),
         }
     }
@@ -77,14 +81,24 @@ impl ServerConfig {
         Duration::from_millis(2 * u64::from(self.tick_ms))
     }
 
-    /// The zoo.cfg text for a server listening on `port` with its data in `data_dir`.
-    pub fn render(&self, port: u16, data_dir: &std::path::Path) -> String {
+    /// The zoo.cfg text for a server listening on `port` with its data in `data_dir` and,
+    /// when `admin_port` is given, its AdminServer on that port.
+    pub fn render(&self, port: u16, data_dir: &std::path::Path, admin_port: Option<u16>) -> String {
         let mut cfg = String::new();
         let _ = writeln!(cfg, "tickTime={}", self.tick_ms);
         let _ = writeln!(cfg, "dataDir={}", data_dir.display());
         let _ = writeln!(cfg, "clientPort={port}");
         let _ = writeln!(cfg, "clientPortAddress=127.0.0.1");
-        let _ = writeln!(cfg, "admin.enableServer=false");
+        match admin_port {
+            Some(admin) => {
+                let _ = writeln!(cfg, "admin.enableServer=true");
+                let _ = writeln!(cfg, "admin.serverAddress=127.0.0.1");
+                let _ = writeln!(cfg, "admin.serverPort={admin}");
+            }
+            None => {
+                let _ = writeln!(cfg, "admin.enableServer=false");
+            }
+        }
         let _ = writeln!(cfg, "4lw.commands.whitelist=*");
         let _ = writeln!(cfg, "maxClientCnxns={}", self.max_client_cnxns);
         let _ = writeln!(cfg, "extendedTypesEnabled={}", self.extended_types);
@@ -150,6 +164,7 @@ pub fn free_port() -> Result<u16> {
 pub struct ServerProcess {
     kind: ServerKind,
     port: u16,
+    admin_port: Option<u16>,
     guard: Child,
     guard_stdin: Option<ChildStdin>,
     dir: tempfile::TempDir,
@@ -208,7 +223,12 @@ pub(crate) fn server_argv(
             let log4j = run_dir.join("log4j.properties");
             std::fs::write(&log4j, LOG4J_PROPERTIES)?;
             let jars = java_dir();
-            let classpath = ["zookeeper.jar", "slf4j-log4j12.jar", "log4j-1.2.jar"]
+            let mut jars_used = vec!["zookeeper.jar", "slf4j-log4j12.jar", "log4j-1.2.jar"];
+            if config.admin_server {
+                // Jetty needs the servlet API, which Debian ships as a separate jar.
+                jars_used.push("servlet-api.jar");
+            }
+            let classpath = jars_used
                 .iter()
                 .map(|jar| jars.join(jar).display().to_string())
                 .collect::<Vec<_>>()
@@ -290,13 +310,19 @@ impl ServerProcess {
         let data_dir = dir.path().join("data");
         std::fs::create_dir_all(&data_dir)?;
         let port = free_port()?;
+        let admin_port = if config.admin_server {
+            Some(free_port()?)
+        } else {
+            None
+        };
         let cfg_path = dir.path().join("zoo.cfg");
-        std::fs::write(&cfg_path, config.render(port, &data_dir))?;
+        std::fs::write(&cfg_path, config.render(port, &data_dir, admin_port))?;
         let argv = server_argv(kind, config, &cfg_path, dir.path())?;
         let (guard, guard_stdin) = spawn_guarded(&argv, dir.path())?;
         let mut server = ServerProcess {
             kind,
             port,
+            admin_port,
             guard,
             guard_stdin,
             dir,
@@ -317,6 +343,17 @@ impl ServerProcess {
     /// The client port on 127.0.0.1.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The zoo.cfg the server was started with.
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("zoo.cfg")
+    }
+
+    /// The AdminServer's address, when [`ServerConfig::admin_server`] is on.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_port
+            .map(|port| SocketAddr::from(([127, 0, 0, 1], port)))
     }
 
     /// `127.0.0.1:<port>`.

@@ -105,6 +105,13 @@ pub struct ServerConfig {
     pub metrics_http_host: String,
     /// `metricsProvider.httpPort` (default 7000): Prometheus exporter port.
     pub metrics_http_port: u16,
+    /// `paddock.metrics.enabled` (default false): serve `/metrics` even when
+    /// `metricsProvider.className` does not name ZooKeeper's Prometheus provider.
+    pub paddock_metrics_enabled: bool,
+    /// `admin.commandURL` / `zookeeper.admin.commandURL` (default `/commands`).
+    pub admin_command_url: String,
+    /// `paddock.log.format` (default human; `json` for one JSON object per line).
+    pub log_format: LogFormat,
     /// `server.N` lines, from zoo.cfg or from `dynamicConfigFile`.
     pub servers: Vec<ServerLine>,
     /// The id in `<dataDir>/myid`, when that file exists.
@@ -115,6 +122,21 @@ pub struct ServerConfig {
     pub sync_limit: Option<u32>,
     /// Keys present in the file that Paddock does not act on yet (warned at startup).
     pub ignored_keys: Vec<String>,
+}
+
+/// ZooKeeper's Prometheus provider, which `metricsProvider.className` names to turn on the
+/// `/metrics` endpoint.
+pub const PROMETHEUS_PROVIDER: &str =
+    "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider";
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// tracing's human-readable lines.
+    #[default]
+    Human,
+    /// One JSON object per line.
+    Json,
 }
 
 /// What went wrong reading a configuration. Messages name the file, the line,
@@ -261,6 +283,9 @@ impl ServerConfig {
             metrics_provider_class: None,
             metrics_http_host: "0.0.0.0".to_string(),
             metrics_http_port: 7000,
+            paddock_metrics_enabled: false,
+            admin_command_url: "/commands".to_string(),
+            log_format: LogFormat::Human,
             servers: Vec::new(),
             server_id: None,
             init_limit: None,
@@ -367,6 +392,13 @@ impl ServerConfig {
 
     /// Whether the four-letter word `cmd` may run (`FourLetterCommands.isEnabled`):
     /// listed, or `srvr` (zkServer.sh needs it), or `isro` in read-only mode.
+    /// Whether the Prometheus endpoint runs: ZooKeeper's provider class is named, or
+    /// `paddock.metrics.enabled=true`.
+    pub fn prometheus_enabled(&self) -> bool {
+        self.paddock_metrics_enabled
+            || self.metrics_provider_class.as_deref() == Some(PROMETHEUS_PROVIDER)
+    }
+
     pub fn four_letter_word_allowed(&self, cmd: &str) -> bool {
         cmd == "srvr"
             || (cmd == "isro" && self.read_only_mode_enabled)

@@ -5,7 +5,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
 use paddock_core::ConnId;
@@ -83,13 +83,24 @@ impl ConnReader {
         debug_assert!(first);
         let head: [u8; 4] = self.buf[..4].try_into().expect("four bytes were read");
         if let Some(cmd) = four_letter_word(&head) {
-            return crate::fourlw::answer(cmd, write, &self.shared).await;
+            self.shared.metrics.count("bytes_received_count", 4);
+            let mask = if cmd == "stmk" && self.shared.four_letter_word_allowed(cmd) {
+                self.trace_mask_argument().await
+            } else {
+                None
+            };
+            return crate::fourlw::answer(cmd, mask, peer, write, &self.shared).await;
         }
         let connect = match tokio::time::timeout(handshake_wait, self.next_frame()).await {
             // ZooKeeper ignores bytes after the record, so `read`, not `from_bytes`.
-            Ok(frame) => ConnectRequest::read(&mut Reader::new(&frame?))?,
+            Ok(frame) => ConnectRequest::read(&mut Reader::new(&frame?)),
             Err(_) => return Err(ConnEnd::HandshakeTimeout(handshake_wait)),
         };
+        let received = Instant::now();
+        self.shared.metrics.count("connection_request_count", 1);
+        let connect = connect.inspect_err(|_| {
+            self.shared.metrics.count("unsuccessful_handshake", 1);
+        })?;
 
         let (outbox_tx, outbox_rx) = outbox(self.shared.outbox_max_bytes);
         tokio::spawn(write_loop(write, outbox_rx, closed.clone()));
@@ -97,13 +108,16 @@ impl ConnReader {
         let conn = self.conn;
         let opened = CoreMsg::Opened {
             conn,
-            addr: peer.ip(),
+            peer,
             outbox: outbox_tx,
         };
         core.send(opened).await.map_err(|_| ConnEnd::Shutdown)?;
-        core.send(CoreMsg::Connect { conn, req: connect })
-            .await
-            .map_err(|_| ConnEnd::Shutdown)?;
+        let connect = CoreMsg::Connect {
+            conn,
+            req: connect,
+            received,
+        };
+        core.send(connect).await.map_err(|_| ConnEnd::Shutdown)?;
 
         loop {
             let frame = tokio::select! {
@@ -141,7 +155,9 @@ impl ConnReader {
             Ok(req) => Ok(CoreMsg::Request {
                 conn,
                 xid: hdr.xid,
+                op,
                 req,
+                received: Instant::now(),
             }),
             Err(DecodeError::UnknownOpCode(_) | DecodeError::NotARequest(_)) => Ok(reject),
             Err(e) => {
@@ -155,6 +171,15 @@ impl ConnReader {
                 })
             }
         }
+    }
+
+    /// The 8-byte big-endian mask after `stmk`. ZooKeeper reads it with one read and fails
+    /// the command when it is short; this waits up to the handshake timeout for all 8.
+    async fn trace_mask_argument(&mut self) -> Option<i64> {
+        let wait = self.shared.handshake_timeout;
+        tokio::time::timeout(wait, self.fill(12)).await.ok()?.ok()?;
+        let bytes: [u8; 8] = self.buf[4..12].try_into().ok()?;
+        Some(i64::from_be_bytes(bytes))
     }
 
     /// Reads until the buffer holds at least `n` bytes.
@@ -172,6 +197,9 @@ impl ConnReader {
         loop {
             if let Some(len) = frame_len(&self.buf, self.shared.max_frame_bytes)? {
                 self.buf.advance(4);
+                self.shared
+                    .metrics
+                    .count("bytes_received_count", 4 + len as u64);
                 let payload = self.buf.split_to(len).to_vec();
                 return Ok(payload);
             }

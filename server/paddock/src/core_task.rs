@@ -8,7 +8,8 @@
 //! connection that does not drain its outbox is closed rather than allowed to hold memory.
 
 use std::collections::{HashMap, VecDeque};
-use std::net::IpAddr;
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use paddock_core::snapshot::{SnapNode, SnapshotCursor};
@@ -17,14 +18,15 @@ use paddock_core::ConnId;
 use paddock_jute::proto::{ConnectRequest, ReplyHeader, Request, Response};
 use paddock_jute::txn::Txn;
 use paddock_jute::{ErrorCode, OpCode};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
+use crate::metrics::{self, Gauges, ServerMetrics};
 use crate::outbox::Outbox;
 use crate::persist::{
     append_digest, describe, log_entry, next_snapshot_after, zxid_digest, LogHandle, LogMsg,
     SnapshotJob, Storage,
 };
-use crate::stats::ServerStats;
+use crate::stats::{last_op, ConnStats, InFlight, ServerStats, CONNECT_XID};
 use crate::wire;
 
 /// What connections tell the core task.
@@ -32,17 +34,22 @@ use crate::wire;
 pub enum CoreMsg {
     Opened {
         conn: ConnId,
-        addr: IpAddr,
+        peer: SocketAddr,
         outbox: Outbox,
     },
     Connect {
         conn: ConnId,
         req: ConnectRequest,
+        /// When the frame was read, for latency.
+        received: Instant,
     },
     Request {
         conn: ConnId,
         xid: i32,
+        op: OpCode,
         req: Request,
+        /// When the frame was read, for latency.
+        received: Instant,
     },
     /// A request the server cannot serve: answered with `err` and, if `close`, the connection
     /// ends (unknown opcodes get Unimplemented and a close, as in ZooKeeper).
@@ -55,11 +62,69 @@ pub enum CoreMsg {
     Closed {
         conn: ConnId,
     },
-    /// A snapshot of the counters, for the four-letter words.
-    Stats {
-        reply: oneshot::Sender<ServerStats>,
-    },
+    /// Runs a function against the core's state between requests: how the four-letter
+    /// words, the AdminServer and the metrics read (and reset) what only the core knows.
+    Inspect(InspectFn),
 }
+
+/// A query against [`CoreView`]; it sends its answer through its own channel.
+pub struct InspectFn(pub Box<dyn FnOnce(&mut CoreView<'_>) + Send>);
+
+impl std::fmt::Debug for InspectFn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InspectFn")
+    }
+}
+
+/// What an [`InspectFn`] sees.
+pub struct CoreView<'a> {
+    pub state: &'a State,
+    pub stats: &'a mut ServerStats,
+    pub conns: &'a mut HashMap<ConnId, ConnStats>,
+    /// `DataTree.digestLog`: (zxid, digest) every 128 zxids, the newest 1024.
+    pub digest_log: &'a VecDeque<(i64, i64)>,
+    /// When the server started serving (for `uptime`).
+    pub started: Instant,
+}
+
+impl CoreView<'_> {
+    /// Requests received and not yet answered (`outstanding_requests`).
+    pub fn outstanding(&self) -> u64 {
+        self.conns.values().map(|c| c.in_flight.len() as u64).sum()
+    }
+
+    /// The gauges `mntr` and `/metrics` report; `connections` is the number of open client
+    /// sockets, which only the listener knows.
+    pub fn gauges(&self, connections: u64) -> Gauges {
+        let counts = self.state.counts();
+        let s = &self.stats;
+        Gauges {
+            ephemerals_count: counts.ephemerals_count,
+            num_alive_connections: connections,
+            avg_latency: s.latency.avg(),
+            outstanding_requests: self.outstanding(),
+            znode_count: counts.znode_count,
+            global_sessions: counts.sessions,
+            last_client_response_size: s.response_sizes.last,
+            packets_sent: s.packets_sent,
+            packets_received: s.packets_received,
+            max_client_response_size: s.response_sizes.max,
+            watch_count: counts.watch_count,
+            auth_failed_count: s.auth_failed,
+            min_latency: s.latency.min(),
+            max_file_descriptor_count: metrics::max_fd_count(),
+            approximate_data_size: counts.approximate_data_size,
+            open_file_descriptor_count: metrics::open_fd_count(),
+            uptime_ms: self.started.elapsed().as_millis() as i64,
+            max_latency: s.latency.max_ms,
+            min_client_response_size: s.response_sizes.min,
+        }
+    }
+}
+
+/// `DataTree.DIGEST_LOG_INTERVAL` and `DIGEST_LOG_LIMIT`.
+const DIGEST_LOG_INTERVAL: i64 = 128;
+const DIGEST_LOG_LIMIT: usize = 1024;
 
 /// Wall-clock milliseconds since the epoch.
 pub fn wall_ms() -> i64 {
@@ -97,6 +162,10 @@ pub struct CoreTask {
     clock: Clock,
     outboxes: HashMap<ConnId, Outbox>,
     stats: ServerStats,
+    conn_stats: HashMap<ConnId, ConnStats>,
+    metrics: Arc<ServerMetrics>,
+    digest_log: VecDeque<(i64, i64)>,
+    started: Instant,
     storage: Storage,
     log: LogHandle,
     /// The zxid up to which the log is fsynced.
@@ -116,6 +185,12 @@ struct Snapshotting {
     job: SnapshotJob,
     /// A chunk the writer thread had no room for yet.
     waiting: Option<Vec<(String, SnapNode)>>,
+    /// Set when the walk has emitted every node: the last applied zxid and the tree digest at
+    /// that moment. The walk may have seen changes the log has not made durable yet, so the
+    /// file is only completed (renamed) once the log is fsynced up to that zxid; otherwise a
+    /// crash could leave a snapshot holding part of a transaction the log lost, which no
+    /// replay would complete.
+    walked: Option<paddock_storage::snapshot::ZxidDigest>,
 }
 
 /// Nodes handed to the snapshot thread after each request, and when idle.
@@ -133,7 +208,7 @@ impl CoreTask {
     pub fn new(
         state: State,
         clock: Clock,
-        stats: ServerStats,
+        metrics: Arc<ServerMetrics>,
         storage: Storage,
         snapshot_now: bool,
     ) -> Self {
@@ -144,7 +219,11 @@ impl CoreTask {
             state,
             clock,
             outboxes: HashMap::new(),
-            stats,
+            stats: ServerStats::default(),
+            conn_stats: HashMap::new(),
+            metrics,
+            digest_log: VecDeque::new(),
+            started: Instant::now(),
             storage,
             log,
             durable_zxid,
@@ -241,6 +320,10 @@ impl CoreTask {
             return self.log.send(LogMsg::Retry).await;
         }
         for proposal in proposals {
+            if matches!(proposal.txn, Txn::CloseSession(_)) {
+                // SessionTrackerImpl expired it (`stale_sessions_expired`).
+                self.metrics.count("stale_sessions_expired", 1);
+            }
             self.commit(proposal).await?;
         }
         Ok(())
@@ -248,20 +331,49 @@ impl CoreTask {
 
     async fn handle(&mut self, msg: CoreMsg) -> Result<(), ()> {
         match msg {
-            CoreMsg::Opened { conn, addr, outbox } => {
+            CoreMsg::Opened { conn, peer, outbox } => {
                 self.outboxes.insert(conn, outbox);
-                self.state.conn_opened(conn, addr);
+                self.state.conn_opened(conn, peer.ip());
+                let established = wall_ms();
+                self.conn_stats
+                    .insert(conn, ConnStats::new(peer, established));
             }
-            CoreMsg::Connect { conn, req } => {
-                self.stats.packets_received += 1;
+            CoreMsg::Connect {
+                conn,
+                req,
+                received,
+            } => {
+                self.received(conn);
+                self.queued();
                 let now = self.now_ms();
                 let step = self.state.connect(conn, req, now);
+                if matches!(step, Step::Propose(_)) {
+                    // A new session is a transaction: FinalRequestProcessor times it ("SESS").
+                    self.track(conn, CONNECT_XID, received, "SESS", true);
+                }
                 self.run_step(step).await?;
             }
-            CoreMsg::Request { conn, xid, req } => {
-                self.stats.packets_received += 1;
+            CoreMsg::Request {
+                conn,
+                xid,
+                op,
+                req,
+                received,
+            } => {
+                self.received(conn);
                 let now = self.now_ms();
+                let is_auth = matches!(req, Request::Auth(_));
+                if !is_auth {
+                    self.queued();
+                }
                 let step = self.state.request(conn, xid, req, now);
+                if let Some(code) = last_op(op) {
+                    let write = matches!(step, Step::Propose(_));
+                    self.track(conn, xid, received, code, write);
+                }
+                if is_auth {
+                    self.count_auth_failures(&step);
+                }
                 self.run_step(step).await?;
             }
             CoreMsg::Reject {
@@ -270,7 +382,7 @@ impl CoreTask {
                 err,
                 close,
             } => {
-                self.stats.packets_received += 1;
+                self.received(conn);
                 // UnimplementedRequestProcessor answers with the request's unset zxid (-1);
                 // FinalRequestProcessor's marshalling errors carry the last processed zxid.
                 let zxid = match err {
@@ -294,16 +406,86 @@ impl CoreTask {
                 if self.outboxes.remove(&conn).is_some() {
                     self.state.conn_closed(conn);
                 }
+                self.conn_stats.remove(&conn);
             }
-            CoreMsg::Stats { reply } => {
-                let mut stats = self.stats.clone();
-                stats.counts = self.state.counts();
-                stats.last_zxid = self.state.last_zxid();
-                stats.connections = self.outboxes.len() as u64;
-                let _ = reply.send(stats);
+            CoreMsg::Inspect(f) => {
+                let mut view = CoreView {
+                    state: &self.state,
+                    stats: &mut self.stats,
+                    conns: &mut self.conn_stats,
+                    digest_log: &self.digest_log,
+                    started: self.started,
+                };
+                (f.0)(&mut view);
             }
         }
         Ok(())
+    }
+
+    /// A request entered the pipeline: in a standalone ZooKeeper every request passes the
+    /// PrepRequestProcessor and the SyncRequestProcessor, which count it.
+    fn queued(&self) {
+        self.metrics.count("prep_processor_request_queued", 1);
+        self.metrics.count("sync_processor_request_queued", 1);
+    }
+
+    /// A packet arrived on `conn` (`ServerCnxn.packetReceived`).
+    fn received(&mut self, conn: ConnId) {
+        self.stats.packets_received += 1;
+        if let Some(c) = self.conn_stats.get_mut(&conn) {
+            c.packets_received += 1;
+        }
+    }
+
+    /// Starts timing a request until its reply leaves.
+    fn track(&mut self, conn: ConnId, xid: i32, received: Instant, op: &'static str, write: bool) {
+        if let Some(c) = self.conn_stats.get_mut(&conn) {
+            c.track(InFlight {
+                xid,
+                received,
+                op,
+                write,
+            });
+        }
+    }
+
+    /// `auth_failed_count`: an auth packet answered AuthFailed.
+    fn count_auth_failures(&mut self, step: &Step) {
+        let Step::Done(actions) = step else {
+            return;
+        };
+        let failed = ErrorCode::AuthFailed.code();
+        if actions
+            .iter()
+            .any(|a| matches!(a, Action::Reply { err, .. } if *err == failed))
+        {
+            self.stats.auth_failed += 1;
+        }
+    }
+
+    /// A reply to `xid` leaves: ServerStats.updateLatency and updateStatsForResponse.
+    fn responded(&mut self, conn: ConnId, xid: i32, zxid: i64, size: usize) {
+        if xid != CONNECT_XID {
+            self.stats.response_sizes.add(size as i64);
+        }
+        let Some(c) = self.conn_stats.get_mut(&conn) else {
+            return;
+        };
+        let Some(req) = c.answered(xid) else {
+            return;
+        };
+        let latency = req.received.elapsed();
+        let latency_ms = latency.as_millis() as i64;
+        let now_mono_ms = self.started.elapsed().as_millis() as i64;
+        c.responded(&req, zxid, latency_ms, now_mono_ms);
+        self.stats.latency.add(latency_ms);
+        let (summary, histogram) = if req.write {
+            ("updatelatency", &self.metrics.paddock.update_seconds)
+        } else {
+            ("readlatency", &self.metrics.paddock.read_seconds)
+        };
+        histogram.observe(latency.as_secs_f64());
+        self.metrics.observe(summary, latency_ms);
     }
 
     async fn run_step(&mut self, step: Step) -> Result<(), ()> {
@@ -331,14 +513,17 @@ impl CoreTask {
             return self.log.send(LogMsg::Retry).await;
         }
         let zxid = proposal.hdr.zxid;
-        let is_error = proposal.hdr.txn_type == OpCode::Error as i32;
         let mut entry = log_entry(&proposal.hdr, &proposal.txn);
         let actions = self.state.apply(proposal);
-        append_digest(&mut entry, self.state.tree_digest());
-        self.log.send(LogMsg::Entry { zxid, bytes: entry }).await?;
-        if !is_error {
-            self.stats.commits += 1;
+        let digest = self.state.tree_digest();
+        append_digest(&mut entry, digest);
+        if zxid % DIGEST_LOG_INTERVAL == 0 {
+            if self.digest_log.len() == DIGEST_LOG_LIMIT {
+                self.digest_log.pop_front();
+            }
+            self.digest_log.push_back((zxid, digest));
         }
+        self.log.send(LogMsg::Entry { zxid, bytes: entry }).await?;
         self.gate(zxid, actions);
         self.since_snapshot += 1;
         if self.since_snapshot >= self.snapshot_due && self.snapshot.is_none() {
@@ -414,6 +599,7 @@ impl CoreTask {
                     cursor,
                     job,
                     waiting: None,
+                    walked: None,
                 });
             }
             Err(e) => tracing::error!("cannot start a snapshot: {e}"),
@@ -425,22 +611,39 @@ impl CoreTask {
         let Some(snap) = self.snapshot.as_mut() else {
             return true;
         };
+        if let Some(walked) = snap.walked {
+            if self.durable_zxid < walked.zxid {
+                // Not durable yet: the idle loop backs off instead of spinning.
+                return false;
+            }
+            let snap = self.snapshot.take().expect("checked above");
+            let digest = walked;
+            let zxid = snap.cursor.zxid();
+            let nodes = snap.cursor.nodes_emitted();
+            let metrics = self.metrics.clone();
+            tokio::task::spawn_blocking(move || match snap.job.finish(digest) {
+                Ok((path, took)) => {
+                    metrics.observe("snapshottime", took.as_millis() as i64);
+                    metrics.paddock.snapshot_seconds.observe(took.as_secs_f64());
+                    metrics.snapshot_taken(zxid);
+                    tracing::info!(
+                        "snapshot {} of zxid {zxid:#x} written: {nodes} nodes in {took:?}",
+                        describe(&path)
+                    )
+                }
+                Err(e) => tracing::error!("snapshot of zxid {zxid:#x} failed: {e}"),
+            });
+            return true;
+        }
         let chunk = match snap.waiting.take() {
             Some(chunk) => chunk,
             None => self.state.snapshot_next(&mut snap.cursor, max_nodes),
         };
         if chunk.is_empty() && snap.cursor.is_done() {
-            let snap = self.snapshot.take().expect("checked above");
-            let digest = zxid_digest(self.state.last_zxid(), self.state.tree_digest());
-            let zxid = snap.cursor.zxid();
-            let nodes = snap.cursor.nodes_emitted();
-            tokio::task::spawn_blocking(move || match snap.job.finish(digest) {
-                Ok((path, took)) => tracing::info!(
-                    "snapshot {} of zxid {zxid:#x} written: {nodes} nodes in {took:?}",
-                    describe(&path)
-                ),
-                Err(e) => tracing::error!("snapshot of zxid {zxid:#x} failed: {e}"),
-            });
+            snap.walked = Some(zxid_digest(
+                self.state.last_zxid(),
+                self.state.tree_digest(),
+            ));
             return true;
         }
         match snap.job.offer(chunk) {
@@ -460,6 +663,8 @@ impl CoreTask {
                     resp,
                     close_after,
                 } => {
+                    let zxid = self.state.last_zxid();
+                    self.responded(conn, CONNECT_XID, zxid, 0);
                     self.send(conn, wire::connect_response_frame(&resp));
                     if close_after {
                         self.close(conn);
@@ -474,7 +679,10 @@ impl CoreTask {
                 } => {
                     let hdr = ReplyHeader { xid, zxid, err };
                     let body = (err == 0).then_some(&body);
-                    self.send(conn, wire::reply_frame(&hdr, body));
+                    let frame = wire::reply_frame(&hdr, body);
+                    // ZooKeeper's response size excludes the length prefix.
+                    self.responded(conn, xid, zxid, frame.len().saturating_sub(4));
+                    self.send(conn, frame);
                 }
                 Action::Notify { conn, zxid, event } => {
                     self.send(conn, wire::notification_frame(zxid, &event));
@@ -489,6 +697,10 @@ impl CoreTask {
             return;
         };
         self.stats.packets_sent += 1;
+        if let Some(c) = self.conn_stats.get_mut(&conn) {
+            c.packets_sent += 1;
+        }
+        self.metrics.count("response_bytes", frame.len() as u64);
         if outbox.offer(frame).is_err() {
             // The client is not reading its replies and events fast enough (or is gone): drop
             // it instead of queueing without bound. Its session survives until it expires.
@@ -501,6 +713,22 @@ impl CoreTask {
         if let Some(outbox) = self.outboxes.remove(&conn) {
             outbox.close();
         }
+        self.conn_stats.remove(&conn);
         self.state.conn_closed(conn);
     }
+}
+
+/// Runs `f` against the core task's state and returns its result; `None` when the core task
+/// has stopped.
+pub async fn inspect<T, F>(core: &mpsc::Sender<CoreMsg>, f: F) -> Option<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut CoreView<'_>) -> T + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let query = InspectFn(Box::new(move |view| {
+        let _ = tx.send(f(view));
+    }));
+    core.send(CoreMsg::Inspect(query)).await.ok()?;
+    rx.await.ok()
 }

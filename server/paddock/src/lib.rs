@@ -9,13 +9,24 @@
 //!   autopurge.
 //! - `outbox`: each connection's queue of frames, bounded in frames and bytes.
 //! - `fourlw`: four-letter words on the client port.
+//! - `admin`: the AdminServer (ZooKeeper's JSON commands) and the health probes.
+//! - `exporter`: the Prometheus `/metrics` endpoint.
+//! - `http`: serving those HTTP ports with a bound on open connections.
+//! - `metrics`: ZooKeeper's counters and summaries by name, and Paddock's own metrics.
+//! - `stats`: server and per-connection statistics (latency, packets, last operation).
+//! - `logging`: the tracing subscriber, human or JSON, with a filter changeable at runtime.
 //! - `tools`: the offline tools (cleanup, log and snapshot dumps).
-//! - `wire`, `stats`: frame builders and counters.
+//! - `wire`: frame builders.
 
+pub mod admin;
 pub mod config;
 pub mod conn;
 pub mod core_task;
+pub mod exporter;
 pub mod fourlw;
+pub mod http;
+pub mod logging;
+pub mod metrics;
 pub mod outbox;
 pub mod persist;
 pub mod server;

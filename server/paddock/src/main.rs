@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use paddock::config::ServerConfig;
-use paddock::{tools, Server};
+use paddock::config::{LogFormat, ServerConfig};
+use paddock::{logging, tools, Server};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -29,9 +29,11 @@ struct Cli {
     /// Overrides dataDir (and dataLogDir).
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    /// Log format: human or json. The level comes from RUST_LOG (default info).
-    #[arg(long, default_value = "human")]
-    log_format: String,
+    /// Log format: human or json (default: `paddock.log.format` in zoo.cfg, else human;
+    /// PADDOCK_LOG_FORMAT overrides both). The first level filter comes from RUST_LOG
+    /// (default info); the admin port's `/log_level` changes it at runtime.
+    #[arg(long, value_parser = ["human", "json"])]
+    log_format: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -75,15 +77,30 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    init_logging(&cli.log_format);
+    let cli_format = match cli.log_format.as_deref() {
+        Some("json") => Some(LogFormat::Json),
+        Some(_) => Some(LogFormat::Human),
+        None => None,
+    };
     if let Some(command) = cli.command {
+        logging::init(
+            logging::format_from_env()
+                .or(cli_format)
+                .unwrap_or_default(),
+        );
         return run_tool(command);
     }
-    let mut config = match cli.config.or(cli.config_positional) {
+    let config = match cli.config.or(cli.config_positional) {
         Some(path) => ServerConfig::from_file(&path)
-            .with_context(|| format!("reading configuration {}", path.display()))?,
-        None => ServerConfig::default(),
+            .with_context(|| format!("reading configuration {}", path.display())),
+        None => Ok(ServerConfig::default()),
     };
+    let format = logging::format_from_env()
+        .or(cli_format)
+        .or(config.as_ref().ok().map(|c| c.log_format))
+        .unwrap_or_default();
+    logging::init(format);
+    let mut config = config?;
     if let Some(port) = cli.client_port {
         config.client_port = port;
     }
@@ -104,19 +121,6 @@ fn main() -> anyhow::Result<()> {
         server.run(shutdown_signal()).await?;
         anyhow::Ok(())
     })
-}
-
-fn init_logging(format: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if format == "json" {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
 }
 
 /// SIGINT or SIGTERM.

@@ -32,6 +32,7 @@ use paddock_storage::{
 use tokio::sync::{mpsc, watch};
 
 use crate::config::ServerConfig;
+use crate::metrics::ServerMetrics;
 
 /// Log entries queued for the writer thread before the core task waits.
 const LOG_QUEUE_ENTRIES: usize = 65_536;
@@ -74,6 +75,8 @@ pub struct Storage {
     pub snap_retain_count: usize,
     /// `autopurge.purgeInterval`, 0 = off.
     pub purge_interval: Duration,
+    /// Where fsync and snapshot times go (`fsynctime`, `snapshottime`, ...).
+    pub metrics: Arc<ServerMetrics>,
 }
 
 impl std::fmt::Debug for Storage {
@@ -103,6 +106,7 @@ impl Storage {
             purge_interval: Duration::from_secs(
                 u64::from(cfg.autopurge_purge_interval_hours) * 3600,
             ),
+            metrics: Arc::new(ServerMetrics::new()),
         }
     }
 
@@ -322,9 +326,10 @@ impl LogHandle {
         let disk_full = Arc::new(AtomicBool::new(false));
         let block = storage.log_config.pre_alloc_size_bytes;
         let full = disk_full.clone();
+        let metrics = storage.metrics.clone();
         let thread = std::thread::Builder::new()
             .name("paddock-log".into())
-            .spawn(move || write_loop(writer, rx, durable_tx, full, block))
+            .spawn(move || write_loop(writer, rx, durable_tx, full, block, &metrics))
             .expect("spawning the log writer thread");
         LogHandle {
             tx,
@@ -359,12 +364,17 @@ fn write_loop(
     durable: watch::Sender<i64>,
     disk_full: Arc<AtomicBool>,
     block: u64,
+    metrics: &ServerMetrics,
 ) {
     while let Some(first) = rx.blocking_recv() {
         let mut next = Some(first);
+        let mut batch = 0i64;
         while let Some(msg) = next.take() {
             let step = match msg {
-                LogMsg::Entry { zxid, bytes } => writer.append_marshalled(zxid, &bytes),
+                LogMsg::Entry { zxid, bytes } => {
+                    batch += 1;
+                    writer.append_marshalled(zxid, &bytes)
+                }
                 LogMsg::Roll => sync(&mut writer, &disk_full).map(|()| writer.roll()),
                 LogMsg::Retry => Ok(()),
             };
@@ -374,10 +384,19 @@ fn write_loop(
             // Take what else is queued: it shares this write and fsync.
             next = rx.try_recv().ok();
         }
+        let started = Instant::now();
         if let Err(e) = sync(&mut writer, &disk_full) {
             return fail(e);
         }
         let _ = durable.send(writer.last_zxid());
+        if batch > 0 {
+            // FileTxnLog.commit times each fsync (`fsynctime`); SyncRequestProcessor counts
+            // the transactions that shared it (`sync_processor_batch_size`).
+            let took = started.elapsed();
+            metrics.observe("fsynctime", took.as_millis() as i64);
+            metrics.paddock.fsync_seconds.observe(took.as_secs_f64());
+            metrics.observe("sync_processor_batch_size", batch);
+        }
         // Reserve the next stretch now, so that a full disk is noticed while what is already
         // accepted still fits. A flush itself grows the file once its end comes within 4 KiB
         // of the reserved end (FilePadding), so reserve before that point.

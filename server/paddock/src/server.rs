@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,8 +14,9 @@ use tokio::task::JoinSet;
 
 use crate::config::ServerConfig;
 use crate::core_task::{Clock, CoreError, CoreMsg, CoreTask};
+use crate::http::{HttpServers, HttpState};
+use crate::metrics::ServerMetrics;
 use crate::persist::{autopurge, recover, PersistError, Recovered, Storage};
-use crate::stats::ServerStats;
 use paddock_storage::{Fs, RealFs};
 
 #[derive(Debug, thiserror::Error)]
@@ -46,13 +47,24 @@ pub struct Shared {
     /// Bytes of replies and events queued for one connection before it is closed as too
     /// slow: room for several maximal replies.
     pub outbox_max_bytes: usize,
-    config: ServerConfig,
+    pub config: ServerConfig,
+    /// The counters and summaries of `mntr` and `/metrics`.
+    pub metrics: Arc<ServerMetrics>,
+    /// `ZooTrace`'s text trace level, read by `gtmk` and set by `stmk`.
+    pub trace_mask: AtomicI64,
     per_ip: Mutex<HashMap<IpAddr, u32>>,
+    /// Open client sockets, four-letter-word ones included (`num_alive_connections`).
+    open: AtomicU64,
 }
 
 impl Shared {
     pub fn four_letter_word_allowed(&self, cmd: &str) -> bool {
         self.config.four_letter_word_allowed(cmd)
+    }
+
+    /// Client sockets open now, as ZooKeeper counts them (`ServerCnxnFactory.getNumAliveConnections`).
+    pub fn open_connections(&self) -> u64 {
+        self.open.load(Ordering::Relaxed)
     }
 }
 
@@ -64,6 +76,7 @@ struct ConnSlot {
 
 impl Drop for ConnSlot {
     fn drop(&mut self) {
+        self.shared.open.fetch_sub(1, Ordering::Relaxed);
         let mut per_ip = self.shared.per_ip.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(n) = per_ip.get_mut(&self.ip) {
             *n -= 1;
@@ -79,6 +92,8 @@ pub struct Server {
     shared: Arc<Shared>,
     core: tokio::task::JoinHandle<Result<(), CoreError>>,
     purge: tokio::task::JoinHandle<()>,
+    /// The AdminServer and the Prometheus endpoint, started before recovery.
+    http: HttpServers,
 }
 
 impl Server {
@@ -100,17 +115,33 @@ impl Server {
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| ServerError::Bind { addr, source })?;
+        // Liveness answers (and readiness says no) while the data directory loads.
+        let http_state = Arc::new(HttpState::new(&config.admin_command_url));
+        let http = HttpServers::start(&config, &http_state).await?;
         let inbox_capacity = config.global_outstanding_limit.max(1) as usize;
         let (core_tx, core_rx) = mpsc::channel(inbox_capacity);
         let clock = Clock::start();
-        let storage = Storage::new(&config, fs);
+        let metrics = Arc::new(ServerMetrics::new());
+        let mut storage = Storage::new(&config, fs);
+        storage.metrics = metrics.clone();
         let recovered = recover(&storage, config.core_config(), clock.now_ms())?;
         report_recovery(&storage, &recovered);
+        // ZooKeeperServer.loadData and FileTxnSnapLog.restore: `dbinittime` is the whole
+        // load, the other two its parts.
+        let ms = |d: Duration| d.as_millis() as i64;
+        metrics.observe("startup_snap_load_time", ms(recovered.snapshot_load));
+        metrics.observe("startup_txns_load_time", ms(recovered.log_replay));
+        metrics.observe("startup_txns_loaded", recovered.replayed as i64);
+        let init = recovered.snapshot_load + recovered.log_replay;
+        metrics.observe("dbinittime", ms(init));
+        if let Some(zxid) = recovered.snapshot_zxid {
+            metrics.snapshot_taken(zxid);
+        }
         let snapshot_now = recovered.replayed > 0 || recovered.snapshot_zxid.is_none();
         let task = CoreTask::new(
             recovered.state,
             clock,
-            ServerStats::default(),
+            metrics.clone(),
             storage.clone(),
             snapshot_now,
         );
@@ -124,14 +155,29 @@ impl Server {
             handshake_timeout,
             outbox_max_bytes: (max_frame_bytes as usize).saturating_mul(4).max(32 << 20),
             config,
+            metrics,
+            trace_mask: AtomicI64::new(crate::fourlw::DEFAULT_TRACE_MASK),
             per_ip: Mutex::new(HashMap::new()),
+            open: AtomicU64::new(0),
         });
+        http_state.set_serving(&shared);
         Ok(Server {
             listener,
             shared,
             core,
             purge,
+            http,
         })
+    }
+
+    /// Where `/metrics` is served, when the Prometheus endpoint is enabled.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.http.metrics
+    }
+
+    /// Where the AdminServer listens, when it is enabled.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.http.admin
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -148,6 +194,7 @@ impl Server {
             shared,
             mut core,
             purge,
+            http,
         } = self;
         let mut core_result = None;
         let next_conn = AtomicU64::new(1);
@@ -179,6 +226,9 @@ impl Server {
         }
         tracing::info!("shutting down: closing {} connections", conns.len());
         drop(listener);
+        // HTTP handlers hold the server only weakly: once the last strong reference below
+        // goes, they answer "not serving" and the core task sees its inbox closed.
+        drop(http);
         conns.abort_all();
         while conns.join_next().await.is_some() {}
         drop(shared);
@@ -204,6 +254,7 @@ fn admit(shared: &Arc<Shared>, peer: SocketAddr, conns: &JoinSet<()>) -> Option<
     let cfg = &shared.config;
     if cfg.max_connections > 0 && conns.len() as u64 >= u64::from(cfg.max_connections) {
         tracing::warn!(%peer, "too many connections (maxCnxns={})", cfg.max_connections);
+        shared.metrics.count("connection_rejected", 1);
         return None;
     }
     let mut per_ip = shared.per_ip.lock().unwrap_or_else(|e| e.into_inner());
@@ -211,9 +262,11 @@ fn admit(shared: &Arc<Shared>, peer: SocketAddr, conns: &JoinSet<()>) -> Option<
     if cfg.max_client_connections_per_ip > 0 && *n >= cfg.max_client_connections_per_ip {
         tracing::warn!(%peer, "too many connections from this address (maxClientCnxns={})",
             cfg.max_client_connections_per_ip);
+        shared.metrics.count("connection_rejected", 1);
         return None;
     }
     *n += 1;
+    shared.open.fetch_add(1, Ordering::Relaxed);
     Some(ConnSlot {
         shared: shared.clone(),
         ip: peer.ip(),

@@ -1,13 +1,254 @@
-//! Server-wide counters reported by the four-letter words.
+//! Server-wide and per-connection statistics (`ServerStats`, the counters of `ServerCnxn`),
+//! kept by the core task, which sees every request arrive and every reply leave.
 
-use paddock_core::state::Counts;
+use std::collections::VecDeque;
+use std::time::Instant;
 
+use paddock_jute::OpCode;
+
+use crate::metrics::avg4;
+
+/// Latency in milliseconds: count, total, min and max (`AvgMinMaxCounter` of
+/// `ServerStats.requestLatency`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Latency {
+    pub count: u64,
+    pub total_ms: i64,
+    pub min_ms: Option<i64>,
+    pub max_ms: i64,
+}
+
+impl Latency {
+    pub fn add(&mut self, ms: i64) {
+        self.count += 1;
+        self.total_ms = self.total_ms.saturating_add(ms);
+        self.min_ms = Some(self.min_ms.map_or(ms, |m| m.min(ms)));
+        self.max_ms = self.max_ms.max(ms);
+    }
+
+    /// The server-wide average, rounded to four decimals as `ServerStats` does.
+    pub fn avg(&self) -> f64 {
+        avg4(self.total_ms, self.count)
+    }
+
+    /// A connection's average: integer division, as `ServerCnxn.getAvgLatency`.
+    pub fn avg_integer(&self) -> i64 {
+        if self.count == 0 {
+            0
+        } else {
+            self.total_ms / self.count as i64
+        }
+    }
+
+    pub fn min(&self) -> i64 {
+        self.min_ms.unwrap_or(0)
+    }
+}
+
+/// Sizes of the replies sent to clients (`BufferStats`): -1 until the first one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResponseSizes {
+    pub last: i64,
+    pub min: i64,
+    pub max: i64,
+}
+
+impl Default for ResponseSizes {
+    fn default() -> Self {
+        ResponseSizes {
+            last: -1,
+            min: -1,
+            max: -1,
+        }
+    }
+}
+
+impl ResponseSizes {
+    pub fn add(&mut self, size: i64) {
+        self.last = size;
+        self.min = if self.min < 0 {
+            size
+        } else {
+            self.min.min(size)
+        };
+        self.max = self.max.max(size);
+    }
+}
+
+/// What `srvr`, `stat` and `mntr` report about the whole server.
 #[derive(Debug, Clone, Default)]
 pub struct ServerStats {
     pub packets_received: u64,
     pub packets_sent: u64,
-    pub commits: u64,
-    pub connections: u64,
+    pub latency: Latency,
+    pub response_sizes: ResponseSizes,
+    /// Authentication attempts that failed (`auth_failed_count`).
+    pub auth_failed: u64,
+}
+
+impl ServerStats {
+    /// `srst` (`ServerStats.reset`): latency, packet counters and response sizes.
+    pub fn reset(&mut self) {
+        let auth_failed = self.auth_failed;
+        *self = ServerStats {
+            auth_failed,
+            ..ServerStats::default()
+        };
+    }
+}
+
+/// A request waiting for its reply, for latency accounting.
+#[derive(Debug, Clone, Copy)]
+pub struct InFlight {
+    pub xid: i32,
+    pub received: Instant,
+    /// `FinalRequestProcessor`'s `lastOp` code for the request.
+    pub op: &'static str,
+    /// Whether the request became a transaction (updatelatency) or not (readlatency).
+    pub write: bool,
+}
+
+/// Requests a connection may have waiting for replies in the statistics before further ones
+/// are not timed: the inbox and the outbox bound real work, this only bounds bookkeeping.
+pub const MAX_IN_FLIGHT: usize = 10_000;
+
+/// The xid under which a connection's ConnectRequest is timed.
+pub const CONNECT_XID: i32 = i32::MIN;
+
+/// One client connection's counters (`ServerCnxn`).
+#[derive(Debug, Clone)]
+pub struct ConnStats {
+    pub peer: std::net::SocketAddr,
+    /// When the connection was accepted, wall-clock ms (`established`).
+    pub established_ms: i64,
+    pub packets_received: u64,
+    pub packets_sent: u64,
+    pub latency: Latency,
+    pub last_op: &'static str,
+    /// -1 until a request with a non-negative xid was answered.
+    pub last_cxid: i64,
     pub last_zxid: i64,
-    pub counts: Counts,
+    /// Monotonic ms of the last reply (ZooKeeper's `Time.currentElapsedTime`), 0 before one.
+    pub last_response_ms: i64,
+    pub last_latency_ms: i64,
+    pub in_flight: VecDeque<InFlight>,
+}
+
+impl ConnStats {
+    pub fn new(peer: std::net::SocketAddr, established_ms: i64) -> Self {
+        ConnStats {
+            peer,
+            established_ms,
+            packets_received: 0,
+            packets_sent: 0,
+            latency: Latency::default(),
+            last_op: "NA",
+            last_cxid: -1,
+            last_zxid: 0,
+            last_response_ms: 0,
+            last_latency_ms: 0,
+            in_flight: VecDeque::new(),
+        }
+    }
+
+    /// `ServerCnxn.resetStats` (`crst`).
+    pub fn reset(&mut self) {
+        self.packets_received = 0;
+        self.packets_sent = 0;
+        self.latency = Latency::default();
+        self.last_op = "NA";
+        self.last_cxid = -1;
+        self.last_zxid = -1;
+        self.last_response_ms = 0;
+        self.last_latency_ms = 0;
+    }
+
+    pub fn track(&mut self, request: InFlight) {
+        if self.in_flight.len() < MAX_IN_FLIGHT {
+            self.in_flight.push_back(request);
+        }
+    }
+
+    /// The waiting request answered by a reply with `xid`, if it was timed.
+    pub fn answered(&mut self, xid: i32) -> Option<InFlight> {
+        let at = self.in_flight.iter().position(|r| r.xid == xid)?;
+        self.in_flight.remove(at)
+    }
+
+    /// `ServerCnxn.updateStatsForResponse`.
+    pub fn responded(&mut self, req: &InFlight, zxid: i64, latency_ms: i64, now_mono_ms: i64) {
+        if req.xid >= 0 {
+            self.last_cxid = i64::from(req.xid);
+        }
+        self.last_zxid = zxid;
+        self.last_op = req.op;
+        self.last_response_ms = now_mono_ms;
+        self.last_latency_ms = latency_ms;
+        self.latency.add(latency_ms);
+    }
+}
+
+/// `FinalRequestProcessor`'s `lastOp` for each request type; `None` for requests it does not
+/// time (auth and SASL are answered before it).
+pub fn last_op(op: OpCode) -> Option<&'static str> {
+    Some(match op {
+        OpCode::Ping => "PING",
+        OpCode::CreateSession => "SESS",
+        OpCode::Multi => "MULT",
+        OpCode::MultiRead => "MLTR",
+        OpCode::Create | OpCode::Create2 | OpCode::CreateTtl | OpCode::CreateContainer => "CREA",
+        OpCode::Delete | OpCode::DeleteContainer => "DELE",
+        OpCode::SetData => "SETD",
+        OpCode::Reconfig => "RECO",
+        OpCode::SetAcl => "SETA",
+        OpCode::CloseSession => "CLOS",
+        OpCode::Sync => "SYNC",
+        OpCode::Check => "CHEC",
+        OpCode::Exists => "EXIS",
+        OpCode::GetData => "GETD",
+        OpCode::SetWatches => "SETW",
+        OpCode::SetWatches2 => "STW2",
+        OpCode::AddWatch => "ADDW",
+        OpCode::GetAcl => "GETA",
+        OpCode::GetChildren | OpCode::GetChildren2 => "GETC",
+        OpCode::GetAllChildrenNumber => "GETACN",
+        OpCode::CheckWatches => "CHKW",
+        OpCode::RemoveWatches => "REMW",
+        OpCode::WhoAmI => "HOMI",
+        OpCode::GetEphemerals => "GETE",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // ServerCnxn.resetStats: lastZxid -1, lastCxid -1, lastOp "NA".
+    #[test]
+    fn connection_reset_matches_server_cnxn_reset_stats() {
+        let mut c = ConnStats::new("127.0.0.1:1".parse().expect("addr"), 5);
+        let req = InFlight {
+            xid: 3,
+            received: Instant::now(),
+            op: "GETD",
+            write: false,
+        };
+        c.track(req);
+        let req = c.answered(3).expect("tracked");
+        c.responded(&req, 7, 2, 100);
+        assert_eq!((c.last_cxid, c.last_zxid, c.last_op), (3, 7, "GETD"));
+        c.reset();
+        assert_eq!((c.last_cxid, c.last_zxid, c.last_op), (-1, -1, "NA"));
+        assert_eq!(c.latency.min(), 0);
+    }
+
+    #[test]
+    fn response_sizes_start_at_minus_one() {
+        let mut s = ResponseSizes::default();
+        assert_eq!((s.last, s.min, s.max), (-1, -1, -1));
+        s.add(16);
+        s.add(88);
+        assert_eq!((s.last, s.min, s.max), (88, 16, 88));
+    }
 }

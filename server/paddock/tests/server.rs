@@ -31,6 +31,8 @@ async fn start(tune: impl FnOnce(&mut ServerConfig)) -> Running {
         client_port: 0,
         data_dir: dir.path().to_owned(),
         data_log_dir: dir.path().to_owned(),
+        // No AdminServer on the fixed port 8080: tests run side by side.
+        admin_enable_server: false,
         ..ServerConfig::default()
     };
     tune(&mut cfg);

@@ -12,12 +12,9 @@ use serde_json::{json, Value};
 use crate::snapshot::Snapshot;
 use crate::txnlog::LogEntry;
 
-/// A time in ms since the epoch as `yyyy-mm-ddThh:mm:ss.mmmZ`.
-pub fn format_time_ms(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
+/// Howard Hinnant's days-to-civil: (year, month 1-12, day 1-31) of a count of days since
+/// 1970-01-01.
+pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -27,6 +24,15 @@ pub fn format_time_ms(ms: i64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// A time in ms since the epoch as `yyyy-mm-ddThh:mm:ss.mmmZ`.
+pub fn format_time_ms(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
     format!(
         "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
         rem / 3600,

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::properties::{self, java_trim, Entry};
 use super::quorum;
-use super::{read_text, resolve_ip, ConfigError, FourLetterWhitelist, ServerConfig};
+use super::{read_text, resolve_ip, ConfigError, FourLetterWhitelist, LogFormat, ServerConfig};
 
 /// Keys `QuorumPeerConfig.parseProperties` validates but Paddock does not act on
 /// yet, with the kind of value ZooKeeper requires of them.
@@ -171,9 +171,32 @@ impl Parser {
                 self.cfg.autopurge_purge_interval_hours = self.int(e)?.max(0).unsigned_abs();
                 return Ok(true);
             }
-            "metricsProvider.className" => self.cfg.metrics_provider_class = Some(e.value.clone()),
-            "metricsProvider.httpHost" => self.cfg.metrics_http_host = e.value.clone(),
-            "metricsProvider.httpPort" => self.cfg.metrics_http_port = self.port(e)?,
+            "metricsProvider.className" => {
+                self.cfg.metrics_provider_class = Some(e.value.clone());
+                return Ok(true);
+            }
+            "metricsProvider.httpHost" => {
+                self.cfg.metrics_http_host = e.value.clone();
+                return Ok(true);
+            }
+            "metricsProvider.httpPort" => {
+                self.cfg.metrics_http_port = self.port(e)?;
+                return Ok(true);
+            }
+            // Paddock's own switch for the Prometheus endpoint, for configurations that do
+            // not name ZooKeeper's provider class.
+            "paddock.metrics.enabled" => {
+                self.cfg.paddock_metrics_enabled = self.strict_bool(e)?;
+                return Ok(true);
+            }
+            "paddock.log.format" => {
+                self.cfg.log_format = match e.value.as_str() {
+                    "human" => LogFormat::Human,
+                    "json" => LogFormat::Json,
+                    _ => return Err(self.value_error(e, "must be human or json")),
+                };
+                return Ok(true);
+            }
             _ if key.starts_with("server.")
                 || key.starts_with("group")
                 || key.starts_with("weight") =>
@@ -261,16 +284,16 @@ impl Parser {
         Ok(true)
     }
 
-    /// System properties Paddock parses but does not act on yet.
+    /// The AdminServer's system properties (`JettyAdminServer`).
     fn ignored_system_property(&mut self, e: &Entry, name: &str) -> Result<bool, ConfigError> {
         match name {
             // AdminServerFactory: only the exact value "false" disables it.
             "admin.enableServer" => self.cfg.admin_enable_server = e.value != "false",
             "admin.serverAddress" => self.cfg.admin_server_address = self.ip(e, &e.value)?,
             "admin.serverPort" => self.cfg.admin_server_port = self.port(e)?,
+            "admin.commandURL" => self.cfg.admin_command_url = e.value.clone(),
             _ => return Ok(false),
         }
-        self.cfg.ignored_keys.push(e.key.clone());
         Ok(true)
     }
 

@@ -42,6 +42,8 @@ pub fn config(tune: impl FnOnce(&mut ServerConfig)) -> ServerConfig {
         client_port: 0,
         data_dir: data_dir(),
         data_log_dir: data_dir(),
+        // No AdminServer on the fixed port 8080: tests run side by side.
+        admin_enable_server: false,
         ..ServerConfig::default()
     };
     tune(&mut cfg);

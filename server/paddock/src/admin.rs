@@ -1,0 +1,683 @@
+//! The AdminServer (`server/admin/JettyAdminServer.java`, `Commands.java`): HTTP on
+//! `admin.serverAddress:admin.serverPort`, `GET <admin.commandURL>/<name>` answering JSON
+//! objects with ZooKeeper's command names, aliases, keys and key order, and
+//! `<admin.commandURL>` listing the commands. Beside them, Paddock's own: `/healthz`
+//! (liveness: the process answers) and `/readyz` (readiness: the server serves clients) for
+//! Kubernetes probes, and `/log_level` (GET the log filter, PUT a new one).
+//!
+//! Quorum commands (`leader`, `voting_view`, `zabstate`, `observers`) answer as a standalone
+//! ZooKeeper does; the ensemble will fill them in.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde_json::Value;
+
+use crate::core_task::{inspect, CoreView};
+use crate::fourlw::{self, SERVER_STATE, VERSION_LINE};
+use crate::http::HttpState;
+use crate::metrics::{Gauges, Kind, ServerMetrics, LAYOUT};
+use crate::server::Shared;
+use crate::stats::ConnStats;
+
+/// A JSON value whose objects keep their keys in insertion order, as ZooKeeper's
+/// `LinkedHashMap`s do (serde_json's default map sorts its keys).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Json {
+    Leaf(Value),
+    Array(Vec<Json>),
+    Object(Vec<(String, Json)>),
+}
+
+impl Json {
+    fn obj() -> Json {
+        Json::Object(Vec::new())
+    }
+
+    /// Adds `key` (or replaces its value, keeping its place, as `LinkedHashMap.put` does).
+    fn put(&mut self, key: &str, value: impl Into<Json>) {
+        if let Json::Object(entries) = self {
+            let value = value.into();
+            match entries.iter_mut().find(|(k, _)| k == key) {
+                Some(entry) => entry.1 = value,
+                None => entries.push((key.to_owned(), value)),
+            }
+        }
+    }
+
+    fn has(&self, key: &str) -> bool {
+        matches!(self, Json::Object(e) if e.iter().any(|(k, _)| k == key))
+    }
+
+    /// Indented text as Jackson's default pretty printer writes it, which is what
+    /// ZooKeeper's AdminServer sends.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        self.write(&mut out, 0);
+        out
+    }
+
+    fn write(&self, out: &mut String, depth: usize) {
+        let pad = "  ".repeat(depth + 1);
+        let close = "  ".repeat(depth);
+        match self {
+            Json::Leaf(v) => out.push_str(&v.to_string()),
+            Json::Array(items) if items.is_empty() => out.push_str("[ ]"),
+            Json::Object(entries) if entries.is_empty() => out.push_str("{ }"),
+            // Jackson's DefaultPrettyPrinter keeps array items on one line: `[ 1, 2 ]`,
+            // `[ {` ... `}, {` ... `} ]`.
+            Json::Array(items) => {
+                out.push_str("[ ");
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    item.write(out, depth);
+                }
+                out.push_str(" ]");
+            }
+            Json::Object(entries) => {
+                out.push_str("{\n");
+                for (i, (key, value)) in entries.iter().enumerate() {
+                    let _ = write!(out, "{pad}{} : ", Value::from(key.as_str()));
+                    value.write(out, depth + 1);
+                    out.push_str(if i + 1 < entries.len() { ",\n" } else { "\n" });
+                }
+                let _ = write!(out, "{close}}}");
+            }
+        }
+    }
+
+    /// The same value as a `serde_json::Value` (key order lost), for tests and callers that
+    /// only read it.
+    pub fn to_value(&self) -> Value {
+        match self {
+            Json::Leaf(v) => v.clone(),
+            Json::Array(items) => Value::Array(items.iter().map(Json::to_value).collect()),
+            Json::Object(entries) => Value::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_value()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+impl<T: Into<Value>> From<T> for Json {
+    fn from(v: T) -> Json {
+        Json::Leaf(v.into())
+    }
+}
+
+/// Every command: its primary name, then its aliases (`Commands.java`, 3.8).
+pub const COMMANDS: &[&[&str]] = &[
+    &["configuration", "conf", "config"],
+    &["connection_stat_reset", "crst"],
+    &["connections", "cons"],
+    &["dirs"],
+    &["dump"],
+    &["environment", "env", "envi"],
+    &["get_trace_mask", "gtmk"],
+    &["hash"],
+    &["initial_configuration", "icfg"],
+    &["is_read_only", "isro"],
+    &["last_snapshot", "lsnp"],
+    &["leader", "lead"],
+    &["monitor", "mntr"],
+    &["observer_connection_stat_reset", "orst"],
+    &["observers", "obsr"],
+    &["ruok"],
+    &["server_stats", "srvr"],
+    &["set_trace_mask", "stmk"],
+    &["stat_reset", "srst"],
+    &["stats", "stat"],
+    &["system_properties", "sysp"],
+    &["voting_view"],
+    &["watch_summary", "wchs"],
+    &["watches", "wchc"],
+    &["watches_by_path", "wchp"],
+    &["zabstate"],
+];
+
+/// The primary name of `name` (itself or an alias).
+pub fn primary_name(name: &str) -> Option<&'static str> {
+    COMMANDS
+        .iter()
+        .find(|names| names.contains(&name))
+        .map(|names| names[0])
+}
+
+/// The router of the admin port.
+pub fn router(state: Arc<HttpState>) -> Router {
+    let base = state.admin_command_url.trim_end_matches('/').to_owned();
+    let base = if base.is_empty() {
+        "/".to_owned()
+    } else {
+        base
+    };
+    let mut router = Router::new()
+        .route("/healthz", get(liveness))
+        .route("/readyz", get(readiness))
+        .route("/log_level", get(log_level).put(set_log_level))
+        .route(
+            &format!("{}/{{name}}", base.trim_end_matches('/')),
+            get(command),
+        );
+    router = router.route(&base, get(listing));
+    if base != "/" {
+        router = router.route(&format!("{base}/"), get(listing));
+    }
+    router.with_state(state)
+}
+
+/// `JettyAdminServer.commandLinks`: one link per primary name, sorted.
+async fn listing(State(state): State<Arc<HttpState>>) -> Response {
+    let base = state.admin_command_url.trim_end_matches('/');
+    let mut names: Vec<&str> = COMMANDS.iter().map(|n| n[0]).collect();
+    names.sort_unstable();
+    let mut body = String::new();
+    for name in names {
+        let _ = writeln!(body, "<a href=\"{base}/{name}\">{name}</a>\n<br/>");
+    }
+    ([(CONTENT_TYPE, "text/html;charset=utf-8")], body).into_response()
+}
+
+/// Liveness: the process answers HTTP, also while it recovers its data directory (a large
+/// snapshot must not get the pod restarted in a loop).
+async fn liveness() -> &'static str {
+    "ok\n"
+}
+
+/// Readiness: recovery is done and the core task answers, so client requests are served. The
+/// ensemble will add "and this server is in a quorum".
+async fn readiness(State(state): State<Arc<HttpState>>) -> Response {
+    let answered = match state.serving() {
+        Some(shared) => inspect(&shared.core, |_| ()).await,
+        None => None,
+    };
+    match answered {
+        Some(()) => (StatusCode::OK, "ok\n").into_response(),
+        None => (StatusCode::SERVICE_UNAVAILABLE, "not serving\n").into_response(),
+    }
+}
+
+/// The log filter in force (Paddock's own endpoint, not ZooKeeper's).
+async fn log_level() -> Response {
+    match crate::logging::current_filter() {
+        Some(filter) => (StatusCode::OK, format!("{filter}\n")).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            "logging is not managed by this process\n",
+        )
+            .into_response(),
+    }
+}
+
+/// Replaces the log filter with the request body (`EnvFilter` syntax, e.g. `debug` or
+/// `info,paddock=trace`).
+async fn set_log_level(body: String) -> Response {
+    match crate::logging::set_filter(body.trim()) {
+        Ok(()) => (StatusCode::OK, format!("{}\n", body.trim())).into_response(),
+        Err(e @ crate::logging::LogError::BadFilter { .. }) => {
+            (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response()
+        }
+        Err(e) => (StatusCode::NOT_FOUND, format!("{e}\n")).into_response(),
+    }
+}
+
+async fn command(
+    State(state): State<Arc<HttpState>>,
+    Path(name): Path<String>,
+    Query(args): Query<BTreeMap<String, String>>,
+) -> Response {
+    let body = match (primary_name(&name), state.serving()) {
+        (Some(primary), Some(shared)) => {
+            let mut response = run(primary, &args, &shared).await;
+            finish(&mut response, primary, None);
+            response
+        }
+        // `CommandBase` of a command that needs the server, while it is not running.
+        (Some(primary), None) => {
+            let mut response = Json::obj();
+            finish(
+                &mut response,
+                primary,
+                Some(fourlw::ZK_NOT_SERVING.to_owned()),
+            );
+            response
+        }
+        // `Commands.runCommand` answers an unknown name with an error, status 200.
+        (None, _) => {
+            let mut response = Json::obj();
+            finish(
+                &mut response,
+                &name,
+                Some(format!("Unknown command: {name}")),
+            );
+            response
+        }
+    };
+    ([(CONTENT_TYPE, "application/json")], body.render()).into_response()
+}
+
+/// `CommandResponse.toMap`: the command's entries, then `command` and `error` (a command
+/// that put its own `error` keeps it in its place).
+fn finish(response: &mut Json, command: &str, error: Option<String>) {
+    let had_error = response.has("error");
+    response.put("command", command);
+    if !had_error {
+        response.put("error", error.map_or(Value::Null, Value::from));
+    }
+}
+
+async fn run(primary: &str, args: &BTreeMap<String, String>, shared: &Arc<Shared>) -> Json {
+    let connections = shared.open_connections();
+    let not_serving = || {
+        let mut r = Json::obj();
+        r.put("error", fourlw::ZK_NOT_SERVING);
+        r
+    };
+    let mut r = Json::obj();
+    match primary {
+        "configuration" => configuration(&mut r, shared),
+        "connection_stat_reset" => {
+            let done = inspect(&shared.core, |v| {
+                v.conns.values_mut().for_each(ConnStats::reset)
+            });
+            if done.await.is_none() {
+                return not_serving();
+            }
+        }
+        "connections" => {
+            let Some(list) = inspect(&shared.core, |v| connection_list(v, false)).await else {
+                return not_serving();
+            };
+            r.put("connections", list);
+            r.put("secure_connections", Json::Array(Vec::new()));
+        }
+        "dirs" => {
+            let (data, log) = fourlw::dir_sizes(shared).await;
+            r.put("datadir_size", data);
+            r.put("logdir_size", log);
+        }
+        "dump" => {
+            let Some(dump) = inspect(&shared.core, dump).await else {
+                return not_serving();
+            };
+            r = dump;
+        }
+        "environment" => {
+            for (key, value) in fourlw::environment() {
+                r.put(key, value);
+            }
+        }
+        "get_trace_mask" => r.put("tracemask", shared.trace_mask.load(Ordering::Relaxed)),
+        "hash" => {
+            let Some(digests) = inspect(&shared.core, |v| {
+                let list = v.digest_log.iter().map(|&(zxid, digest)| {
+                    let mut d = Json::obj();
+                    d.put("zxid", zxid);
+                    d.put("digest_version", paddock_core::digest::DIGEST_VERSION);
+                    d.put("digest", digest);
+                    d
+                });
+                Json::Array(list.collect())
+            })
+            .await
+            else {
+                return not_serving();
+            };
+            r.put("digests", digests);
+        }
+        // Paddock does not keep the text of the file it started from.
+        "initial_configuration" => r.put("initial_configuration", Value::Null),
+        "is_read_only" => r.put("read_only", false),
+        "last_snapshot" => {
+            let last = *shared
+                .metrics
+                .last_snapshot
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let (zxid, secs) = last.unwrap_or((-1, -1));
+            r.put("zxid", format!("{:x}", zxid as u64));
+            r.put("timestamp", secs);
+        }
+        "leader" => r.put("error", "server is not initialized"),
+        "monitor" => {
+            let metrics = shared.metrics.clone();
+            let Some(m) = inspect(&shared.core, move |v| {
+                monitor(&v.gauges(connections), &metrics)
+            })
+            .await
+            else {
+                return not_serving();
+            };
+            r = m;
+        }
+        "observer_connection_stat_reset" | "ruok" => {}
+        "observers" => {
+            r.put("synced_observers", 0);
+            r.put("observers", Json::Array(Vec::new()));
+        }
+        "server_stats" | "stats" => {
+            let (data, log) = fourlw::dir_sizes(shared).await;
+            let with_conns = primary == "stats";
+            let Some(s) = inspect(&shared.core, move |v| {
+                server_stats(v, connections, (data, log), with_conns)
+            })
+            .await
+            else {
+                return not_serving();
+            };
+            r = s;
+        }
+        "set_trace_mask" => match args.get("traceMask") {
+            None => r.put("error", "setTraceMask requires long traceMask argument"),
+            Some(raw) => match raw.parse::<i64>() {
+                Ok(mask) => {
+                    shared.trace_mask.store(mask, Ordering::Relaxed);
+                    r.put("tracemask", mask);
+                }
+                Err(_) => r.put(
+                    "error",
+                    format!("setTraceMask requires long traceMask argument, got {raw}"),
+                ),
+            },
+        },
+        "stat_reset" => {
+            let metrics = shared.metrics.clone();
+            let done = inspect(&shared.core, move |v| {
+                v.stats.reset();
+                metrics.reset();
+            });
+            if done.await.is_none() {
+                return not_serving();
+            }
+        }
+        // ZooKeeper lists the JVM's system properties; Paddock has none.
+        "system_properties" => {}
+        "voting_view" => r.put("current_config", Json::obj()),
+        "watch_summary" => {
+            let Some(s) = inspect(&shared.core, |v| v.state.watches().summary()).await else {
+                return not_serving();
+            };
+            r.put("num_connections", s.connections);
+            r.put("num_paths", s.paths);
+            r.put("num_total_watches", s.watches);
+        }
+        "watches" => {
+            let Some(w) = inspect(&shared.core, watches_by_session).await else {
+                return not_serving();
+            };
+            r.put("session_id_to_watched_paths", w);
+        }
+        "watches_by_path" => {
+            let Some(w) = inspect(&shared.core, watches_by_path).await else {
+                return not_serving();
+            };
+            r.put("path_to_session_ids", w);
+        }
+        "zabstate" => {
+            r.put("voting", false);
+            r.put("zabstate", "");
+        }
+        _ => {}
+    }
+    r
+}
+
+/// `ZooKeeperServerConf.toMap`.
+fn configuration(r: &mut Json, shared: &Shared) {
+    let cfg = &shared.config;
+    let core = cfg.core_config();
+    r.put("client_port", cfg.client_port);
+    r.put(
+        "data_dir",
+        fourlw::absolute(&cfg.data_dir.join("version-2")),
+    );
+    r.put(
+        "data_log_dir",
+        fourlw::absolute(&cfg.data_log_dir.join("version-2")),
+    );
+    r.put("tick_time", cfg.tick_ms);
+    r.put("max_client_cnxns", cfg.max_client_connections_per_ip);
+    r.put("min_session_timeout", core.session_timeout_ms_min);
+    r.put("max_session_timeout", core.session_timeout_ms_max);
+    r.put("server_id", cfg.server_id.unwrap_or(0));
+    r.put("client_port_listen_backlog", -1);
+}
+
+/// `ServerCnxn.getConnectionInfo` for every client connection.
+fn connection_list(v: &mut CoreView<'_>, brief: bool) -> Json {
+    let mut list = Vec::new();
+    for info in v.state.conn_infos() {
+        let Some(c) = v.conns.get(&info.conn) else {
+            continue;
+        };
+        let mut m = Json::obj();
+        m.put("remote_socket_address", c.peer.to_string());
+        m.put("interest_ops", 1);
+        m.put("outstanding_requests", c.in_flight.len());
+        m.put("packets_received", c.packets_received);
+        m.put("packets_sent", c.packets_sent);
+        if !brief {
+            m.put("session_id", info.session.unwrap_or(0));
+            m.put("last_operation", c.last_op);
+            m.put("established", c.established_ms);
+            m.put("session_timeout", info.timeout_ms);
+            m.put("last_cxid", c.last_cxid);
+            m.put("last_zxid", c.last_zxid);
+            m.put("last_response_time", c.last_response_ms);
+            m.put("last_latency", c.last_latency_ms);
+            m.put("min_latency", c.latency.min());
+            m.put("avg_latency", c.latency.avg_integer());
+            m.put("max_latency", c.latency.max_ms);
+        }
+        list.push(m);
+    }
+    Json::Array(list)
+}
+
+/// `DumpCommand`: sessions by expiry time, ephemeral paths by session.
+fn dump(v: &mut CoreView<'_>) -> Json {
+    let mut by_time: BTreeMap<i64, Vec<Json>> = BTreeMap::new();
+    for (id, at) in v.state.session_expiries() {
+        if let Some(at) = at {
+            by_time.entry(at).or_default().push(id.into());
+        }
+    }
+    let mut expiry = Json::obj();
+    for (at, ids) in by_time {
+        expiry.put(&at.to_string(), Json::Array(ids));
+    }
+    let mut ephemerals = Json::obj();
+    for (session, paths) in v.state.ephemerals_by_session() {
+        let paths = paths.into_iter().map(Json::from).collect();
+        ephemerals.put(&session.to_string(), Json::Array(paths));
+    }
+    let mut r = Json::obj();
+    r.put("expiry_time_to_session_ids", expiry);
+    r.put("session_id_to_ephemeral_paths", ephemerals);
+    r
+}
+
+fn sessions_of_conns(v: &CoreView<'_>) -> std::collections::HashMap<paddock_core::ConnId, i64> {
+    v.state
+        .conn_infos()
+        .into_iter()
+        .map(|i| (i.conn, i.session.unwrap_or(0)))
+        .collect()
+}
+
+/// `WatchesReport.toMap`: session id to the paths it watches (data watches).
+fn watches_by_session(v: &mut CoreView<'_>) -> Json {
+    let sessions = sessions_of_conns(v);
+    let mut m = Json::obj();
+    for (conn, paths) in v.state.watches().by_conn() {
+        let sid = sessions.get(&conn).copied().unwrap_or(0);
+        m.put(
+            &sid.to_string(),
+            Json::Array(paths.into_iter().map(Json::from).collect()),
+        );
+    }
+    m
+}
+
+/// `WatchesPathReport.toMap`: path to the sessions watching it.
+fn watches_by_path(v: &mut CoreView<'_>) -> Json {
+    let sessions = sessions_of_conns(v);
+    let mut m = Json::obj();
+    for (path, conns) in v.state.watches().by_path() {
+        let sids = conns
+            .into_iter()
+            .map(|c| Json::from(sessions.get(&c).copied().unwrap_or(0)))
+            .collect();
+        m.put(&path, Json::Array(sids));
+    }
+    m
+}
+
+/// `SrvrCommand` / `StatCommand`: the version, `ServerStats` as Jackson writes it, the
+/// response sizes, the node count and, for `stats`, the connections in brief.
+fn server_stats(
+    v: &mut CoreView<'_>,
+    connections: u64,
+    dirs: (u64, u64),
+    with_conns: bool,
+) -> Json {
+    let s = &v.stats;
+    let mut sizes = Json::obj();
+    sizes.put("last_buffer_size", s.response_sizes.last);
+    sizes.put("min_buffer_size", s.response_sizes.min);
+    sizes.put("max_buffer_size", s.response_sizes.max);
+    let mut stats = Json::obj();
+    stats.put("packets_sent", s.packets_sent);
+    stats.put("packets_received", s.packets_received);
+    stats.put("fsync_threshold_exceed_count", 0);
+    stats.put("client_response_stats", sizes.clone());
+    stats.put("data_dir_size", dirs.0);
+    stats.put("log_dir_size", dirs.1);
+    stats.put("provider_null", false);
+    stats.put("server_state", SERVER_STATE);
+    stats.put("last_processed_zxid", v.state.last_zxid());
+    stats.put("outstanding_requests", v.outstanding());
+    stats.put("avg_latency", s.latency.avg());
+    stats.put("max_latency", s.latency.max_ms);
+    stats.put("min_latency", s.latency.min());
+    stats.put("num_alive_client_connections", connections);
+    stats.put("auth_failed_count", s.auth_failed);
+    stats.put("non_mtlsremote_conn_count", 0);
+    stats.put("non_mtlslocal_conn_count", 0);
+    stats.put("uptime", v.started.elapsed().as_millis() as u64);
+    let mut r = Json::obj();
+    r.put("version", VERSION_LINE);
+    r.put("read_only", false);
+    r.put("server_stats", stats);
+    r.put("client_response", sizes);
+    r.put("node_count", v.state.counts().znode_count);
+    if with_conns {
+        let list = connection_list(v, true);
+        r.put("connections", list);
+        r.put("secure_connections", Json::Array(Vec::new()));
+    }
+    r
+}
+
+/// `MonitorCommand`: the `mntr` keys without the `zk_` prefix, in the same order.
+fn monitor(gauges: &Gauges, metrics: &ServerMetrics) -> Json {
+    let mut r = Json::obj();
+    r.put("version", VERSION_LINE);
+    r.put("server_state", SERVER_STATE);
+    for &(name, kind) in LAYOUT {
+        match kind {
+            Kind::Gauge => {
+                let value = match gauges.get(name) {
+                    Some(crate::metrics::Value::Float(f)) => Json::from(f),
+                    Some(crate::metrics::Value::Int(i)) => Json::from(i),
+                    None => Json::from(0),
+                };
+                r.put(name, value);
+            }
+            Kind::Counter => r.put(name, metrics.counter(name)),
+            Kind::Summary | Kind::SummaryPercentiles => {
+                let s = metrics.summary(name);
+                r.put(&format!("avg_{name}"), s.avg());
+                r.put(&format!("min_{name}"), s.min.unwrap_or(0));
+                r.put(&format!("max_{name}"), s.max.unwrap_or(0));
+                r.put(&format!("cnt_{name}"), s.count);
+                r.put(&format!("sum_{name}"), s.sum);
+                if kind == Kind::SummaryPercentiles {
+                    for (label, q) in [("p50", 0.5), ("p95", 0.95), ("p99", 0.99), ("p999", 0.999)]
+                    {
+                        r.put(&format!("{label}_{name}"), s.quantile(q));
+                    }
+                }
+            }
+        }
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // CommandResponse.toMap: a command's own "error" stays first; otherwise "command" and
+    // "error": null close the object (both seen from ZooKeeper 3.8's AdminServer).
+    #[test]
+    fn responses_end_with_command_and_error_as_zookeeper_orders_them() {
+        let mut ok = Json::obj();
+        ok.put("read_only", false);
+        finish(&mut ok, "is_read_only", None);
+        assert_eq!(
+            ok.render(),
+            "{\n  \"read_only\" : false,\n  \"command\" : \"is_read_only\",\n  \"error\" : null\n}"
+        );
+        let mut failed = Json::obj();
+        failed.put("error", "server is not initialized");
+        finish(&mut failed, "leader", None);
+        let keys: Vec<_> = match &failed {
+            Json::Object(e) => e.iter().map(|(k, _)| k.clone()).collect(),
+            _ => Vec::new(),
+        };
+        assert_eq!(keys, ["error", "command"]);
+    }
+
+    // The layout of ZooKeeper 3.8's `connections` reply (Jackson's default pretty printer).
+    #[test]
+    fn rendering_matches_jacksons_pretty_printer() {
+        let item = |n: i64| {
+            let mut o = Json::obj();
+            o.put("a", n);
+            o
+        };
+        let mut r = Json::obj();
+        r.put("connections", Json::Array(vec![item(1), item(2)]));
+        r.put("ids", Json::Array(vec![1.into(), 2.into()]));
+        r.put("empty", Json::Array(Vec::new()));
+        r.put("none", Json::obj());
+        finish(&mut r, "x", None);
+        let expected =
+            "{\n  \"connections\" : [ {\n    \"a\" : 1\n  }, {\n    \"a\" : 2\n  } ],\n  \
+             \"ids\" : [ 1, 2 ],\n  \"empty\" : [ ],\n  \"none\" : { },\n  \"command\" : \"x\",\n  \
+             \"error\" : null\n}";
+        assert_eq!(r.render(), expected);
+    }
+
+    #[test]
+    fn aliases_resolve_to_primary_names() {
+        assert_eq!(primary_name("mntr"), Some("monitor"));
+        assert_eq!(primary_name("config"), Some("configuration"));
+        assert_eq!(primary_name("stats"), Some("stats"));
+        assert_eq!(primary_name("nosuch"), None);
+    }
+}
