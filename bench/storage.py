@@ -168,6 +168,13 @@ class Server:
         self.log_file.close()
         return time.time() - t0
 
+    def cpu_seconds(self):
+        """CPU time (user + system, all threads) the process has used so far: on a shared
+        machine this is steadier than wall time."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+        return ticks / os.sysconf("SC_CLK_TCK")
+
     def memory(self):
         """(VmRSS, VmHWM) in bytes; forces a full GC first on the JVM."""
         if self.kind == "zookeeper" and shutil.which("jcmd"):
@@ -246,15 +253,18 @@ def recovery_phase(args, server, results):
     r["shutdown_s"] = [server.stop()]
     last = f"/pop/p{(args.znodes - 1) % 100}/n{args.znodes - 1}"
     r["recovery_s"], r["rss_recovered"], r["hwm_recovered"] = [], [], []
+    r["recovery_cpu_s"] = []
     for attempt in range(args.restarts):
         t0 = server.start()
         ready = server.wait_ready(last)
         r["recovery_s"].append(ready - t0)
+        r["recovery_cpu_s"].append(server.cpu_seconds())
         rss, hwm = server.memory()
         r["rss_recovered"].append(rss)
         r["hwm_recovered"].append(hwm)
         log(f"{server.kind}: restart {attempt + 1}: {last} readable after "
-            f"{ready - t0:.2f} s, RSS {rss / 2**20:.1f} MiB, peak {hwm / 2**20:.1f} MiB")
+            f"{ready - t0:.2f} s (CPU {r['recovery_cpu_s'][-1]:.2f} s), "
+            f"RSS {rss / 2**20:.1f} MiB, peak {hwm / 2**20:.1f} MiB")
         r["shutdown_s"].append(server.stop())
     r["data_dir_bytes"] = sum(f.stat().st_size for f in (server.dir / "data").rglob("*")
                               if f.is_file())
@@ -294,6 +304,8 @@ def summarize(args, results):
             lambda v: f"{v:.2f}")
         row("recovery, all runs (s)", [get(k, "recovery_s") for k in kinds],
             lambda v: ", ".join(f"{x:.2f}" for x in v), ratio=False)
+        row("CPU used by then, median (s)", [med(k, "recovery_cpu_s") for k in kinds],
+            lambda v: f"{v:.2f}")
         row("RSS empty (MiB)", [get(k, "rss_empty") for k in kinds], mib)
         row("RSS after populate (MiB)", [get(k, "rss_loaded") for k in kinds], mib)
         row("peak RSS during populate (MiB)", [get(k, "hwm_loaded") for k in kinds], mib)

@@ -14,6 +14,8 @@
 //! - `session`: the session tracker with tick-bucketed expiry and ZooKeeper's id and password
 //!   formats.
 //! - `watch`: one-shot, persistent and persistent-recursive watch tables.
+//! - `nodes`: the node table under the tree: a slab of `u32` node ids, a (parent, name) hash
+//!   index, children in sibling lists; one allocation per znode for its name and data.
 //! - `tree`: the data tree: nodes, stats, children, ephemerals, quotas, container/TTL candidates.
 //! - `prep` (private): write requests checked and turned into transactions, in
 //!   `PrepRequestProcessor`'s order.
@@ -34,6 +36,7 @@ pub mod digest;
 mod ensemble;
 pub mod forward;
 pub mod javahash;
+pub mod nodes;
 pub mod path;
 mod prep;
 mod read;

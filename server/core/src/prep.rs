@@ -144,10 +144,10 @@ impl<'a> Prep<'a> {
         }
         let node = self.tree.node(path).ok_or(ErrorCode::NoNode)?;
         Ok(Record {
-            stat: node.stat,
-            child_count: node.children.len() as i32,
-            acl: self.tree.acl_list(node.acl).to_vec(),
-            data_len: node.data.as_ref().map_or(0, |d| d.len() as i64),
+            stat: *node.stat(),
+            child_count: node.num_children() as i32,
+            acl: self.tree.acl_list(node.acl_key()).to_vec(),
+            data_len: node.data_len(),
         })
     }
 

@@ -117,7 +117,7 @@ impl State {
         }
         let node = self.tree.node(&r.path).ok_or(ErrorCode::NoNode)?;
         Ok(Response::GetData {
-            data: node.data.clone(),
+            data: node.data().map(<[u8]>::to_vec),
             stat: self.tree.client_stat(node),
         })
     }
@@ -132,9 +132,10 @@ impl State {
         if r.watch {
             self.watches.add_child_watch(&r.path, conn);
         }
-        let node = self.tree.node(&r.path).ok_or(ErrorCode::NoNode)?;
+        let id = self.tree.node_id(&r.path).ok_or(ErrorCode::NoNode)?;
+        let node = self.tree.get(id).ok_or(ErrorCode::NoNode)?;
         Ok((
-            self.tree.children_in_zookeeper_order(&r.path, node),
+            self.tree.children_in_zookeeper_order(id),
             self.tree.client_stat(node),
         ))
     }
@@ -143,7 +144,7 @@ impl State {
     fn get_acl(&self, conn: ConnId, path: &str) -> Answer {
         self.readable(conn, path, perms::READ | perms::ADMIN)?;
         let node = self.tree.node(path).ok_or(ErrorCode::NoNode)?;
-        let mut acl = self.tree.acl_list(node.acl).to_vec();
+        let mut acl = self.tree.acl_list(node.acl_key()).to_vec();
         if self.readable(conn, path, perms::ADMIN).is_err() {
             for a in acl.iter_mut().filter(|a| a.id.scheme == "digest") {
                 if let Some(i) = a.id.id.find(':') {
@@ -239,7 +240,7 @@ impl State {
         for p in &w.data_watches {
             match self.tree.node(p) {
                 None => out.push(notify(conn, -1, EventType::NodeDeleted, p)),
-                Some(n) if n.stat.mzxid > rel => {
+                Some(n) if n.stat().mzxid > rel => {
                     out.push(notify(conn, -1, EventType::NodeDataChanged, p))
                 }
                 Some(_) => self.watches.add_data_watch(p, conn),
@@ -255,7 +256,7 @@ impl State {
         for p in &w.child_watches {
             match self.tree.node(p) {
                 None => out.push(notify(conn, -1, EventType::NodeDeleted, p)),
-                Some(n) if n.stat.pzxid > rel => {
+                Some(n) if n.stat().pzxid > rel => {
                     out.push(notify(conn, -1, EventType::NodeChildrenChanged, p))
                 }
                 Some(_) => self.watches.add_child_watch(p, conn),

@@ -10,12 +10,12 @@
 //! restored session with a full timeout.
 
 use paddock_jute::txn::{Txn, TxnHeader};
-use paddock_jute::{Acl, ErrorCode};
+use paddock_jute::{Acl, ErrorCode, StatPersisted};
 
 use crate::path;
 use crate::snapshot::{LoadError, SnapNode, SnapshotCursor};
 use crate::state::{Proposal, State};
-use crate::tree::DataTree;
+use crate::tree::{DataTree, LoadStack};
 use crate::CoreConfig;
 
 /// Builds a `State` from a snapshot streamed node by node (`State::from_snapshot` over an
@@ -23,6 +23,7 @@ use crate::CoreConfig;
 #[derive(Debug)]
 pub struct SnapshotLoader {
     state: State,
+    at: LoadStack,
 }
 
 impl SnapshotLoader {
@@ -43,19 +44,40 @@ impl SnapshotLoader {
         }
         state.last_zxid = zxid;
         state.prepared_zxid = zxid;
-        SnapshotLoader { state }
+        SnapshotLoader {
+            state,
+            at: LoadStack::default(),
+        }
+    }
+
+    /// Room for `nodes` more nodes, when the caller knows how many are coming: the node
+    /// table is then sized once instead of growing through every doubling.
+    pub fn reserve(&mut self, nodes: usize) {
+        self.state.tree.reserve_nodes(nodes);
     }
 
     /// The next node in snapshot order (root `""` first, parents before children).
     pub fn add_node(&mut self, path: String, node: SnapNode) -> Result<(), LoadError> {
-        self.state
-            .tree
-            .load_node(path, node.data, node.acl, node.stat)
+        self.add(&path, node.data.as_deref(), node.acl, node.stat)
     }
 
-    /// Completes the tree (data size, quotas, unused ACLs). Replay the log next.
+    /// `add_node` from borrowed parts, for a decoder that parses in place: the node's name
+    /// and data are copied into one allocation either way.
+    pub fn add(
+        &mut self,
+        path: &str,
+        data: Option<&[u8]>,
+        acl: i64,
+        stat: StatPersisted,
+    ) -> Result<(), LoadError> {
+        self.state
+            .tree
+            .load_node(&mut self.at, path, data, acl, stat)
+    }
+
+    /// Completes the tree (quotas, unused ACLs). Replay the log next.
     pub fn finish(mut self) -> Result<State, LoadError> {
-        self.state.tree.finish_load()?;
+        self.state.tree.finish_load(self.at)?;
         Ok(self.state)
     }
 }
@@ -122,8 +144,7 @@ impl State {
     ) -> Result<State, LoadError> {
         let mut loader = SnapshotLoader::new(cfg, now_ms, zxid, sessions, acls);
         let nodes = nodes.into_iter();
-        // Size the table once instead of rehashing it through every doubling.
-        loader.state.tree.reserve_nodes(nodes.size_hint().0);
+        loader.reserve(nodes.size_hint().0);
         for (path, node) in nodes {
             loader.add_node(path, node)?;
         }

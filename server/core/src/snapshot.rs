@@ -4,9 +4,11 @@
 //! A ZooKeeper snapshot is fuzzy: it is written while transactions keep being applied, and
 //! replaying the log from the snapshot's zxid (its name, the last zxid applied when it began)
 //! repairs whatever changed meanwhile. Paddock takes it in chunks on the core task: a
-//! `SnapshotCursor` remembers the last path it emitted, and each chunk resumes at the next
-//! path in pre-order (children by name), so every parent comes before its children whatever
-//! was created or deleted between chunks.
+//! `SnapshotCursor` walks the tree depth first, keeping for each level of the current path the
+//! children still to visit, listed when it emitted their parent (as ZooKeeper copies a node's
+//! child list when it serializes the node). Siblings come in ZooKeeper's own order, its
+//! `HashSet` iteration order, so a reload inserts them as ZooKeeper's would and lists them
+//! alike afterwards.
 //!
 //! Which nodes a chunk emits, and why replay then rebuilds the exact tree:
 //! - A node created after the snapshot began (czxid above the snapshot's zxid) is skipped,
@@ -30,13 +32,13 @@
 //! and `State::tree_digest` at that moment, as ZooKeeper writes its digest after the tree:
 //! replaying up to that zxid reproduces that digest.
 
-use std::ops::Bound;
-
 use paddock_jute::{Acl, StatPersisted};
 
 use crate::acl::AclCache;
+use crate::javahash;
+use crate::nodes::NodeId;
 pub use crate::recovery::SnapshotLoader;
-use crate::tree::{DataTree, Node};
+use crate::tree::{DataTree, Node, ROOT_ID};
 
 /// One znode as a snapshot stores it (`DataNode`'s record: data, ACL key, persisted stat).
 /// `stat.cversion` counts child creates, as ZooKeeper stores it.
@@ -58,10 +60,26 @@ pub struct SnapshotCursor {
     acls: Vec<(i64, Vec<Acl>)>,
     /// Keys above this were created after the snapshot began.
     last_acl_key: i64,
-    /// The last emitted path (`""` is the root); `None` before the first chunk.
-    last: Option<String>,
+    /// The emitted nodes on the way from the root to the last one emitted, each with the
+    /// children it still has to visit. Empty before the first chunk and once done.
+    levels: Vec<Level>,
+    /// The path of the deepest level (`""` for the root).
+    path: String,
+    started: bool,
     done: bool,
     emitted: u64,
+}
+
+/// One emitted node on the cursor's path.
+#[derive(Debug, Clone)]
+struct Level {
+    id: NodeId,
+    /// The length of this node's path in `SnapshotCursor::path`.
+    path_len: usize,
+    /// The children the snapshot keeps, in ZooKeeper's order, as they were when this node
+    /// was emitted; `next` is the first not yet visited.
+    children: Vec<NodeId>,
+    next: usize,
 }
 
 impl SnapshotCursor {
@@ -77,7 +95,9 @@ impl SnapshotCursor {
             sessions,
             acls,
             last_acl_key: cache.last_key(),
-            last: None,
+            levels: Vec::new(),
+            path: String::new(),
+            started: false,
             done: false,
             emitted: 0,
         }
@@ -116,70 +136,79 @@ impl SnapshotCursor {
         max_nodes: usize,
     ) -> Vec<(String, SnapNode)> {
         let mut out = Vec::with_capacity(max_nodes.min(4096));
+        if !self.started && max_nodes > 0 {
+            self.started = true;
+            let root = tree.get(ROOT_ID).expect("the root always exists");
+            out.push((String::new(), self.snap_node(root)));
+            self.emitted += 1;
+            self.enter(tree, ROOT_ID, 0);
+        }
         while out.len() < max_nodes && !self.done {
-            let next = match &self.last {
-                None => Some(String::new()),
-                Some(last) => self.successor(tree, last),
-            };
-            let Some(path) = next else {
+            let Some(level) = self.levels.last_mut() else {
                 self.done = true;
                 break;
             };
-            if let Some(node) = tree.node(&path) {
-                out.push((path.clone(), self.snap_node(node)));
-                self.emitted += 1;
-            }
-            self.last = Some(path);
+            let Some(&child) = level.children.get(level.next) else {
+                self.levels.pop();
+                continue;
+            };
+            level.next += 1;
+            let (parent, parent_len) = (level.id, level.path_len);
+            // The slot may have been freed, or reused by a node created since, which the
+            // snapshot does not keep.
+            let Some(node) = tree
+                .get(child)
+                .filter(|n| n.parent() == parent && self.keeps(n))
+            else {
+                continue;
+            };
+            self.path.truncate(parent_len);
+            self.path.push('/');
+            self.path.push_str(node.name());
+            out.push((self.path.clone(), self.snap_node(node)));
+            self.emitted += 1;
+            self.enter(tree, child, self.path.len());
         }
         out
     }
 
+    /// Makes the just emitted node `id` the deepest level, listing the children to visit.
+    fn enter(&mut self, tree: &DataTree, id: NodeId, path_len: usize) {
+        let Some(node) = tree.get(id) else { return };
+        if node.num_children() == 0 {
+            return;
+        }
+        let mut keyed: Vec<((NodeId, &str), u64)> = tree
+            .children(id)
+            .filter(|(_, child)| self.keeps(child))
+            .enumerate()
+            .map(|(i, (child, n))| ((child, n.name()), i as u64))
+            .collect();
+        javahash::order(&mut keyed, node.children_capacity(), |(_, name)| name);
+        self.levels.push(Level {
+            id,
+            path_len,
+            children: keyed.into_iter().map(|((child, _), _)| child).collect(),
+            next: 0,
+        });
+    }
+
     fn snap_node(&self, node: &Node) -> SnapNode {
-        let acl = if node.acl > self.last_acl_key {
+        let acl = if node.acl_key() > self.last_acl_key {
             AclCache::OPEN_UNSAFE_KEY
         } else {
-            node.acl
+            node.acl_key()
         };
         SnapNode {
-            data: node.data.clone(),
+            data: node.data().map(<[u8]>::to_vec),
             acl,
-            stat: node.stat,
+            stat: *node.stat(),
         }
     }
 
     /// Whether a node belongs in this snapshot: it existed when the snapshot began.
     fn keeps(&self, node: &Node) -> bool {
-        node.stat.czxid <= self.zxid
-    }
-
-    /// The first child of `parent` named after `after` (or the first at all) that the
-    /// snapshot keeps, as a full path.
-    fn first_child(&self, tree: &DataTree, parent: &str, after: Option<&str>) -> Option<String> {
-        let node = tree.node(parent)?;
-        let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
-        node.children
-            .range::<str, _>((lower, Bound::Unbounded))
-            .map(|name| format!("{parent}/{name}"))
-            .find(|path| tree.node(path).is_some_and(|n| self.keeps(n)))
-    }
-
-    /// The path after `last` in pre-order among the nodes the tree holds now: its first kept
-    /// child, else the next kept sibling of it or of its nearest ancestor that has one.
-    /// `last` or its ancestors may have been deleted since; then the climb simply starts
-    /// from the nearest one that still exists.
-    fn successor(&self, tree: &DataTree, last: &str) -> Option<String> {
-        if let Some(child) = self.first_child(tree, last, None) {
-            return Some(child);
-        }
-        let mut current = last;
-        while let Some(slash) = current.rfind('/') {
-            let (parent, name) = (&current[..slash], &current[slash + 1..]);
-            if let Some(next) = self.first_child(tree, parent, Some(name)) {
-                return Some(next);
-            }
-            current = parent;
-        }
-        None
+        node.stat().czxid <= self.zxid
     }
 }
 
@@ -195,4 +224,66 @@ pub enum LoadError {
     Duplicate { path: String },
     #[error("snapshot node path {path:?} is not absolute")]
     InvalidPath { path: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn create(t: &mut DataTree, path: &str, zxid: i64) {
+        t.create_node(path, Some(vec![1]), &Acl::open_unsafe(), 0, -1, zxid, 0)
+            .unwrap();
+    }
+
+    fn paths(chunk: &[(String, SnapNode)]) -> Vec<&str> {
+        chunk.iter().map(|(p, _)| p.as_str()).collect()
+    }
+
+    // DataTree.serializeNode lists a node's children as its HashSet iterates them, so a file
+    // Paddock writes has ZooKeeper's order, and a reload inserts children in that order.
+    #[test]
+    fn siblings_are_written_in_zookeeper_order() {
+        let mut t = DataTree::new(Vec::new(), false);
+        create(&mut t, "/p", 1);
+        for (i, name) in ["zz", "a", "m1", "b7", "c"].iter().enumerate() {
+            create(&mut t, &format!("/p/{name}"), 2 + i as i64);
+        }
+        let mut cursor = SnapshotCursor::new(10, Vec::new(), &t);
+        let all = cursor.next_chunk(&t, usize::MAX);
+        let written: Vec<&str> = paths(&all)
+            .into_iter()
+            .filter_map(|p| p.strip_prefix("/p/"))
+            .collect();
+        let listed = t.children_in_zookeeper_order(t.node_id("/p").unwrap());
+        assert_eq!(written, listed);
+        assert_ne!(written, t.child_names("/p"), "not insertion order here");
+    }
+
+    // Between chunks a listed child can be deleted and its slot reused by a node created
+    // after the snapshot began: that node is not written, the other children still are.
+    #[test]
+    fn a_reused_slot_between_chunks_is_not_written() {
+        let mut t = DataTree::new(Vec::new(), false);
+        create(&mut t, "/p", 1);
+        create(&mut t, "/p/a", 2);
+        create(&mut t, "/p/b", 3);
+        let mut cursor = SnapshotCursor::new(3, Vec::new(), &t);
+        // The root lists /p before /zookeeper (bucket order), so /p's children are listed
+        // after two nodes.
+        let first = cursor.next_chunk(&t, 2);
+        assert_eq!(paths(&first), ["", "/p"]);
+        let a = t.node_id("/p/a").unwrap();
+        t.delete_node("/p/a", 4).unwrap();
+        create(&mut t, "/p/new", 5);
+        assert_eq!(t.node_id("/p/new"), Some(a), "the freed slot is reused");
+        let rest = cursor.next_chunk(&t, 100);
+        let rest = paths(&rest);
+        assert_eq!(rest[0], "/p/b");
+        assert!(
+            !rest.contains(&"/p/a") && !rest.contains(&"/p/new"),
+            "{rest:?}"
+        );
+        assert_eq!(rest.len(), 4, "/p/b and the /zookeeper subtree");
+        assert!(cursor.is_done());
+    }
 }

@@ -937,16 +937,16 @@ impl State {
         let mut out = Vec::new();
         for p in self.tree.containers() {
             let Some(n) = self.tree.node(p) else { continue };
-            let used = n.stat.cversion > 0;
-            let stale = never_used_ms != 0 && now_ms - n.stat.mtime > never_used_ms;
-            if n.children.is_empty() && (used || stale) {
+            let used = n.stat().cversion > 0;
+            let stale = never_used_ms != 0 && now_ms - n.stat().mtime > never_used_ms;
+            if n.num_children() == 0 && (used || stale) {
                 out.push(p.to_owned());
             }
         }
         for p in self.tree.ttls() {
             let Some(n) = self.tree.node(p) else { continue };
             if let NodeKind::Ttl(ttl) = self.tree.kind(n) {
-                if n.children.is_empty() && ttl != 0 && now_ms - n.stat.mtime > ttl {
+                if n.num_children() == 0 && ttl != 0 && now_ms - n.stat().mtime > ttl {
                     out.push(p.to_owned());
                 }
             }

@@ -262,8 +262,10 @@ fn all_paths(tree: &DataTree) -> Vec<String> {
     let mut out = Vec::new();
     let mut stack = vec!["/".to_owned()];
     while let Some(p) = stack.pop() {
-        let node = tree.node(&p).expect("listed child exists");
-        for name in node.children.iter().rev() {
+        assert!(tree.node(&p).is_some(), "listed child exists");
+        let mut names = tree.child_names(&p);
+        names.sort_unstable();
+        for name in names.iter().rev() {
             stack.push(if p == "/" {
                 format!("/{name}")
             } else {
@@ -279,7 +281,7 @@ fn all_paths(tree: &DataTree) -> Vec<String> {
 fn full_digest(tree: &DataTree) -> i64 {
     all_paths(tree).iter().fold(0i64, |sum, p| {
         let n = tree.node(p).unwrap();
-        sum.wrapping_add(i64::from(node_digest(p, n.data.as_deref(), &n.stat)))
+        sum.wrapping_add(i64::from(node_digest(p, n.data(), n.stat())))
     })
 }
 
@@ -292,11 +294,16 @@ fn assert_same(a: &State, b: &State, seed: u64) {
     assert_eq!(pa, all_paths(tb), "seed {seed}: paths");
     for p in &pa {
         let (na, nb) = (ta.node(p).unwrap(), tb.node(p).unwrap());
-        assert_eq!(na.data, nb.data, "seed {seed}: data of {p}");
-        assert_eq!(na.stat, nb.stat, "seed {seed}: stat of {p}");
+        assert_eq!(na.data(), nb.data(), "seed {seed}: data of {p}");
+        assert_eq!(na.stat(), nb.stat(), "seed {seed}: stat of {p}");
         assert_eq!(ta.client_stat(na), tb.client_stat(nb), "seed {seed}: {p}");
         assert_eq!(ta.node_acl(p), tb.node_acl(p), "seed {seed}: ACL of {p}");
-        assert_eq!(na.children, nb.children, "seed {seed}: children of {p}");
+        let sorted = |t: &'_ DataTree| {
+            let mut names: Vec<String> = t.child_names(p).into_iter().map(str::to_owned).collect();
+            names.sort_unstable();
+            names
+        };
+        assert_eq!(sorted(ta), sorted(tb), "seed {seed}: children of {p}");
     }
     assert_eq!(a.sessions(), b.sessions(), "seed {seed}: sessions");
     assert_eq!(
@@ -529,8 +536,8 @@ fn replay_ignores_failures_and_old_zxids() {
     );
     assert_eq!(st.last_zxid(), 4);
     let a = st.tree().node("/a").unwrap();
-    assert_eq!(a.data.as_deref(), Some(&b"new"[..]));
-    assert_eq!((a.stat.version, a.stat.mzxid), (1, 4));
+    assert_eq!(a.data(), Some(&b"new"[..]));
+    assert_eq!((a.stat().version, a.stat().mzxid), (1, 4));
     assert!(st.tree().node("/missing/b").is_none());
     // A multi holding an error txn is not applied.
     st.replay(
@@ -554,7 +561,7 @@ fn replayed_create_of_existing_node_fixes_parent_cversion() {
     st.replay(&hdr(1, OpCode::Create), &create("/p", 1));
     st.replay(&hdr(2, OpCode::Create), &create("/p/c", 1));
     let p = |st: &State| {
-        let s = st.tree().node("/p").unwrap().stat;
+        let s = *st.tree().node("/p").unwrap().stat();
         (s.cversion, s.pzxid)
     };
     assert_eq!(p(&st), (1, 2));

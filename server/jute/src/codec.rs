@@ -76,6 +76,12 @@ impl<'a> Reader<'a> {
         Ok(self.read_len_prefixed()?.map(<[u8]>::to_vec))
     }
 
+    /// A jute `buffer` borrowed from the input, for decoders that parse in place; `None` is
+    /// the null buffer.
+    pub fn read_buffer_ref(&mut self) -> Result<Option<&'a [u8]>, DecodeError> {
+        self.read_len_prefixed()
+    }
+
     /// A jute `buffer` where null and empty mean the same thing (passwords, auth data).
     pub fn read_bytes(&mut self) -> Result<Vec<u8>, DecodeError> {
         Ok(self.read_buffer()?.unwrap_or_default())

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use paddock_core::digest::DIGEST_VERSION;
-use paddock_core::snapshot::SnapNode as CoreSnapNode;
+use paddock_core::snapshot::{LoadError, SnapNode as CoreSnapNode, SnapshotLoader};
 use paddock_core::state::State;
 use paddock_core::CoreConfig;
 use paddock_jute::codec::{Record, Writer};
@@ -26,8 +26,8 @@ use paddock_jute::txn::{Txn, TxnDigest, TxnHeader};
 use paddock_storage::snapshot::Compression;
 use paddock_storage::txnlog::marshal_entry;
 use paddock_storage::{
-    load_newest_snapshot, read_log_dir, repair_torn_tail, Fs, LogError, SnapNode, SnapshotError,
-    SnapshotWriter, TxnLogConfig, TxnLogWriter, ZxidDigest,
+    repair_torn_tail, visit_log_dir, visit_newest_snapshot, Fs, LogError, SnapNode, SnapshotError,
+    SnapshotVisitor, SnapshotWriter, TxnLogConfig, TxnLogWriter, ZxidDigest,
 };
 use tokio::sync::{mpsc, watch};
 
@@ -147,35 +147,41 @@ pub fn recover(storage: &Storage, cfg: CoreConfig, now_ms: i64) -> Result<Recove
     let fs = &*storage.fs;
     remove_unfinished_snapshots(storage);
     let started = Instant::now();
-    let loaded = load_newest_snapshot(fs, &storage.snap_dir)?;
+    let loaded = visit_newest_snapshot(fs, &storage.snap_dir, |zxid| {
+        Loading::new(cfg.clone(), now_ms, zxid)
+    })?;
     let (mut state, snapshot_zxid, snapshot_path) = match loaded {
         None => (State::new(cfg, now_ms), None, None),
-        Some((zxid, path, snap)) => {
-            let nodes = snap.nodes.into_iter().map(|(p, n)| (p, core_node(n)));
-            let state = State::from_snapshot(cfg, now_ms, zxid, &snap.sessions, snap.acls, nodes)?;
-            (state, Some(zxid), Some(path))
-        }
+        Some((zxid, path, loading, _trailer)) => (loading.finish()?, Some(zxid), Some(path)),
     };
     let snapshot_load = started.elapsed();
     let started = Instant::now();
-    let log = read_log_dir(fs, &storage.log_dir, snapshot_zxid.unwrap_or(0))?;
+    // Each file's transactions are replayed as it is read, so that the log is never held in
+    // memory whole (its entries would be freed around the tree's new nodes, and the heap
+    // would keep their space).
+    let mut first_zxid = None;
+    let mut replayed = 0;
+    let log = visit_log_dir(
+        fs,
+        &storage.log_dir,
+        snapshot_zxid.unwrap_or(0),
+        &mut |entry| {
+            first_zxid.get_or_insert(entry.header.zxid);
+            replayed += 1;
+            state.replay(&entry.header, &entry.txn);
+        },
+    )?;
     if snapshot_zxid.is_none() {
         // Without a snapshot the log alone must hold the whole history, from the first
         // transaction on; otherwise older transactions are gone (a purged or lost file) and
         // starting would serve a partial tree. ZooKeeper refuses any log without a snapshot
         // ("No snapshot found, but there are log entries. Something is broken!").
-        if let Some(first) = log.entries.first() {
-            if first.header.zxid != 1 {
-                return Err(PersistError::MissingHistory {
-                    snap_dir: storage.snap_dir.clone(),
-                    first_zxid: first.header.zxid,
-                });
-            }
+        if let Some(first_zxid) = first_zxid.filter(|&z| z != 1) {
+            return Err(PersistError::MissingHistory {
+                snap_dir: storage.snap_dir.clone(),
+                first_zxid,
+            });
         }
-    }
-    let replayed = log.entries.len();
-    for entry in &log.entries {
-        state.replay(&entry.header, &entry.txn);
     }
     let torn_tail = match log.torn_tail {
         Some(tail) => {
@@ -257,11 +263,79 @@ fn remove_unfinished_snapshots(storage: &Storage) {
     }
 }
 
-fn core_node(n: SnapNode) -> CoreSnapNode {
-    CoreSnapNode {
-        data: n.data,
-        acl: n.acl,
-        stat: n.stat,
+/// A state being built from a snapshot as the file is parsed: the snapshot's sessions and
+/// ACL map come first in the file, then the nodes, which go straight into the tree.
+struct Loading {
+    cfg: CoreConfig,
+    now_ms: i64,
+    zxid: i64,
+    sessions: Vec<(i64, i32)>,
+    acls: Vec<(i64, Vec<paddock_jute::Acl>)>,
+    loader: Option<SnapshotLoader>,
+}
+
+impl Loading {
+    fn new(cfg: CoreConfig, now_ms: i64, zxid: i64) -> Self {
+        Loading {
+            cfg,
+            now_ms,
+            zxid,
+            sessions: Vec::new(),
+            acls: Vec::new(),
+            loader: None,
+        }
+    }
+
+    /// The loader, started on the sessions and ACLs read so far.
+    fn loader(&mut self) -> &mut SnapshotLoader {
+        let Loading {
+            cfg,
+            now_ms,
+            zxid,
+            sessions,
+            acls,
+            loader,
+        } = self;
+        loader.get_or_insert_with(|| {
+            SnapshotLoader::new(cfg.clone(), *now_ms, *zxid, sessions, std::mem::take(acls))
+        })
+    }
+
+    fn finish(mut self) -> Result<State, LoadError> {
+        self.loader();
+        self.loader.expect("just started").finish()
+    }
+}
+
+impl SnapshotVisitor for Loading {
+    fn session(&mut self, id: i64, timeout_ms: i32) {
+        self.sessions.push((id, timeout_ms));
+    }
+
+    fn acl(&mut self, key: i64, acls: Vec<paddock_jute::Acl>) {
+        self.acls.push((key, acls));
+    }
+
+    fn node(&mut self, path: String, node: SnapNode) -> Result<(), SnapshotError> {
+        self.node_ref(&path, node.data.as_deref(), node.acl, node.stat)
+    }
+
+    fn nodes_ahead(&mut self, count: usize) {
+        self.loader().reserve(count);
+    }
+
+    /// A node that does not fit the tree (no parent yet, twice, a bad path) makes the file
+    /// unusable, as ZooKeeper's "Invalid Datatree" does: the next older snapshot is tried.
+    fn node_ref(
+        &mut self,
+        path: &str,
+        data: Option<&[u8]>,
+        acl: i64,
+        stat: paddock_jute::StatPersisted,
+    ) -> Result<(), SnapshotError> {
+        self.loader()
+            .add(path, data, acl, stat)
+            .map_err(|e| SnapshotError::Corrupt(e.to_string()))
     }
 }
 

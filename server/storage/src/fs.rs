@@ -14,6 +14,12 @@ pub trait Fs: Send + Sync {
     fn list(&self, dir: &Path) -> io::Result<Vec<String>>;
     /// The whole content of a file.
     fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
+    /// Reads from `offset` into `buf`, as much as the file has up to `buf.len()`; 0 at or past
+    /// the end. The default reads the whole file.
+    fn read_at(&self, path: &Path, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        let bytes = self.read(path)?;
+        Ok(copy_from(&bytes, offset, buf))
+    }
     /// Creates `path`, truncating it if it exists, and opens it for writing.
     fn create(&self, path: &Path) -> io::Result<Box<dyn FsFile>>;
     /// Opens an existing file for writing without truncating it.
@@ -42,6 +48,16 @@ pub trait FsFile: Send {
     fn is_empty(&self) -> io::Result<bool> {
         Ok(self.len()? == 0)
     }
+}
+
+/// Copies what `bytes` holds from `offset` into `buf`, returning how much.
+fn copy_from(bytes: &[u8], offset: u64, buf: &mut [u8]) -> usize {
+    let start = usize::try_from(offset)
+        .unwrap_or(usize::MAX)
+        .min(bytes.len());
+    let n = buf.len().min(bytes.len() - start);
+    buf[..n].copy_from_slice(&bytes[start..start + n]);
+    n
 }
 
 /// `true` when an error means the disk is full (ENOSPC).
@@ -75,6 +91,21 @@ impl Fs for RealFs {
 
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
         std::fs::read(path)
+    }
+
+    fn read_at(&self, path: &Path, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        let file = std::fs::File::open(path)?;
+        let mut filled = 0;
+        while filled < buf.len() {
+            let at = offset + filled as u64;
+            match std::os::unix::fs::FileExt::read_at(&file, &mut buf[filled..], at) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(filled)
     }
 
     fn create(&self, path: &Path) -> io::Result<Box<dyn FsFile>> {
@@ -415,6 +446,15 @@ impl Fs for FaultFs {
             .get(path)
             .map(|f| f.current.clone())
             .ok_or_else(|| not_found(path))
+    }
+
+    fn read_at(&self, path: &Path, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        let s = self.lock();
+        if s.read_errors.contains(path) {
+            return Err(io::Error::other("FaultFs: injected read error"));
+        }
+        let file = s.files.get(path).ok_or_else(|| not_found(path))?;
+        Ok(copy_from(&file.current, offset, buf))
     }
 
     fn create(&self, path: &Path) -> io::Result<Box<dyn FsFile>> {

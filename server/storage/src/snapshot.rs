@@ -117,6 +117,23 @@ pub trait SnapshotVisitor {
     fn session(&mut self, id: i64, timeout_ms: i32);
     fn acl(&mut self, key: i64, acls: Vec<Acl>);
     fn node(&mut self, path: String, node: SnapNode) -> Result<(), SnapshotError>;
+
+    /// How many nodes follow, counted before the first is handed over (at most: a damaged
+    /// file may end sooner), so a visitor can size its tables once. Ignored by default.
+    fn nodes_ahead(&mut self, _count: usize) {}
+
+    /// One node, its path and data borrowed from the parsed stream: a visitor that copies
+    /// them anyway saves two allocations per node. By default, `node` with owned copies.
+    fn node_ref(
+        &mut self,
+        path: &str,
+        data: Option<&[u8]>,
+        acl: i64,
+        stat: StatPersisted,
+    ) -> Result<(), SnapshotError> {
+        let data = data.map(<[u8]>::to_vec);
+        self.node(path.to_owned(), SnapNode { data, acl, stat })
+    }
 }
 
 /// What follows the tree.
@@ -588,17 +605,42 @@ pub fn visit_snapshot(
 }
 
 fn read_nodes(c: &mut Checked<'_>, visitor: &mut dyn SnapshotVisitor) -> Result<(), SnapshotError> {
+    visitor.nodes_ahead(count_nodes(c.r.clone()));
     loop {
-        let path = c.string("node path")?;
+        let path = c.r.read_buffer_ref();
+        // A null path reads as empty, and bytes that are not UTF-8 as U+FFFD, as Java's
+        // `readString` makes them.
+        let path = String::from_utf8_lossy(c.map("node path", path)?.unwrap_or_default());
         if path == "/" {
             return Ok(());
         }
-        let data = c.r.read_buffer();
+        let data = c.r.read_buffer_ref();
         let data = c.map("node data", data)?;
         let acl = c.i64("node acl")?;
         let stat = StatPersisted::read(&mut c.r);
         let stat = c.map("node stat", stat)?;
-        visitor.node(path, SnapNode { data, acl, stat })?;
+        visitor.node_ref(&path, data, acl, stat)?;
+    }
+}
+
+/// Counts the node records ahead of `r`, up to the `/` that ends them, by their lengths alone
+/// (no checksums, no copies): a fast pass over a stream already in memory. A record cut short
+/// or a bad length ends the count; the real parse then reports it.
+fn count_nodes(mut r: Reader<'_>) -> usize {
+    let mut count = 0;
+    loop {
+        match r.read_buffer_ref() {
+            Ok(Some(b"/")) | Err(_) => return count,
+            Ok(_) => {}
+        }
+        let record = r
+            .read_buffer_ref()
+            .and_then(|_| r.read_i64())
+            .and_then(|_| StatPersisted::read(&mut r));
+        if record.is_err() {
+            return count;
+        }
+        count += 1;
     }
 }
 
@@ -624,9 +666,9 @@ fn read_digest(c: &mut Checked<'_>) -> Result<Option<ZxidDigest>, SnapshotError>
     }))
 }
 
-struct Collect<'a>(&'a mut Snapshot);
+struct Collect(Snapshot);
 
-impl SnapshotVisitor for Collect<'_> {
+impl SnapshotVisitor for Collect {
     fn session(&mut self, id: i64, timeout_ms: i32) {
         self.0.sessions.push((id, timeout_ms));
     }
@@ -644,8 +686,9 @@ impl SnapshotVisitor for Collect<'_> {
 /// Reads a whole snapshot from a file's bytes.
 pub fn read_snapshot(bytes: &[u8], compression: Compression) -> Result<Snapshot, SnapshotError> {
     let stream = checked_stream(bytes, compression)?;
-    let mut snap = Snapshot::default();
-    let trailer = visit_snapshot(&stream, &mut Collect(&mut snap))?;
+    let mut collect = Collect(Snapshot::default());
+    let trailer = visit_snapshot(&stream, &mut collect)?;
+    let mut snap = collect.0;
     snap.dbid = trailer.dbid;
     snap.digest = trailer.digest;
     snap.last_processed_zxid = trailer.last_processed_zxid;
@@ -715,6 +758,25 @@ pub fn load_newest_snapshot(
     fs: &dyn Fs,
     dir: &Path,
 ) -> Result<Option<(i64, PathBuf, Snapshot)>, SnapshotError> {
+    let loaded = visit_newest_snapshot(fs, dir, |_| Collect(Snapshot::default()))?;
+    Ok(loaded.map(|(zxid, path, Collect(mut snap), trailer)| {
+        snap.dbid = trailer.dbid;
+        snap.digest = trailer.digest;
+        snap.last_processed_zxid = trailer.last_processed_zxid;
+        (zxid, path, snap)
+    }))
+}
+
+/// [`load_newest_snapshot`] into a visitor of the caller's, so a big tree is built as it is
+/// parsed and never held twice: for each candidate, newest first, `start(zxid)` makes a fresh
+/// visitor, which receives the file's content. A candidate whose content fails (the visitor's
+/// error included) is dropped for the next older one, as ZooKeeper drops a snapshot whose
+/// tree it cannot deserialize.
+pub fn visit_newest_snapshot<V: SnapshotVisitor>(
+    fs: &dyn Fs,
+    dir: &Path,
+    mut start: impl FnMut(i64) -> V,
+) -> Result<Option<(i64, PathBuf, V, SnapshotTrailer)>, SnapshotError> {
     // Each candidate is read once and checked lazily, newest first: validating every snapshot
     // up front (as `find_valid_snapshots` does) would read all of them in full, gigabytes for
     // a large tree, before loading only the newest.
@@ -732,8 +794,12 @@ pub fn load_newest_snapshot(
             continue;
         }
         valid_seen += 1;
-        if let Ok(snap) = read_snapshot(&bytes, Compression::from_file_name(name)) {
-            return Ok(Some((zxid, path, snap)));
+        let Ok(stream) = checked_stream(&bytes, Compression::from_file_name(name)) else {
+            continue;
+        };
+        let mut visitor = start(zxid);
+        if let Ok(trailer) = visit_snapshot(&stream, &mut visitor) {
+            return Ok(Some((zxid, path, visitor, trailer)));
         }
     }
     if valid_seen == 0 {

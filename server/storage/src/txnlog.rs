@@ -28,6 +28,8 @@ pub const END_OF_RECORD: u8 = 0x42;
 pub const ENTRY_OVERHEAD_BYTES: u64 = 13;
 /// `FilePadding.preAllocSize` default: 64 MiB.
 pub const DEFAULT_PRE_ALLOC_SIZE_BYTES: u64 = 64 * 1024 * 1024;
+/// How much of a log file a reader asks for at once.
+const READ_BLOCK_BYTES: usize = 1 << 20;
 /// The largest entry a reader accepts: ZooKeeper's default `jute.maxbuffer` (0xfffff) plus
 /// room for the header and digest. Bigger lengths are garbage, never an allocation.
 pub const MAX_ENTRY_BYTES: u64 = 0xfffff + 1024;
@@ -365,10 +367,25 @@ pub fn log_files_from(names: &[String], snapshot_zxid: i64) -> Vec<(i64, String)
     files.into_iter().filter(|(z, _)| *z >= log_zxid).collect()
 }
 
-/// One entry as found in a file.
+/// One entry as found in a file: checked and decoded once, then only its place is kept, so
+/// a file's entries are not all held decoded at once (recovery decodes each again as it
+/// replays it).
 struct Scanned {
-    entry: LogEntry,
+    zxid: i64,
+    /// Where the entry bytes (header, record, digest) lie in the file.
+    body: std::ops::Range<usize>,
     end_offset: u64,
+}
+
+impl Scanned {
+    /// The entry, decoded again from the bytes `scan_file` checked.
+    fn decode(&self, path: &Path, buf: &[u8]) -> Result<LogEntry, LogError> {
+        decode_entry(&buf[self.body.clone()]).map_err(|reason| LogError::Corrupt {
+            file: path.to_path_buf(),
+            offset: self.body.start as u64,
+            reason,
+        })
+    }
 }
 
 /// How a file ended.
@@ -446,6 +463,108 @@ fn valid_entry_after(buf: &[u8], offset: usize) -> Option<usize> {
         .find(|&at| matches!(parse_entry(buf, at), Ok(Some(_))))
 }
 
+/// The bytes of a log file that `scan_file` needs: the file up to the end-of-log marker when
+/// only zeros follow it (the preallocated space, 64 MiB by default, is checked in blocks but
+/// never held), else the whole file, so that torn tails and damage in the middle are judged
+/// on all of it exactly as before.
+///
+/// Cutting the file at the marker changes nothing `scan_file` finds: it stops at the marker
+/// either way, and with only zeros after it no entry can start there.
+fn read_log_bytes(fs: &dyn Fs, path: &Path) -> Result<Vec<u8>, LogError> {
+    let read_at = |offset: usize, buf: &mut [u8]| {
+        fs.read_at(path, offset as u64, buf)
+            .map_err(|e| io_err("read", path, e))
+    };
+    let mut data = Vec::new();
+    let mut at = FILE_HEADER_BYTES as usize;
+    let mut eof = false;
+    loop {
+        match entry_extent(&data, at) {
+            Extent::Next(next) => at = next,
+            Extent::NeedMore if !eof => {
+                let filled = data.len();
+                data.resize(filled + READ_BLOCK_BYTES, 0);
+                let n = read_at(filled, &mut data[filled..])?;
+                data.truncate(filled + n);
+                eof = n == 0;
+            }
+            // The file ends inside an entry, or an entry looks damaged: the rules for torn
+            // tails and corruption need the whole file.
+            Extent::NeedMore | Extent::Damaged => break,
+            Extent::EndMarker => {
+                if data[at..].iter().all(|b| *b == 0) && zeros_from(data.len(), &read_at)? {
+                    data.truncate(at);
+                    return Ok(data);
+                }
+                break;
+            }
+        }
+    }
+    if eof {
+        return Ok(data);
+    }
+    fs.read(path).map_err(|e| io_err("read", path, e))
+}
+
+/// What starts at `at` in the bytes read so far.
+enum Extent {
+    /// A complete entry (not checked yet) that ends where the next one starts.
+    Next(usize),
+    /// A zero length: the end of the log if only zeros follow.
+    EndMarker,
+    /// The bytes read so far end inside the header or the entry.
+    NeedMore,
+    /// A length no entry has.
+    Damaged,
+}
+
+fn entry_extent(data: &[u8], at: usize) -> Extent {
+    let Some(header) = data.get(at..at + 12) else {
+        return Extent::NeedMore;
+    };
+    let len = i32::from_be_bytes([header[8], header[9], header[10], header[11]]);
+    if len == 0 {
+        return Extent::EndMarker;
+    }
+    if len < 0 || len as u64 > MAX_ENTRY_BYTES {
+        return Extent::Damaged;
+    }
+    let next = at + 12 + len as usize + 1;
+    if next > data.len() {
+        return Extent::NeedMore;
+    }
+    Extent::Next(next)
+}
+
+/// Whether the file holds only zeros from `offset` to its end, read block by block into one
+/// reused buffer.
+fn zeros_from(
+    mut offset: usize,
+    read_at: &impl Fn(usize, &mut [u8]) -> Result<usize, LogError>,
+) -> Result<bool, LogError> {
+    let mut block = vec![0u8; READ_BLOCK_BYTES];
+    loop {
+        let n = read_at(offset, &mut block)?;
+        if n == 0 {
+            return Ok(true);
+        }
+        if !is_all_zero(&block[..n]) {
+            return Ok(false);
+        }
+        offset += n;
+    }
+}
+
+/// A zero test the compiler vectorises: whole words, then the few bytes left.
+fn is_all_zero(bytes: &[u8]) -> bool {
+    let words = bytes.chunks_exact(8);
+    let rest = words.remainder();
+    words.fold(0u64, |acc, w| {
+        acc | u64::from_ne_bytes(w.try_into().expect("8 bytes"))
+    }) == 0
+        && rest.iter().all(|b| *b == 0)
+}
+
 /// Reads every entry of one log file.
 fn scan_file(path: &Path, buf: &[u8]) -> Result<(Vec<Scanned>, FileEnd), LogError> {
     let corrupt = |offset: u64, reason: String| LogError::Corrupt {
@@ -469,7 +588,9 @@ fn scan_file(path: &Path, buf: &[u8]) -> Result<(Vec<Scanned>, FileEnd), LogErro
         match parse_entry(buf, offset) {
             Ok(Some((entry, next))) => {
                 entries.push(Scanned {
-                    entry,
+                    zxid: entry.header.zxid,
+                    // The 12-byte checksum and length before, the end-of-record byte after.
+                    body: offset + 12..next - 1,
                     end_offset: next as u64,
                 });
                 offset = next;
@@ -497,21 +618,36 @@ fn scan_file(path: &Path, buf: &[u8]) -> Result<(Vec<Scanned>, FileEnd), LogErro
 /// files as `FileTxnSnapLog.fastForwardFromEdits` does. Every entry's checksum is verified and
 /// zxids must grow without gaps inside an epoch.
 pub fn read_log_dir(fs: &dyn Fs, dir: &Path, from_zxid: i64) -> Result<LogRead, LogError> {
+    let mut entries = Vec::new();
+    let mut out = visit_log_dir(fs, dir, from_zxid, &mut |entry| entries.push(entry))?;
+    out.entries = entries;
+    Ok(out)
+}
+
+/// [`read_log_dir`] handing each transaction after `from_zxid` to `on_entry` (in zxid order)
+/// instead of collecting them, so recovery holds one file's entries at a time; the returned
+/// `entries` is empty. A file's entries are handed over once the whole file has been checked,
+/// so an error in a later file can come after earlier files' entries were taken.
+pub fn visit_log_dir(
+    fs: &dyn Fs,
+    dir: &Path,
+    from_zxid: i64,
+    on_entry: &mut dyn FnMut(LogEntry),
+) -> Result<LogRead, LogError> {
     let names = fs.list(dir).map_err(|e| io_err("list", dir, e))?;
     let files = log_files_from(&names, from_zxid);
     let mut out = LogRead::default();
     let count = files.len();
     for (i, (_, name)) in files.into_iter().enumerate() {
         let path = dir.join(&name);
-        let buf = fs.read(&path).map_err(|e| io_err("read", &path, e))?;
+        let buf = read_log_bytes(fs, &path)?;
         let (entries, end) = scan_file(&path, &buf)?;
-        for scanned in entries {
-            check_order(&path, out.last_zxid, &scanned)?;
-            let zxid = scanned.entry.header.zxid;
-            out.last_zxid = Some(zxid);
-            if zxid > from_zxid {
-                out.entries.push(scanned.entry);
-            }
+        for scanned in &entries {
+            check_order(&path, out.last_zxid, scanned)?;
+            out.last_zxid = Some(scanned.zxid);
+        }
+        for scanned in entries.iter().filter(|s| s.zxid > from_zxid) {
+            on_entry(scanned.decode(&path, &buf)?);
         }
         out.files.push(path.clone());
         if let FileEnd::Torn { offset, reason } = end {
@@ -533,7 +669,7 @@ pub fn read_log_file(
     fs: &dyn Fs,
     path: &Path,
 ) -> Result<(Vec<LogEntry>, Option<TornTail>), LogError> {
-    let buf = fs.read(path).map_err(|e| io_err("read", path, e))?;
+    let buf = read_log_bytes(fs, path)?;
     let (entries, end) = scan_file(path, &buf)?;
     let torn = match end {
         FileEnd::Torn { offset, .. } => Some(TornTail {
@@ -542,13 +678,17 @@ pub fn read_log_file(
         }),
         FileEnd::Clean => None,
     };
-    Ok((entries.into_iter().map(|s| s.entry).collect(), torn))
+    let entries = entries
+        .iter()
+        .map(|s| s.decode(path, &buf))
+        .collect::<Result<_, _>>()?;
+    Ok((entries, torn))
 }
 
 /// Zxids grow by one inside an epoch (the high 32 bits) and may jump only to a newer epoch.
 fn check_order(path: &Path, last: Option<i64>, scanned: &Scanned) -> Result<(), LogError> {
     let Some(last) = last else { return Ok(()) };
-    let zxid = scanned.entry.header.zxid;
+    let zxid = scanned.zxid;
     let same_epoch = (zxid >> 32) == (last >> 32);
     let ok = if same_epoch {
         zxid == last + 1
@@ -593,11 +733,11 @@ pub fn truncate_log(fs: &dyn Fs, dir: &Path, zxid: i64) -> Result<(), LogError> 
         });
     };
     let path = dir.join(first);
-    let buf = fs.read(&path).map_err(|e| io_err("read", &path, e))?;
+    let buf = read_log_bytes(fs, &path)?;
     let (entries, _) = scan_file(&path, &buf)?;
     let keep = entries
         .iter()
-        .take_while(|s| s.entry.header.zxid <= zxid)
+        .take_while(|s| s.zxid <= zxid)
         .last()
         .map_or(FILE_HEADER_BYTES, |s| s.end_offset)
         .min(buf.len() as u64);

@@ -9,12 +9,13 @@ use std::sync::Arc;
 use paddock_core::digest::{node_digest, DIGEST_VERSION};
 use paddock_jute::txn::{CreateTxn, Txn, TxnHeader};
 use paddock_jute::types::{Acl, OpCode, StatPersisted};
+use paddock_storage::error::SnapshotError;
 use paddock_storage::fs::Fs;
 use paddock_storage::snapshot::{find_valid_snapshots, read_snapshot_file};
 use paddock_storage::txnlog::TxnLogConfig;
 use paddock_storage::{
-    load_newest_snapshot, read_log_dir, Compression, FaultFs, RealFs, SnapNode, SnapshotWriter,
-    TxnLogWriter, ZxidDigest,
+    load_newest_snapshot, read_log_dir, visit_newest_snapshot, Compression, FaultFs, RealFs,
+    SnapNode, SnapshotVisitor, SnapshotWriter, TxnLogWriter, ZxidDigest,
 };
 
 fn fixture() -> PathBuf {
@@ -193,6 +194,61 @@ fn recovery_falls_back_to_an_older_valid_snapshot() {
     let mut f = fs.create(&newer).unwrap();
     f.write_at(0, &bytes[..bytes.len() - 3]).unwrap();
     assert_eq!(find_valid_snapshots(&fs, &dir, 10).unwrap().len(), 1);
+}
+
+/// Records what a streaming loader is told.
+#[derive(Default)]
+struct Recorder {
+    zxid: i64,
+    ahead: Vec<usize>,
+    nodes: Vec<(String, SnapNode)>,
+    fail_at: Option<usize>,
+}
+
+impl SnapshotVisitor for Recorder {
+    fn session(&mut self, _id: i64, _timeout_ms: i32) {}
+    fn acl(&mut self, _key: i64, _acls: Vec<Acl>) {}
+    fn node(&mut self, path: String, node: SnapNode) -> Result<(), SnapshotError> {
+        if self.fail_at == Some(self.nodes.len()) {
+            return Err(SnapshotError::Corrupt("refused by the visitor".into()));
+        }
+        self.nodes.push((path, node));
+        Ok(())
+    }
+    fn nodes_ahead(&mut self, count: usize) {
+        self.ahead.push(count);
+    }
+}
+
+// A loader that builds its tree while the file is parsed learns the node count first (to size
+// its tables once), and a file whose tree it refuses is dropped for the next older snapshot,
+// as FileSnap.deserialize drops a snapshot whose DataTree fails to deserialize.
+#[test]
+fn streaming_visit_counts_nodes_first_and_falls_back_on_refusal() {
+    let fs = FaultFs::new(3);
+    let dir = PathBuf::from("/d/version-2");
+    fs.create_dir_all(&dir).unwrap();
+    let old = write_sample(Arc::new(fs.clone()), &dir, Compression::None);
+    fs.rename(&old, &dir.join("snapshot.5")).unwrap();
+    write_sample(Arc::new(fs.clone()), &dir, Compression::None);
+    let loaded = visit_newest_snapshot(&fs, &dir, |zxid| Recorder {
+        zxid,
+        ..Recorder::default()
+    });
+    let (zxid, _, rec, trailer) = loaded.unwrap().unwrap();
+    assert_eq!((zxid, rec.zxid), (5, 5));
+    assert_eq!(rec.ahead, [sample_nodes().len()]);
+    assert_eq!(rec.nodes, sample_nodes());
+    assert_eq!(trailer.last_processed_zxid, Some(2));
+
+    let loaded = visit_newest_snapshot(&fs, &dir, |zxid| Recorder {
+        zxid,
+        fail_at: (zxid == 5).then_some(1),
+        ..Recorder::default()
+    });
+    let (zxid, _, rec, _) = loaded.unwrap().unwrap();
+    assert_eq!(zxid, 2, "the refused newest snapshot is skipped");
+    assert_eq!(rec.nodes, sample_nodes());
 }
 
 fn java_tool(class: &str, args: &[&str]) -> Option<String> {

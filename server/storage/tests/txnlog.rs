@@ -368,3 +368,53 @@ fn real_fs_round_trip() {
     assert_eq!(read.entries.len(), 4);
     let _ = std::fs::remove_dir_all(&tmp);
 }
+
+fn three_entries_in_big_preallocation(fs: &FaultFs) -> Vec<u8> {
+    let cfg = TxnLogConfig {
+        pre_alloc_size_bytes: 4 << 20,
+        ..TxnLogConfig::default()
+    };
+    let mut w = TxnLogWriter::new(Arc::new(fs.clone()), &dir(), cfg, 0);
+    for z in 1..=3 {
+        append(&mut w, z);
+    }
+    w.flush_and_sync().unwrap();
+    fs.read(&dir().join("log.1")).unwrap()
+}
+
+// Readers stop at the end-of-log marker once only zeros follow it, so the preallocation is
+// not held in memory; an entry far inside it (past the first block a reader takes) is still
+// found, and is still corruption, not a clean end.
+#[test]
+fn valid_entry_deep_in_the_preallocation_is_corruption() {
+    let fs = fault_fs(21);
+    let bytes = three_entries_in_big_preallocation(&fs);
+    assert_eq!(bytes.len(), 4 << 20);
+    assert_eq!(zxids(&fs, 0), [1, 2, 3]);
+    let path = dir().join("log.1");
+    let end = bytes.iter().rposition(|b| *b == 0x42).unwrap() + 1;
+    let second = 16 + (end - 16) / 3;
+    let entry = bytes[second..second + (end - 16) / 3].to_vec();
+    fs.corrupt(&path, 3 << 20, &entry).unwrap();
+    match read_log_dir(&fs, &dir(), 0) {
+        Err(LogError::Corrupt { offset, reason, .. }) => {
+            assert_eq!(offset, end as u64);
+            assert!(reason.contains("end of log marker"), "{reason}");
+        }
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+}
+
+// Bytes after the end marker that form no entry (never written by a writer) leave the end
+// clean, as before: only a valid entry after it proves acknowledged data was skipped.
+#[test]
+fn garbage_after_the_end_marker_is_not_an_entry() {
+    let fs = fault_fs(22);
+    let bytes = three_entries_in_big_preallocation(&fs);
+    let end = bytes.iter().rposition(|b| *b == 0x42).unwrap() as u64 + 1;
+    fs.corrupt(&dir().join("log.1"), (2 << 20) + 5, &[0xAB; 7])
+        .unwrap();
+    let read = read_log_dir(&fs, &dir(), 0).unwrap();
+    assert_eq!(read.entries.len(), 3);
+    assert!(read.torn_tail.is_none(), "clean end at {end}");
+}
