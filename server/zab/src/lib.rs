@@ -13,6 +13,7 @@
 //! - `types`: server ids, epochs, zxids, log entries, snapshots, server states.
 //! - `config`: the ensemble and the timing knobs (`tickTime`, `initLimit`, `syncLimit`).
 //! - `message`: election notifications and quorum packets, named as ZooKeeper names them.
+//! - `codec`: the bytes of a message on a link between members.
 //! - `ready`: the output contract (`Ready`, `StorageOp`, `RoleEvent`).
 //! - `peer`: the `Peer` and the state shared by every role.
 //! - `election`: fast leader election (`FastLeaderElection`).
@@ -23,6 +24,7 @@
 //! - `rng`: the seeded generator for jitter and connection nonces.
 //! - `error`: typed errors for bad input.
 
+pub mod codec;
 mod config;
 mod election;
 mod error;
