@@ -638,13 +638,23 @@ pub fn visit_log_dir(
     let files = log_files_from(&names, from_zxid);
     let mut out = LogRead::default();
     let count = files.len();
+    // Only the history after `from_zxid` must be gapless: what lies at or below it is covered
+    // by the snapshot recovery starts from (ZooKeeper reads nothing below it either), and an
+    // older file may end short of it.
+    let mut last_replayed = None;
     for (i, (_, name)) in files.into_iter().enumerate() {
         let path = dir.join(&name);
         let buf = read_log_bytes(fs, &path)?;
         let (entries, end) = scan_file(&path, &buf)?;
         for scanned in &entries {
-            check_order(&path, out.last_zxid, scanned)?;
-            out.last_zxid = Some(scanned.zxid);
+            if scanned.zxid > from_zxid {
+                check_order(&path, last_replayed, scanned)?;
+                last_replayed = Some(scanned.zxid);
+            }
+            out.last_zxid = Some(
+                out.last_zxid
+                    .map_or(scanned.zxid, |l: i64| l.max(scanned.zxid)),
+            );
         }
         for scanned in entries.iter().filter(|s| s.zxid > from_zxid) {
             on_entry(scanned.decode(&path, &buf)?);

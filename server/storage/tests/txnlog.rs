@@ -319,6 +319,32 @@ fn zxid_gap_is_corruption() {
     ));
 }
 
+// A gap at or below the zxid recovery starts from is covered by its snapshot: a file that
+// ends short of the snapshot (its tail never reached the log before a crash) followed by the
+// next file is a valid history after the snapshot. A gap above it stays corruption.
+#[test]
+fn a_gap_covered_by_the_snapshot_is_not_corruption() {
+    let fs = fault_fs(12);
+    let mut w = writer(&fs);
+    for z in 1..=5 {
+        append(&mut w, z);
+    }
+    w.flush_and_sync().unwrap();
+    let mut w = TxnLogWriter::new(Arc::new(fs.clone()), &dir(), config(), 8);
+    for z in 9..=10 {
+        append(&mut w, z);
+    }
+    w.flush_and_sync().unwrap();
+    let read = read_log_dir(&fs, &dir(), 8).unwrap();
+    let replayed: Vec<i64> = read.entries.iter().map(|e| e.header.zxid).collect();
+    assert_eq!(replayed, vec![9, 10]);
+    assert_eq!(read.last_zxid, Some(10));
+    assert!(matches!(
+        read_log_dir(&fs, &dir(), 4),
+        Err(LogError::Corrupt { .. })
+    ));
+}
+
 // FileTxnLog.truncate: keep txns up to zxid, drop later ones and later files.
 #[test]
 fn truncate_drops_everything_after_the_zxid() {
