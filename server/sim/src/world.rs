@@ -576,6 +576,7 @@ impl World {
             messages,
             committed,
             snapshot_wanted,
+            forwarded,
             events,
         } = ready;
         for op in storage {
@@ -594,6 +595,14 @@ impl World {
             let peer = node.peer.as_mut().expect("live");
             peer.snapshot_produced(snapshot)
                 .map_err(|e| format!("member {id}: {e}"))?;
+        }
+        for request in forwarded {
+            // The simulated state machine needs no preparation: the leader proposes the
+            // payload as it came. A refusal (the counter ran out) drops the request, which
+            // the client sees as a write that never completes.
+            let node = self.nodes.get_mut(&id).expect("node");
+            let peer = node.peer.as_mut().expect("live");
+            let _ = peer.propose(request.payload);
         }
         for event in events {
             self.role_event(id, event)?;

@@ -6,7 +6,7 @@ use crate::error::Error;
 use crate::log::Log;
 use crate::message::{Envelope, Message, Packet};
 use crate::peer::{Peer, Role};
-use crate::ready::{Ready, RoleEvent};
+use crate::ready::{Forwarded, Ready, RoleEvent};
 use crate::types::{Entry, Epoch, LearnerType, PeerId, Snapshot, Zxid};
 use bytes::Bytes;
 use std::collections::{BTreeMap, BTreeSet};
@@ -415,7 +415,11 @@ impl Peer {
             (Packet::Ack { zxid }, _) => self.on_ack(from, zxid),
             (Packet::Ping, _) => Ok(()),
             (Packet::Request { payload }, _) => {
-                if self.leader_propose(payload).is_err() {
+                // The host prepares a forwarded request against its own state (ZooKeeper's
+                // leader runs it through PrepRequestProcessor) and proposes the result.
+                if self.leader().established() {
+                    self.ready.forwarded.push(Forwarded { from, payload });
+                } else {
                     self.stats.requests_dropped += 1;
                 }
                 Ok(())

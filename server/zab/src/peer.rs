@@ -66,7 +66,7 @@ pub struct Stats {
     /// Packets that break the protocol (a commit past the log, a truncation below the commit
     /// point, a zxid going backwards). A correct ensemble never produces one.
     pub violations: u64,
-    /// Forwarded requests the leader could not propose (not established, counter exhausted).
+    /// Forwarded requests a leader received before it was established.
     pub requests_dropped: u64,
     /// Elections started.
     pub elections: u64,

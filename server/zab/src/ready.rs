@@ -1,5 +1,7 @@
 //! What the core hands its host after each input: the `Ready` contract.
 
+use bytes::Bytes;
+
 use crate::message::Envelope;
 use crate::types::{Entry, Epoch, PeerId, Snapshot, Zxid};
 
@@ -40,6 +42,15 @@ pub enum RoleEvent {
     LearnerServing { leader: PeerId, epoch: Epoch },
 }
 
+/// A client request a learner forwarded to this leader (REQUEST). The host prepares it against
+/// its own state, as ZooKeeper's leader does in `PrepRequestProcessor` (validation, the next
+/// zxid, outstanding changes), and proposes the result with `Peer::propose`.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Forwarded {
+    pub from: PeerId,
+    pub payload: Bytes,
+}
+
 /// Everything the host must do after an input. The host handles one Ready completely, in this
 /// order, before it feeds the core its next input:
 ///
@@ -48,13 +59,15 @@ pub enum RoleEvent {
 /// 3. `committed`: apply to the state machine, in order;
 /// 4. `snapshot_wanted`: serialize the state machine as it now stands and hand it back with
 ///    `Peer::snapshot_produced` (now or later);
-/// 5. `events`.
+/// 5. `forwarded` (a leader only): prepare each request and `Peer::propose` it;
+/// 6. `events`.
 #[derive(Debug, Default)]
 pub struct Ready {
     pub storage: Vec<StorageOp>,
     pub messages: Vec<Envelope>,
     pub committed: Vec<Entry>,
     pub snapshot_wanted: bool,
+    pub forwarded: Vec<Forwarded>,
     pub events: Vec<RoleEvent>,
 }
 
@@ -64,6 +77,7 @@ impl Ready {
             && self.messages.is_empty()
             && self.committed.is_empty()
             && !self.snapshot_wanted
+            && self.forwarded.is_empty()
             && self.events.is_empty()
     }
 }

@@ -44,6 +44,8 @@ struct Net {
     inflight: VecDeque<(PeerId, Envelope)>,
     log: Vec<(PeerId, String)>,
     committed: BTreeMap<PeerId, Vec<Zxid>>,
+    /// Requests each leader surfaced for the host to prepare and propose.
+    forwarded: BTreeMap<PeerId, usize>,
     now: u64,
 }
 
@@ -63,6 +65,7 @@ impl Net {
             inflight: VecDeque::new(),
             log: vec![],
             committed: BTreeMap::new(),
+            forwarded: BTreeMap::new(),
             now: 0,
         };
         let ids: Vec<PeerId> = net.peers.keys().copied().collect();
@@ -97,8 +100,14 @@ impl Net {
             }
             let done = self.committed.entry(id).or_default();
             done.extend(ready.committed.iter().map(|e| e.zxid));
+            let peer = self.peers.get_mut(&id).unwrap();
             if let Some(w) = last_write {
-                self.peers.get_mut(&id).unwrap().persisted(w);
+                peer.persisted(w);
+            }
+            // The host's part of forwarding: a leader proposes what learners forwarded.
+            for request in ready.forwarded {
+                *self.forwarded.entry(id).or_default() += 1;
+                let _ = peer.propose(request.payload);
             }
         }
     }
@@ -255,6 +264,14 @@ fn a_write_commits_everywhere_in_zxid_order_after_a_quorum_acks() {
     for (id, c) in &net.committed {
         assert_eq!(c, &expected, "member {id} committed out of order");
     }
+    // The follower's two writes reached the host of the leader as REQUESTs to prepare
+    // (Learner.request / PrepRequestProcessor), not proposed by the core on its own.
+    assert_eq!(net.forwarded.get(&leader), Some(&2));
+    assert_eq!(
+        net.forwarded.len(),
+        1,
+        "only the leader gets forwarded requests"
+    );
     // Observers get INFORM, never PROPOSAL (Leader.inform).
     assert!(net.position(4, "ACK") == usize::MAX);
 }
