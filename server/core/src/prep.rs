@@ -30,6 +30,9 @@ pub(crate) struct Record {
     data_len: i64,
 }
 
+/// What one prepared request changes, by path (`None`: deleted).
+pub(crate) type OutstandingChanges = HashMap<String, Option<Record>>;
+
 /// Changes of transactions prepared and not yet applied, by path, each with the zxid of the
 /// transaction that made it (`ZooKeeperServer.outstandingChanges` and
 /// `outstandingChangesForPath`).
@@ -46,7 +49,7 @@ impl Outstanding {
     }
 
     /// Records what the transaction `zxid` changed.
-    pub(crate) fn add(&mut self, zxid: i64, changes: HashMap<String, Option<Record>>) {
+    pub(crate) fn add(&mut self, zxid: i64, changes: OutstandingChanges) {
         if changes.is_empty() {
             return;
         }
@@ -152,7 +155,7 @@ impl<'a> Prep<'a> {
     }
 
     /// The changes this request made, to become outstanding under its zxid.
-    pub fn into_changes(self) -> HashMap<String, Option<Record>> {
+    pub fn into_changes(self) -> OutstandingChanges {
         self.overlay
     }
 

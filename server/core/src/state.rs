@@ -19,7 +19,7 @@ use crate::acl::{self, AuthConfig};
 use crate::ensemble::{Queued, Role};
 use crate::forward::Forward;
 use crate::path;
-use crate::prep::{error_txn, Outstanding, Prep};
+use crate::prep::{error_txn, Outstanding, OutstandingChanges, Prep};
 use crate::session::{session_password, SessionTracker};
 use crate::tree::{DataTree, NodeKind};
 use crate::watch::WatchManager;
@@ -537,7 +537,7 @@ impl State {
         now_ms: i64,
     ) -> Proposal {
         let op = req.op_code();
-        let mut hdr = self.header(session, xid, now_ms, op);
+        let hdr = self.header(session, xid, now_ms, op);
         let mut prep = Prep::new(
             &self.tree,
             &self.outstanding,
@@ -563,8 +563,19 @@ impl State {
             _ => Err(ErrorCode::ReconfigDisabled),
         };
         let changes = prep.into_changes();
+        self.prepared(hdr, result, changes)
+    }
+
+    /// A prepared request as a proposal: a failure becomes an `Error` txn; a success leaves
+    /// its changes outstanding until applied, except a failed multi, which leaves none
+    /// (`rollbackPendingChanges`).
+    fn prepared(
+        &mut self,
+        mut hdr: TxnHeader,
+        result: Result<Txn, ErrorCode>,
+        changes: OutstandingChanges,
+    ) -> Proposal {
         let txn = match result {
-            // A failed multi leaves no outstanding changes (`rollbackPendingChanges`).
             Ok(Txn::Multi(txns)) if txns.iter().any(|t| matches!(t, Txn::Error(_))) => {
                 Txn::Multi(txns)
             }
@@ -957,7 +968,7 @@ impl State {
 
     /// The ContainerManager's request: session 0, cxid 0, prepared like a client's.
     fn delete_container_proposal(&mut self, path: &str, now_ms: i64) -> Proposal {
-        let mut hdr = self.header(0, 0, now_ms, OpCode::DeleteContainer);
+        let hdr = self.header(0, 0, now_ms, OpCode::DeleteContainer);
         let mut prep = Prep::new(
             &self.tree,
             &self.outstanding,
@@ -971,21 +982,7 @@ impl State {
         );
         let result = prep.delete_container(path);
         let changes = prep.into_changes();
-        let txn = match result {
-            Ok(txn) => {
-                self.outstanding.add(hdr.zxid, changes);
-                txn
-            }
-            Err(code) => {
-                hdr.txn_type = OpCode::Error as i32;
-                error_txn(code)
-            }
-        };
-        Proposal {
-            hdr,
-            txn,
-            origin: None,
-        }
+        self.prepared(hdr, result, changes)
     }
 
     /// The next time `tick` has work, so the IO layer can sleep until then.

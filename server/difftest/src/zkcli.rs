@@ -18,33 +18,31 @@ use crate::server::java_dir;
 /// How long one zkCli batch may run.
 pub const ZKCLI_DEADLINE: Duration = Duration::from_secs(60);
 
-/// Runs the commands (one per line) in one zkCli process against `connect` and returns its
-/// standard output, a `--- stderr` line, and its standard error (zkCli prints results such
-/// as `Created /a` and errors such as `Node already exists: /a` there). `quit` is appended.
-pub async fn run(connect: &str, commands: &[&str]) -> Result<String> {
+/// Starts `ZooKeeperMain` against `connect` with all three standard streams piped.
+fn spawn(connect: &str) -> Result<tokio::process::Child> {
     let jars = java_dir();
     let classpath = ["zookeeper.jar", "slf4j-nop.jar"]
         .iter()
         .map(|jar| jars.join(jar).display().to_string())
         .collect::<Vec<_>>()
         .join(":");
-    let mut child =
-        tokio::process::Command::new(std::env::var("JAVA").unwrap_or_else(|_| "java".into()))
-            .args([
-                "-Xmx128m",
-                "-XX:+UseSerialGC",
-                "-XX:TieredStopAtLevel=1",
-                "-cp",
-                &classpath,
-            ])
-            .arg("org.apache.zookeeper.ZooKeeperMain")
-            .args(["-server", connect])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .context("spawn zkCli (java ZooKeeperMain)")?;
+    tokio::process::Command::new(std::env::var("JAVA").unwrap_or_else(|_| "java".into()))
+        .args(["-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"])
+        .args(["-cp", &classpath, "org.apache.zookeeper.ZooKeeperMain"])
+        .args(["-server", connect])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .context("spawn zkCli (java ZooKeeperMain)")
+}
+
+/// Runs the commands (one per line) in one zkCli process against `connect` and returns its
+/// standard output, a `--- stderr` line, and its standard error (zkCli prints results such
+/// as `Created /a` and errors such as `Node already exists: /a` there). `quit` is appended.
+pub async fn run(connect: &str, commands: &[&str]) -> Result<String> {
+    let mut child = spawn(connect)?;
     let mut script = commands.join("\n");
     script.push_str("\nquit\n");
     let mut stdin = child.stdin.take().context("zkCli stdin")?;
@@ -74,23 +72,7 @@ pub struct Interactive {
 impl Interactive {
     /// Starts zkCli against `connect` (one or more `host:port`, comma separated).
     pub async fn start(connect: &str) -> Result<Interactive> {
-        let jars = java_dir();
-        let classpath = ["zookeeper.jar", "slf4j-nop.jar"]
-            .iter()
-            .map(|jar| jars.join(jar).display().to_string())
-            .collect::<Vec<_>>()
-            .join(":");
-        let mut child =
-            tokio::process::Command::new(std::env::var("JAVA").unwrap_or_else(|_| "java".into()))
-                .args(["-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"])
-                .args(["-cp", &classpath, "org.apache.zookeeper.ZooKeeperMain"])
-                .args(["-server", connect])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .kill_on_drop(true)
-                .spawn()
-                .context("spawn zkCli (java ZooKeeperMain)")?;
+        let mut child = spawn(connect)?;
         let stdin = child.stdin.take().context("zkCli stdin")?;
         // Both streams feed one channel of lines: zkCli prints results on either.
         let (tx, lines) = tokio::sync::mpsc::channel(1024);

@@ -150,8 +150,13 @@ impl Peer {
     }
 
     fn leader_mut(&mut self) -> &mut LeaderState {
+        self.leader_and_ready().0
+    }
+
+    /// The leader's state and the pending output together, for loops that send to handlers.
+    fn leader_and_ready(&mut self) -> (&mut LeaderState, &mut Ready) {
         match &mut self.role {
-            Role::Leading(l) => l,
+            Role::Leading(l) => (l, &mut self.ready),
             _ => unreachable!("leader code runs only while leading"),
         }
     }
@@ -213,14 +218,7 @@ impl Peer {
         };
         self.set_accepted_epoch(new_epoch);
         let my_id = self.cfg.my_id;
-        let Peer {
-            role: Role::Leading(l),
-            ready,
-            ..
-        } = self
-        else {
-            unreachable!()
-        };
+        let (l, ready) = self.leader_and_ready();
         l.new_epoch = new_epoch;
         l.phase = Phase::AwaitAckEpoch;
         l.epoch_acks.insert(my_id);
@@ -272,14 +270,7 @@ impl Peer {
         self.event(RoleEvent::LeaderEstablished { epoch });
         let history_end = self.log.last_zxid();
         self.leader_commit(history_end);
-        let Peer {
-            role: Role::Leading(l),
-            ready,
-            ..
-        } = self
-        else {
-            unreachable!()
-        };
+        let (l, ready) = self.leader_and_ready();
         for (&id, h) in l.handlers.iter_mut() {
             if h.phase == HandlerPhase::AwaitEstablished {
                 h.phase = HandlerPhase::Synced;
@@ -373,14 +364,7 @@ impl Peer {
             acked: Zxid::ZERO,
             commit_sent: Zxid::ZERO,
         };
-        let Peer {
-            role: Role::Leading(l),
-            ready,
-            ..
-        } = self
-        else {
-            unreachable!()
-        };
+        let (l, ready) = self.leader_and_ready();
         if l.phase == Phase::Discovery {
             l.accepted.insert(from, accepted_epoch);
             l.handlers.insert(from, handler);
@@ -493,14 +477,7 @@ impl Peer {
         let commit = self.commit;
         let last = self.log.last_zxid();
         let entries: Vec<Entry> = self.log.range(from, last).cloned().collect();
-        let Peer {
-            role: Role::Leading(l),
-            ready,
-            ..
-        } = self
-        else {
-            unreachable!()
-        };
+        let (l, ready) = self.leader_and_ready();
         let newleader = Zxid::new(l.new_epoch, 0);
         let h = l.handlers.get_mut(&id).expect("handler");
         h.send(ready, id, first);
@@ -536,14 +513,7 @@ impl Peer {
     }
 
     fn on_ack_newleader(&mut self, from: PeerId, zxid: Zxid) -> Result<(), Error> {
-        let Peer {
-            role: Role::Leading(l),
-            ready,
-            ..
-        } = self
-        else {
-            unreachable!()
-        };
+        let (l, ready) = self.leader_and_ready();
         if zxid != Zxid::new(l.new_epoch, 0) {
             return Err(Error::Violation {
                 from,
@@ -653,14 +623,7 @@ impl Peer {
         self.leader_mut().next_counter += 1;
         let entry = Entry { zxid, payload };
         self.append(entry.clone());
-        let Peer {
-            role: Role::Leading(l),
-            ready,
-            ..
-        } = self
-        else {
-            unreachable!()
-        };
+        let (l, ready) = self.leader_and_ready();
         for (&id, h) in l.handlers.iter_mut() {
             if h.forwarding() && h.kind == LearnerType::Participant {
                 h.sent_up_to = zxid;
@@ -685,6 +648,7 @@ impl Peer {
         let Peer {
             role: Role::Leading(l),
             ready,
+            cfg,
             ..
         } = self
         else {
@@ -706,10 +670,10 @@ impl Peer {
         });
         let lost = if l.phase == Phase::Broadcast {
             let synced = (l.handlers.iter())
-                .filter(|(id, h)| self.cfg.is_voter(**id) && h.newleader_acked())
+                .filter(|(id, h)| cfg.is_voter(**id) && h.newleader_acked())
                 .filter(|(_, h)| now.saturating_sub(h.last_heard_ms) <= sync_ms)
                 .count();
-            synced + 1 < self.cfg.quorum()
+            synced + 1 < cfg.quorum()
         } else {
             now.saturating_sub(l.started_ms) > init_ms
         };

@@ -68,7 +68,8 @@ pub enum Packet {
     UpToDate,
     /// PING (5), both ways.
     Ping,
-    /// REQUEST (1): a client write forwarded by a learner, proposed by the leader as it is.
+    /// REQUEST (1): a client write forwarded by a learner; the leader's host prepares it
+    /// (`Ready::forwarded`) and proposes the result.
     Request { payload: Bytes },
 }
 
