@@ -577,6 +577,8 @@ impl World {
             committed,
             snapshot_wanted,
             forwarded,
+            // The simulated clients do not issue `sync`; the barrier is tested in paddock-zab.
+            synced: _,
             events,
         } = ready;
         for op in storage {
@@ -1085,7 +1087,10 @@ fn describe(message: &Message) -> String {
                 | Packet::AckNewLeader { zxid } => format!("{zxid}"),
                 Packet::Snap { snapshot } => format!("{}", snapshot.zxid),
                 Packet::Proposal { entry } | Packet::Inform { entry } => format!("{}", entry.zxid),
-                Packet::UpToDate | Packet::Ping | Packet::Request { .. } => String::new(),
+                Packet::UpToDate
+                | Packet::Ping
+                | Packet::Request { .. }
+                | Packet::Sync { .. } => String::new(),
             };
             format!(
                 "{} {detail} (conn {:x} #{seq})",

@@ -23,6 +23,7 @@ const PROPOSAL: u8 = 2;
 const ACK: u8 = 3;
 const COMMIT: u8 = 4;
 const PING: u8 = 5;
+const SYNC: u8 = 7;
 const INFORM: u8 = 8;
 const NEWLEADER: u8 = 10;
 const FOLLOWERINFO: u8 = 11;
@@ -120,6 +121,10 @@ fn put_packet(b: &mut BytesMut, packet: &Packet) {
         Packet::Ping => b.put_u8(PING),
         Packet::Request { payload } => {
             b.put_u8(REQUEST);
+            put_bytes(b, payload);
+        }
+        Packet::Sync { payload } => {
+            b.put_u8(SYNC);
             put_bytes(b, payload);
         }
     }
@@ -223,6 +228,9 @@ fn packet_of(r: &mut Bytes) -> Result<Packet, DecodeError> {
         REQUEST => Packet::Request {
             payload: bytes_of(r)?,
         },
+        SYNC => Packet::Sync {
+            payload: bytes_of(r)?,
+        },
         other => return Err(DecodeError::UnknownPacket(other)),
     };
     Ok(packet)
@@ -324,6 +332,9 @@ mod tests {
             Packet::Ping,
             Packet::Request {
                 payload: Bytes::from_static(b"forward"),
+            },
+            Packet::Sync {
+                payload: Bytes::from_static(b"sync"),
             },
         ];
         let mut messages: Vec<Message> = packets

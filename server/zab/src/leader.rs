@@ -9,7 +9,7 @@ use crate::peer::{Peer, Role};
 use crate::ready::{Forwarded, Ready, RoleEvent};
 use crate::types::{Entry, Epoch, LearnerType, PeerId, Snapshot, Zxid};
 use bytes::Bytes;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Phase {
@@ -98,6 +98,9 @@ pub(crate) struct LeaderState {
     next_counter: u32,
     next_ping_ms: u64,
     snapshot: Option<Snapshot>,
+    /// `sync` barriers waiting for the commit point to reach their zxid:
+    /// (zxid, learner, payload), in zxid order (`Leader.pendingSyncs`).
+    pending_syncs: VecDeque<(Zxid, PeerId, Bytes)>,
 }
 
 impl LeaderState {
@@ -175,6 +178,7 @@ impl Peer {
             next_counter: 1,
             next_ping_ms: self.now_ms,
             snapshot: None,
+            pending_syncs: VecDeque::new(),
         }));
         self.event(RoleEvent::Leading);
         self.leader_progress();
@@ -604,6 +608,39 @@ impl Peer {
                 }
                 h.commit_sent = zxid;
             }
+        }
+        while let Some((z, to, payload)) = l.pending_syncs.pop_front() {
+            if z > zxid {
+                l.pending_syncs.push_front((z, to, payload));
+                break;
+            }
+            if let Some(h) = l.handlers.get_mut(&to).filter(|h| h.forwarding()) {
+                h.send(ready, to, Packet::Sync { payload });
+            }
+        }
+    }
+
+    /// `Leader.processSync`: answers a learner's forwarded `sync` with SYNC once everything
+    /// proposed so far is committed, so the learner has applied it by the time the answer
+    /// arrives (COMMIT and INFORM travel on the same ordered connection, ahead of it).
+    pub(crate) fn leader_sync_barrier(&mut self, to: PeerId, payload: Bytes) -> Result<(), Error> {
+        if !self.leader().established() {
+            return Err(Error::NotServing);
+        }
+        let zxid = self.log.last_zxid();
+        if zxid <= self.commit {
+            self.send_sync_reply(to, payload);
+        } else {
+            self.leader_mut().pending_syncs.push_back((zxid, to, payload));
+        }
+        Ok(())
+    }
+
+    fn send_sync_reply(&mut self, to: PeerId, payload: Bytes) {
+        let (l, ready) = self.leader_and_ready();
+        // A learner that went away since is dropped with its request, as ZooKeeper does.
+        if let Some(h) = l.handlers.get_mut(&to).filter(|h| h.forwarding()) {
+            h.send(ready, to, Packet::Sync { payload });
         }
     }
 

@@ -173,6 +173,10 @@ impl Peer {
                 self.learner_send(Packet::Ping);
                 Ok(())
             }
+            (Packet::Sync { payload }, Phase::Serving) => {
+                self.ready.synced.push(payload);
+                Ok(())
+            }
             _ => Err(Error::OutOfPhase { from, packet: name }),
         }
     }

@@ -71,6 +71,10 @@ pub enum Packet {
     /// REQUEST (1): a client write forwarded by a learner; the leader's host prepares it
     /// (`Ready::forwarded`) and proposes the result.
     Request { payload: Bytes },
+    /// SYNC (7): the leader's answer to a forwarded `sync`, sent once everything it proposed
+    /// before the sync arrived is committed; the learner's host gets `payload` back
+    /// (`Ready::synced`) after applying those commits.
+    Sync { payload: Bytes },
 }
 
 impl Packet {
@@ -93,6 +97,7 @@ impl Packet {
             Packet::UpToDate => "UPTODATE",
             Packet::Ping => "PING",
             Packet::Request { .. } => "REQUEST",
+            Packet::Sync { .. } => "SYNC",
         }
     }
 }

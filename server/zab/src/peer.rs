@@ -189,6 +189,16 @@ impl Peer {
         }
     }
 
+    /// Leader: answers a `sync` that learner `to` forwarded (its host decoded it from a
+    /// `Ready::forwarded` REQUEST) once every proposal made so far is committed. The learner's
+    /// host gets `payload` back in `Ready::synced`.
+    pub fn sync_barrier(&mut self, to: PeerId, payload: Bytes) -> Result<(), Error> {
+        match self.role {
+            Role::Leading(_) => self.leader_sync_barrier(to, payload),
+            _ => Err(Error::NotServing),
+        }
+    }
+
     /// Confirms that every append up to and including `write_id` is durable.
     pub fn persisted(&mut self, write_id: u64) {
         while let Some(&(id, zxid)) = self.unconfirmed.front() {

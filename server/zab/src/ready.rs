@@ -60,7 +60,8 @@ pub struct Forwarded {
 /// 4. `snapshot_wanted`: serialize the state machine as it now stands and hand it back with
 ///    `Peer::snapshot_produced` (now or later);
 /// 5. `forwarded` (a leader only): prepare each request and `Peer::propose` it;
-/// 6. `events`.
+/// 6. `synced` (a learner only): answer the `sync` requests behind them;
+/// 7. `events`.
 #[derive(Debug, Default)]
 pub struct Ready {
     pub storage: Vec<StorageOp>,
@@ -68,6 +69,9 @@ pub struct Ready {
     pub committed: Vec<Entry>,
     pub snapshot_wanted: bool,
     pub forwarded: Vec<Forwarded>,
+    /// Learners: the payloads of `sync` barriers the leader answered (`Peer::sync_barrier`),
+    /// in order; everything committed before each is in this or an earlier `committed`.
+    pub synced: Vec<Bytes>,
     pub events: Vec<RoleEvent>,
 }
 
@@ -78,6 +82,7 @@ impl Ready {
             && self.committed.is_empty()
             && !self.snapshot_wanted
             && self.forwarded.is_empty()
+            && self.synced.is_empty()
             && self.events.is_empty()
     }
 }

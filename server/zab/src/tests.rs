@@ -46,6 +46,8 @@ struct Net {
     committed: BTreeMap<PeerId, Vec<Zxid>>,
     /// Requests each leader surfaced for the host to prepare and propose.
     forwarded: BTreeMap<PeerId, usize>,
+    /// Per member: how many entries it had committed when each SYNC answer reached its host.
+    synced: BTreeMap<PeerId, Vec<usize>>,
     now: u64,
 }
 
@@ -66,6 +68,7 @@ impl Net {
             log: vec![],
             committed: BTreeMap::new(),
             forwarded: BTreeMap::new(),
+            synced: BTreeMap::new(),
             now: 0,
         };
         let ids: Vec<PeerId> = net.peers.keys().copied().collect();
@@ -100,6 +103,8 @@ impl Net {
             }
             let done = self.committed.entry(id).or_default();
             done.extend(ready.committed.iter().map(|e| e.zxid));
+            let done = done.len();
+            (self.synced.entry(id).or_default()).extend(ready.synced.iter().map(|_| done));
             let peer = self.peers.get_mut(&id).unwrap();
             if let Some(w) = last_write {
                 peer.persisted(w);
@@ -274,6 +279,57 @@ fn a_write_commits_everywhere_in_zxid_order_after_a_quorum_acks() {
     );
     // Observers get INFORM, never PROPOSAL (Leader.inform).
     assert!(net.position(4, "ACK") == usize::MAX);
+}
+
+#[test]
+fn a_sync_answer_waits_for_every_earlier_proposal_to_commit() {
+    // Leader.processSync: with proposals outstanding, SYNC goes out after their COMMIT.
+    let mut net = Net::new(&[1, 2, 3], &[4], &[]);
+    assert!(net.run(5_000, Net::all_serving));
+    let leader = net.leader().unwrap();
+    let learners: Vec<PeerId> = net.peers.keys().copied().filter(|&i| i != leader).collect();
+    let p = net.peers.get_mut(&leader).unwrap();
+    for i in 0..3 {
+        p.propose(Bytes::from(format!("w{i}"))).unwrap();
+    }
+    for &l in &learners {
+        p.sync_barrier(l, Bytes::from_static(b"s")).unwrap();
+    }
+    net.drain(leader);
+    assert!(
+        !net.inflight.iter().any(|(_, m)| matches!(
+            m.message,
+            Message::Quorum {
+                packet: Packet::Sync { .. },
+                ..
+            }
+        )),
+        "nothing is committed yet, so no SYNC may leave"
+    );
+    assert!(net.run(1_000, |n| learners
+        .iter()
+        .all(|l| n.synced.get(l).is_some_and(|s| !s.is_empty()))));
+    for l in &learners {
+        assert_eq!(
+            net.synced[l],
+            vec![3],
+            "member {l} got SYNC before applying what preceded it"
+        );
+    }
+    // With nothing outstanding the answer leaves at once.
+    let p = net.peers.get_mut(&leader).unwrap();
+    p.sync_barrier(learners[0], Bytes::from_static(b"t"))
+        .unwrap();
+    net.drain(leader);
+    assert!(net.run(100, |n| n.synced[&learners[0]].len() == 2));
+    assert_eq!(
+        net.peers
+            .get_mut(&learners[0])
+            .unwrap()
+            .sync_barrier(leader, Bytes::new()),
+        Err(Error::NotServing),
+        "only a leader answers syncs"
+    );
 }
 
 #[test]
