@@ -70,6 +70,23 @@ impl State {
         self.role = Role::Learner;
     }
 
+    /// The member stopped serving (it is looking for a leader, or syncing with a new one):
+    /// every client connection is closed, as ZooKeeper shuts its `ZooKeeperServer` down, and
+    /// what was prepared or forwarded but never applied is forgotten. The clients reconnect
+    /// (here or elsewhere) and their sessions live on in the ensemble's log.
+    pub fn stop_serving(&mut self) -> Vec<Action> {
+        let mut conns: Vec<ConnId> = self.conns.keys().copied().collect();
+        conns.sort_unstable();
+        self.queues.clear();
+        self.pending_connects.clear();
+        self.touched.clear();
+        self.outstanding = Default::default();
+        self.prepared_zxid = self.last_zxid;
+        // A close this member forwarded may never have committed: the session lives on.
+        self.sessions.clear_closing();
+        conns.into_iter().map(|conn| Action::Close { conn }).collect()
+    }
+
     /// Touches a session for one of this member's clients; a learner remembers the touch to
     /// relay it to the leader.
     pub(crate) fn touch(&mut self, session: i64, timeout_ms: i32, now_ms: i64) -> bool {
@@ -138,7 +155,7 @@ impl State {
                 }
                 self.prepare(&ids, cxid, session, &request, now_ms)
             }
-            Forward::Sync { .. } => return None,
+            Forward::Sync { .. } | Forward::Touch { .. } => return None,
         };
         Some(proposal)
     }

@@ -31,6 +31,10 @@ pub enum Forward {
         cxid: i32,
         path: String,
     },
+    /// Sessions this learner's clients kept alive since its last report, with their
+    /// timeouts. ZooKeeper piggybacks them on the learner's PING answers
+    /// (`LearnerSessionTracker.snapshot`); Paddock sends them as a request of their own.
+    Touch { sessions: Vec<(i64, i32)> },
 }
 
 impl Forward {
@@ -41,6 +45,7 @@ impl Forward {
             | Forward::CreateSession { session, .. }
             | Forward::CloseSession { session, .. }
             | Forward::Sync { session, .. } => *session,
+            Forward::Touch { .. } => 0,
         }
     }
 
@@ -59,6 +64,7 @@ impl Forward {
                 (*session, *cxid, OpCode::CloseSession, no_ids)
             }
             Forward::Sync { session, cxid, .. } => (*session, *cxid, OpCode::Sync, no_ids),
+            Forward::Touch { .. } => (0, 0, OpCode::Ping, no_ids),
         };
         w.write_i64(session);
         w.write_i32(cxid);
@@ -68,6 +74,13 @@ impl Forward {
             Forward::CreateSession { timeout_ms, .. } => w.write_i32(*timeout_ms),
             Forward::CloseSession { .. } => {}
             Forward::Sync { path, .. } => PathRequest { path: path.clone() }.write(&mut w),
+            Forward::Touch { sessions } => {
+                w.write_i32(sessions.len() as i32);
+                for &(session, timeout_ms) in sessions {
+                    w.write_i64(session);
+                    w.write_i32(timeout_ms);
+                }
+            }
         }
         w.write_vec(ids);
         w.into_inner()
@@ -90,6 +103,18 @@ impl Forward {
                 cxid,
                 path: PathRequest::read(&mut r)?.path,
             },
+            OpCode::Ping => {
+                let n = r.read_i32()?;
+                // Each entry takes 12 bytes: a count beyond what is left is a lie.
+                if n < 0 || n as usize > r.remaining() / 12 {
+                    return Err(DecodeError::Invalid("touched session count"));
+                }
+                let mut sessions = Vec::with_capacity(n as usize);
+                for _ in 0..n {
+                    sessions.push((r.read_i64()?, r.read_i32()?));
+                }
+                Forward::Touch { sessions }
+            }
             op => Forward::Write {
                 session,
                 cxid,
@@ -174,6 +199,10 @@ mod tests {
                 cxid: 10,
                 path: "/".into(),
             },
+            Forward::Touch {
+                sessions: vec![(6, 4000), (0x0200_0000_0000_0007, 30000)],
+            },
+            Forward::Touch { sessions: vec![] },
         ]
     }
 

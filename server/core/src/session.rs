@@ -107,6 +107,13 @@ impl SessionTracker {
         }
     }
 
+    /// Forgets every closing mark (closes that were prepared but will never be applied).
+    pub fn clear_closing(&mut self) {
+        for session in self.sessions.values_mut() {
+            session.closing = false;
+        }
+    }
+
     pub fn is_closing(&self, id: i64) -> bool {
         self.sessions.get(&id).is_some_and(|s| s.closing)
     }

@@ -372,3 +372,57 @@ fn a_failed_multi_leaves_no_outstanding_changes() {
     let _ = leader.apply(failed);
     let _ = leader.apply(next);
 }
+
+// QuorumPeer shuts its ZooKeeperServer down when it stops following: every client connection
+// closes, pending work is dropped, and the sessions stay in the tree for clients to reattach.
+#[test]
+fn stopping_to_serve_closes_connections_and_forgets_pending_work() {
+    let mut p = Pair::new();
+    let _ = p.open_on_learner(7);
+    let session = p.open_on_learner(8);
+    let Step::Forward(_) = p.learner.request(7, 1, create("/lost", b"x"), p.now) else {
+        panic!("forwarded");
+    };
+    let Step::Forward(_) = p.learner.request(8, 1, Request::CloseSession, p.now) else {
+        panic!("forwarded");
+    };
+    let closes = p.learner.stop_serving();
+    assert_eq!(
+        closes,
+        vec![Action::Close { conn: 7 }, Action::Close { conn: 8 }]
+    );
+    for conn in [7, 8] {
+        p.learner.conn_closed(conn);
+    }
+    // The forwarded close never committed: its session can still be reattached.
+    p.learner.conn_opened(9, ADDR);
+    let req = ConnectRequest {
+        time_out: 10_000,
+        session_id: session,
+        passwd: paddock_core::session::session_password(session).to_vec(),
+        ..Default::default()
+    };
+    let Step::Done(actions) = p.learner.connect(9, req, p.now) else {
+        panic!("a reattach is answered locally");
+    };
+    assert!(
+        matches!(&actions[..], [Action::Connected { resp, close_after: false, .. }] if resp.session_id == session),
+        "{actions:?}"
+    );
+    // A write on the new connection is forwarded and answered when it commits.
+    let Step::Forward(forward) = p.learner.request(9, 2, create("/kept", b"y"), p.now) else {
+        panic!("forwarded");
+    };
+    let got = replies(&p.commit_forward(forward));
+    assert_eq!(got, vec![(2, 0, Response::Create { path: "/kept".into() })]);
+}
+
+#[test]
+fn relayed_touches_travel_as_a_forward() {
+    let touch = Forward::Touch {
+        sessions: vec![(1, 4000), (2, 6000)],
+    };
+    assert_eq!(Forward::decode(&touch.encode()).unwrap(), touch);
+    let mut p = Pair::new();
+    assert_eq!(p.leader.prepare_forwarded(touch, p.now), None);
+}
