@@ -1087,10 +1087,9 @@ fn describe(message: &Message) -> String {
                 | Packet::AckNewLeader { zxid } => format!("{zxid}"),
                 Packet::Snap { snapshot } => format!("{}", snapshot.zxid),
                 Packet::Proposal { entry } | Packet::Inform { entry } => format!("{}", entry.zxid),
-                Packet::UpToDate
-                | Packet::Ping
-                | Packet::Request { .. }
-                | Packet::Sync { .. } => String::new(),
+                Packet::UpToDate | Packet::Ping | Packet::Request { .. } | Packet::Sync { .. } => {
+                    String::new()
+                }
             };
             format!(
                 "{} {detail} (conn {:x} #{seq})",

@@ -103,9 +103,17 @@ fn regression_seeds() {
     for seed in REGRESSION_1732 {
         ok(run_seed(*seed, 20_000, 15_000));
     }
+    // A voter that had promised a later epoch to a leader that was never established (here
+    // itself) could never join the leader the others settled on, whose epoch was lower: it
+    // looped FOLLOWERINFO / "leader offered epoch 15, below the accepted epoch 16" for as long
+    // as that leader lasted. Fixed by the leader stepping down so discovery passes the promise.
+    for seed in REGRESSION_EPOCH_PROMISE {
+        ok(run_seed(*seed, 20_000, 15_000));
+    }
 }
 
 const REGRESSION_1732: &[u64] = &[4952];
+const REGRESSION_EPOCH_PROMISE: &[u64] = &[1120];
 
 /// A bounded sweep of random shapes and fault mixes: short runs, 2 s under faults and 5 s
 /// healed. `PADDOCK_SIM_SEEDS` sets how many; `paddock-sim --soak-secs` runs longer ones.

@@ -354,6 +354,22 @@ impl Peer {
         {
             return Err(Error::Duplicate { from, seq: 0 });
         }
+        let l = self.leader();
+        if l.phase != Phase::Discovery
+            && accepted_epoch > l.new_epoch
+            && kind == LearnerType::Participant
+        {
+            // The voter promised a later epoch (to a leader that never got established, maybe
+            // itself) and can never accept this one: ZooKeeper's learner fails with "Leaders
+            // epoch is less than accepted epoch" and retries for as long as this leader lasts.
+            // Stepping down lets the next discovery pick an epoch above that promise.
+            let mine = l.new_epoch;
+            self.go_looking();
+            return Err(Error::StaleLeaderEpoch {
+                offered: mine,
+                accepted: accepted_epoch,
+            });
+        }
         let now = self.now_ms;
         let mut handler = Handler {
             conn,
@@ -631,7 +647,9 @@ impl Peer {
         if zxid <= self.commit {
             self.send_sync_reply(to, payload);
         } else {
-            self.leader_mut().pending_syncs.push_back((zxid, to, payload));
+            self.leader_mut()
+                .pending_syncs
+                .push_back((zxid, to, payload));
         }
         Ok(())
     }

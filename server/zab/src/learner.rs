@@ -36,6 +36,8 @@ pub(crate) struct LearnerState {
     last_heard_ms: u64,
     /// Highest zxid acknowledged to the leader.
     acked: Zxid,
+    /// While awaiting LEADERINFO: when FOLLOWERINFO/OBSERVERINFO goes out again.
+    next_info_ms: u64,
 }
 
 impl LearnerState {
@@ -72,10 +74,25 @@ impl Peer {
             init_deadline_ms: self.deadline(self.cfg.init_limit_ticks),
             last_heard_ms: self.now_ms,
             acked: Zxid::ZERO,
+            next_info_ms: self.now_ms + self.info_resend_ms(),
         });
         self.event(RoleEvent::Learning { leader });
+        let info = self.learner_info();
+        self.learner_send(info);
+    }
+
+    /// ZooKeeper's learner retries its connection to the leader (`Learner.connectToLeader`)
+    /// until the leader listens; here the first FOLLOWERINFO may reach the elected member
+    /// before it has settled the election, so it is repeated, unchanged (the same
+    /// connection and sequence number 0, which the leader takes once), until LEADERINFO.
+    fn info_resend_ms(&self) -> u64 {
+        (self.cfg.tick_ms / 2).clamp(1, 1000)
+    }
+
+    fn learner_info(&self) -> Packet {
+        let kind = self.cfg.learner_type();
         let (accepted_epoch, last_zxid) = (self.accepted_epoch, self.log.last_zxid());
-        let info = match kind {
+        match kind {
             LearnerType::Participant => Packet::FollowerInfo {
                 accepted_epoch,
                 last_zxid,
@@ -84,8 +101,7 @@ impl Peer {
                 accepted_epoch,
                 last_zxid,
             },
-        };
-        self.learner_send(info);
+        }
     }
 
     pub(crate) fn learner_send(&mut self, packet: Packet) {
@@ -299,6 +315,24 @@ impl Peer {
         };
         if expired {
             self.go_looking();
+            return;
+        }
+        let resend =
+            self.learner().phase == Phase::AwaitLeaderInfo && now >= self.learner().next_info_ms;
+        if resend {
+            let every = self.info_resend_ms();
+            let info = self.learner_info();
+            let l = self.learner();
+            l.next_info_ms = now + every;
+            let (to, conn) = (l.leader, l.conn);
+            self.send(
+                to,
+                Message::Quorum {
+                    conn,
+                    seq: 0,
+                    packet: info,
+                },
+            );
         }
     }
 }

@@ -48,6 +48,9 @@ struct Net {
     forwarded: BTreeMap<PeerId, usize>,
     /// Per member: how many entries it had committed when each SYNC answer reached its host.
     synced: BTreeMap<PeerId, Vec<usize>>,
+    /// FOLLOWERINFO packets still to be lost in transit (as if they reached a member that
+    /// had not settled the election yet).
+    lose_follower_infos: usize,
     now: u64,
 }
 
@@ -69,6 +72,7 @@ impl Net {
             committed: BTreeMap::new(),
             forwarded: BTreeMap::new(),
             synced: BTreeMap::new(),
+            lose_follower_infos: 0,
             now: 0,
         };
         let ids: Vec<PeerId> = net.peers.keys().copied().collect();
@@ -128,6 +132,17 @@ impl Net {
                     delivered < 100_000,
                     "a message storm: members answer each other forever"
                 );
+                let info = matches!(
+                    m.message,
+                    Message::Quorum {
+                        packet: Packet::FollowerInfo { .. },
+                        ..
+                    }
+                );
+                if info && self.lose_follower_infos > 0 {
+                    self.lose_follower_infos -= 1;
+                    continue;
+                }
                 if let Some(p) = self.peers.get_mut(&m.to) {
                     let _ = p.step(from, m.message);
                     self.drain(m.to);
@@ -243,6 +258,26 @@ fn discovery_and_sync_follow_zookeepers_packet_order() {
         (1, 1),
         "first epoch is max(accepted)+1"
     );
+}
+
+#[test]
+fn a_learner_repeats_followerinfo_until_the_leader_has_settled() {
+    // A follower may settle the election and send FOLLOWERINFO before the leader-to-be has
+    // finished its finalize wait; the leader drops it as out of phase. ZooKeeper's learner
+    // retries its connection; without a repeat both would wait out initLimit and re-elect.
+    let mut net = Net::new(&[1, 2, 3], &[], &[]);
+    net.lose_follower_infos = 2;
+    let init_limit_ms = 10 * 100;
+    assert!(net.run(init_limit_ms - 100, Net::all_serving));
+    assert_eq!(net.lose_follower_infos, 0, "the first two were lost");
+    for p in net.peers.values() {
+        assert_eq!(
+            p.stats().elections,
+            1,
+            "member {} re-elected",
+            p.status().id
+        );
+    }
 }
 
 #[test]
