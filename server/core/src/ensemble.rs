@@ -84,7 +84,10 @@ impl State {
         self.prepared_zxid = self.last_zxid;
         // A close this member forwarded may never have committed: the session lives on.
         self.sessions.clear_closing();
-        conns.into_iter().map(|conn| Action::Close { conn }).collect()
+        conns
+            .into_iter()
+            .map(|conn| Action::Close { conn })
+            .collect()
     }
 
     /// Touches a session for one of this member's clients; a learner remembers the touch to

@@ -186,6 +186,11 @@ impl State {
     }
 
     /// The zxid of the last applied transaction (`lastProcessedZxid`).
+    /// The configuration the state was built with.
+    pub fn config(&self) -> &CoreConfig {
+        &self.cfg
+    }
+
     pub fn last_zxid(&self) -> i64 {
         self.last_zxid
     }

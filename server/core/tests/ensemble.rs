@@ -414,7 +414,16 @@ fn stopping_to_serve_closes_connections_and_forgets_pending_work() {
         panic!("forwarded");
     };
     let got = replies(&p.commit_forward(forward));
-    assert_eq!(got, vec![(2, 0, Response::Create { path: "/kept".into() })]);
+    assert_eq!(
+        got,
+        vec![(
+            2,
+            0,
+            Response::Create {
+                path: "/kept".into()
+            }
+        )]
+    );
 }
 
 #[test]

@@ -79,6 +79,9 @@ pub struct ServerConfig {
     pub reconfig_enabled: bool,
     /// `standaloneEnabled` (default true): one server runs standalone, not as a quorum of one.
     pub standalone_enabled: bool,
+    /// `quorumListenOnAllIPs` (default false): members accept each other's links on every
+    /// address instead of only their own `server.N` host.
+    pub quorum_listen_on_all_ips: bool,
     /// `forceSync` / `zookeeper.forceSync` (default "yes"; only the exact value "no"
     /// turns it off): fsync the log before acknowledging.
     pub force_sync: bool,
@@ -271,6 +274,7 @@ impl ServerConfig {
             read_only_mode_enabled: false,
             reconfig_enabled: false,
             standalone_enabled: true,
+            quorum_listen_on_all_ips: false,
             force_sync: true,
             snap_count: 100_000,
             pre_alloc_size_kb: 65_536,
@@ -405,7 +409,7 @@ impl ServerConfig {
             || self.four_letter_words.contains(cmd)
     }
 
-    fn participants(&self) -> usize {
+    pub fn participants(&self) -> usize {
         self.servers
             .iter()
             .filter(|s| s.role == Role::Participant)

@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
 use paddock_core::snapshot::{SnapNode, SnapshotCursor};
 use paddock_core::state::{Action, Proposal, State, Step};
 use paddock_core::ConnId;
@@ -26,8 +27,12 @@ use crate::persist::{
     append_digest, describe, log_entry, next_snapshot_after, zxid_digest, LogHandle, LogMsg,
     SnapshotJob, Storage,
 };
+use crate::quorum::{Quorum, QuorumView};
 use crate::stats::{last_op, ConnStats, InFlight, ServerStats, CONNECT_XID};
 use crate::wire;
+
+mod member;
+use member::next_link_event;
 
 /// What connections tell the core task.
 #[derive(Debug)]
@@ -85,9 +90,24 @@ pub struct CoreView<'a> {
     pub digest_log: &'a VecDeque<(i64, i64)>,
     /// When the server started serving (for `uptime`).
     pub started: Instant,
+    /// The member's quorum status; `None` for a standalone server.
+    pub quorum: Option<QuorumView>,
 }
 
 impl CoreView<'_> {
+    /// `srvr`'s `Mode:` and mntr's `zk_server_state`.
+    pub fn server_state(&self) -> &'static str {
+        self.quorum
+            .as_ref()
+            .map_or(crate::fourlw::SERVER_STATE, QuorumView::server_state)
+    }
+
+    /// Whether the server serves clients now (`ZooKeeperServer.isRunning`): always when
+    /// standalone; for a member, once it leads an established quorum or is synced with one.
+    pub fn serving(&self) -> bool {
+        self.quorum.as_ref().is_none_or(|q| q.serving)
+    }
+
     /// Requests received and not yet answered (`outstanding_requests`).
     pub fn outstanding(&self) -> u64 {
         self.conns.values().map(|c| c.in_flight.len() as u64).sum()
@@ -177,6 +197,11 @@ pub struct CoreTask {
     since_snapshot: u64,
     snapshot_due: u64,
     snapshot: Option<Snapshotting>,
+    /// The quorum layer of an ensemble member; `None` when standalone.
+    quorum: Option<Quorum>,
+    /// Bumped whenever the log writer is replaced (a learner's TRUNC or SNAP), so the run
+    /// loop watches the new writer's fsyncs.
+    log_generation: u64,
 }
 
 /// A fuzzy snapshot in progress: the cursor walks the tree between requests, the job writes.
@@ -202,6 +227,8 @@ const SNAPSHOT_CHUNK_IDLE: usize = 4096;
 pub enum CoreError {
     #[error("the transaction log failed; see the log above")]
     LogFailed,
+    #[error("the quorum layer failed: {0}")]
+    Quorum(String),
 }
 
 impl CoreTask {
@@ -211,9 +238,14 @@ impl CoreTask {
         metrics: Arc<ServerMetrics>,
         storage: Storage,
         snapshot_now: bool,
+        quorum: Option<Quorum>,
     ) -> Self {
-        let log = LogHandle::start(&storage, state.last_zxid());
-        let durable_zxid = state.last_zxid();
+        // A member's log may hold entries after its state (not yet known committed).
+        let last_logged = quorum
+            .as_ref()
+            .map_or(state.last_zxid(), |q| q.peer.status().last_logged.0 as i64);
+        let log = LogHandle::start(&storage, last_logged);
+        let durable_zxid = last_logged;
         let snapshot_due = next_snapshot_after(storage.snap_count);
         let mut task = CoreTask {
             state,
@@ -231,6 +263,8 @@ impl CoreTask {
             since_snapshot: 0,
             snapshot_due,
             snapshot: None,
+            quorum,
+            log_generation: 0,
         };
         if snapshot_now {
             // ZooKeeper snapshots right after loading its database; so do we, in the
@@ -250,15 +284,45 @@ impl CoreTask {
     /// Runs until every sender of the inbox is gone (shutdown) or the log fails.
     pub async fn run(mut self, mut inbox: mpsc::Receiver<CoreMsg>) -> Result<(), CoreError> {
         let mut durable = self.log.durable.clone();
+        let mut generation = self.log_generation;
+        let mut links = self.quorum.as_mut().and_then(Quorum::take_events);
+        let tick_every = self
+            .quorum
+            .as_ref()
+            .map_or(Duration::from_secs(3600), Quorum::tick_every);
+        let mut zab_tick = tokio::time::interval(tick_every);
+        zab_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        if self.quorum.is_some() {
+            // The core starts LOOKING with its first votes ready to go.
+            if let Err(e) = self.drive_quorum().await {
+                self.shut_down().await;
+                return Err(e);
+            }
+        }
         let outcome = loop {
+            if generation != self.log_generation {
+                durable = self.log.durable.clone();
+                generation = self.log_generation;
+            }
             let sleep = self.until_next_tick();
             let snapshotting = self.snapshot.is_some();
+            let quorum = self.quorum.is_some();
             tokio::select! {
                 biased;
+                event = next_link_event(&mut links), if quorum => {
+                    if let Err(e) = self.on_link_event(event).await {
+                        break Err(e);
+                    }
+                }
+                _ = zab_tick.tick(), if quorum => {
+                    if let Err(e) = self.quorum_tick().await {
+                        break Err(e);
+                    }
+                }
                 msg = inbox.recv() => match msg {
                     Some(msg) => {
-                        if self.handle(msg).await.is_err() {
-                            break Err(CoreError::LogFailed);
+                        if let Err(e) = self.handle(msg).await {
+                            break Err(e);
                         }
                         self.snapshot_step(SNAPSHOT_CHUNK_BUSY);
                     }
@@ -266,14 +330,19 @@ impl CoreTask {
                 },
                 changed = durable.changed() => {
                     if changed.is_err() {
+                        if generation != self.log_generation {
+                            continue;
+                        }
                         break Err(CoreError::LogFailed);
                     }
                     let zxid = *durable.borrow_and_update();
-                    self.release(zxid);
+                    if let Err(e) = self.log_durable(zxid).await {
+                        break Err(e);
+                    }
                 }
                 _ = tokio::time::sleep(sleep) => {
-                    if self.tick().await.is_err() {
-                        break Err(CoreError::LogFailed);
+                    if let Err(e) = self.tick().await {
+                        break Err(e);
                     }
                 }
                 _ = tokio::task::yield_now(), if snapshotting => {
@@ -286,6 +355,23 @@ impl CoreTask {
         };
         self.shut_down().await;
         outcome
+    }
+
+    async fn log_send(&self, msg: LogMsg) -> Result<(), CoreError> {
+        self.log.send(msg).await.map_err(|()| CoreError::LogFailed)
+    }
+
+    /// The log writer fsynced up to `zxid`.
+    async fn log_durable(&mut self, zxid: i64) -> Result<(), CoreError> {
+        self.release(zxid);
+        let Some(quorum) = self.quorum.as_mut() else {
+            return Ok(());
+        };
+        if let Some(write_id) = quorum.durable_up_to(zxid) {
+            quorum.peer.persisted(write_id);
+            self.drive_quorum().await?;
+        }
+        Ok(())
     }
 
     /// Lets the log writer sync what it has and stop; an unfinished snapshot is dropped.
@@ -309,7 +395,11 @@ impl CoreTask {
         }
     }
 
-    async fn tick(&mut self) -> Result<(), ()> {
+    async fn tick(&mut self) -> Result<(), CoreError> {
+        if self.quorum.as_ref().is_some_and(|q| !q.serving) {
+            // Only a serving leader expires sessions and sweeps containers.
+            return Ok(());
+        }
         let now = self.now_ms();
         let proposals = self.state.tick(now);
         if self.log.disk_full() {
@@ -317,7 +407,7 @@ impl CoreTask {
             for p in proposals.iter().rev() {
                 self.state.abandon(p);
             }
-            return self.log.send(LogMsg::Retry).await;
+            return self.log_send(LogMsg::Retry).await;
         }
         for proposal in proposals {
             if matches!(proposal.txn, Txn::CloseSession(_)) {
@@ -329,9 +419,14 @@ impl CoreTask {
         Ok(())
     }
 
-    async fn handle(&mut self, msg: CoreMsg) -> Result<(), ()> {
+    async fn handle(&mut self, msg: CoreMsg) -> Result<(), CoreError> {
         match msg {
             CoreMsg::Opened { conn, peer, outbox } => {
+                if self.quorum.as_ref().is_some_and(|q| !q.serving) {
+                    // ZooKeeper's "ZooKeeperServer not running": the connection is closed.
+                    outbox.close();
+                    return Ok(());
+                }
                 self.outboxes.insert(conn, outbox);
                 self.state.conn_opened(conn, peer.ip());
                 let established = wall_ms();
@@ -351,7 +446,7 @@ impl CoreTask {
                     // A new session is a transaction: FinalRequestProcessor times it ("SESS").
                     self.track(conn, CONNECT_XID, received, "SESS", true);
                 }
-                self.run_step(step).await?;
+                self.run_step(step, conn).await?;
             }
             CoreMsg::Request {
                 conn,
@@ -374,7 +469,7 @@ impl CoreTask {
                 if is_auth {
                     self.count_auth_failures(&step);
                 }
-                self.run_step(step).await?;
+                self.run_step(step, conn).await?;
             }
             CoreMsg::Reject {
                 conn,
@@ -415,6 +510,7 @@ impl CoreTask {
                     conns: &mut self.conn_stats,
                     digest_log: &self.digest_log,
                     started: self.started,
+                    quorum: self.quorum.as_ref().map(Quorum::view),
                 };
                 (f.0)(&mut view);
             }
@@ -488,7 +584,7 @@ impl CoreTask {
         self.metrics.observe(summary, latency_ms);
     }
 
-    async fn run_step(&mut self, step: Step) -> Result<(), ()> {
+    async fn run_step(&mut self, step: Step, conn: ConnId) -> Result<(), CoreError> {
         match step {
             Step::Done(actions) => {
                 // A read answers from the applied tree: it waits for what it may have seen.
@@ -496,21 +592,33 @@ impl CoreTask {
                 Ok(())
             }
             Step::Propose(proposal) => self.commit(proposal).await,
-            Step::Forward(forward) => unreachable!("a standalone server forwarded {forward:?}"),
+            Step::Forward(forward) => {
+                let quorum = self.quorum.as_mut().expect("only a learner forwards");
+                if let Err(e) = quorum.peer.propose(Bytes::from(forward.encode())) {
+                    // The leader is gone: the client reconnects and retries elsewhere.
+                    tracing::debug!(conn, "cannot forward a request: {e}");
+                    self.close(conn);
+                }
+                self.drive_quorum().await
+            }
         }
     }
 
     /// prepare -> apply -> log -> (fsync) -> reply. The transaction is applied at once, so the
     /// next one prepares against it; everything it causes waits in `held` until the log
     /// writer has fsynced it. A full disk refuses the write instead (ZooKeeper would exit).
-    async fn commit(&mut self, proposal: Proposal) -> Result<(), ()> {
+    async fn commit(&mut self, proposal: Proposal) -> Result<(), CoreError> {
+        if self.quorum.is_some() {
+            self.propose(proposal);
+            return self.drive_quorum().await;
+        }
         assert!(
             proposal.hdr.zxid > self.state.last_zxid(),
             "zxids must increase"
         );
         if self.log.disk_full() {
             self.refuse(&proposal);
-            return self.log.send(LogMsg::Retry).await;
+            return self.log_send(LogMsg::Retry).await;
         }
         let zxid = proposal.hdr.zxid;
         let mut entry = log_entry(&proposal.hdr, &proposal.txn);
@@ -523,11 +631,11 @@ impl CoreTask {
             }
             self.digest_log.push_back((zxid, digest));
         }
-        self.log.send(LogMsg::Entry { zxid, bytes: entry }).await?;
+        self.log_send(LogMsg::Entry { zxid, bytes: entry }).await?;
         self.gate(zxid, actions);
         self.since_snapshot += 1;
         if self.since_snapshot >= self.snapshot_due && self.snapshot.is_none() {
-            self.log.send(LogMsg::Roll).await?;
+            self.log_send(LogMsg::Roll).await?;
             self.begin_snapshot();
         }
         Ok(())
@@ -560,6 +668,11 @@ impl CoreTask {
     /// anything already held.
     fn gate(&mut self, zxid: i64, actions: Vec<Action>) {
         if actions.is_empty() {
+            return;
+        }
+        if self.quorum.is_some() {
+            // A member applies only what a quorum has logged: nothing to wait for.
+            self.perform(actions);
             return;
         }
         if self.held.is_empty() && zxid <= self.durable_zxid {

@@ -68,10 +68,20 @@ async fn run(
     shared: &Shared,
 ) -> Option<String> {
     // Every four-letter word is a received packet (`NIOServerCnxn.checkFourLetterWord`).
-    inspect(&shared.core, |view| view.stats.packets_received += 1).await?;
+    let serving = inspect(&shared.core, |view| {
+        view.stats.packets_received += 1;
+        view.serving()
+    })
+    .await?;
+    // A member between leaders has no running ZooKeeperServer: the commands that read it
+    // answer ZK_NOT_SERVING (`AbstractFourLetterCommand.isZKServerRunning`).
+    if !serving && !matches!(cmd, "ruok" | "isro" | "gtmk" | "stmk" | "envi") {
+        return None;
+    }
     let connections = shared.open_connections();
     let text = match cmd {
         "ruok" => "imok".to_owned(),
+        "isro" if !serving => "null".to_owned(),
         "isro" => "rw".to_owned(),
         "gtmk" => shared.trace_mask.load(Ordering::Relaxed).to_string(),
         "stmk" => {
@@ -136,7 +146,7 @@ async fn run(
             let metrics = shared.metrics.clone();
             inspect(&shared.core, move |v| {
                 let gauges = v.gauges(connections);
-                render_mntr(VERSION_LINE, SERVER_STATE, &gauges, &metrics)
+                render_mntr(VERSION_LINE, v.server_state(), &gauges, &metrics)
             })
             .await?
         }
@@ -175,7 +185,7 @@ fn render_stat(
     let _ = writeln!(out, "Connections: {connections}");
     let _ = writeln!(out, "Outstanding: {}", v.outstanding());
     let _ = writeln!(out, "Zxid: 0x{:x}", v.state.last_zxid() as u64);
-    let _ = writeln!(out, "Mode: {SERVER_STATE}");
+    let _ = writeln!(out, "Mode: {}", v.server_state());
     let _ = writeln!(out, "Node count: {}", v.state.counts().znode_count);
     out
 }

@@ -7,6 +7,8 @@
 //! - `core_task`: the single task that owns the state machine and orders everything.
 //! - `persist`: recovery, the log writer thread (group commit), background snapshots,
 //!   autopurge.
+//! - `quorum`: an ensemble member's ZAB core, peer links and epoch files (driven by
+//!   `core_task::member`).
 //! - `outbox`: each connection's queue of frames, bounded in frames and bytes.
 //! - `fourlw`: four-letter words on the client port.
 //! - `admin`: the AdminServer (ZooKeeper's JSON commands) and the health probes.
@@ -29,6 +31,7 @@ pub mod logging;
 pub mod metrics;
 pub mod outbox;
 pub mod persist;
+pub mod quorum;
 pub mod server;
 pub mod stats;
 pub mod tools;

@@ -136,6 +136,9 @@ pub struct Recovered {
     pub torn_tail: Option<(PathBuf, u64)>,
     pub snapshot_load: Duration,
     pub log_replay: Duration,
+    /// For an ensemble member (`recover_member`): the logged transactions after the state,
+    /// as (zxid, marshalled entry), which the quorum decides about. Empty when standalone.
+    pub log_tail: Vec<(i64, Vec<u8>)>,
 }
 
 /// `FileTxnSnapLog.restore`: the newest valid snapshot, then every logged transaction after
@@ -143,6 +146,30 @@ pub struct Recovered {
 /// completed, so never acknowledged) is truncated; damage anywhere else stops startup with the
 /// file and offset, rather than dropping committed data.
 pub fn recover(storage: &Storage, cfg: CoreConfig, now_ms: i64) -> Result<Recovered, PersistError> {
+    recover_up_to(storage, cfg, now_ms, false)
+}
+
+/// Recovery of an ensemble member. It applies only what is known committed: the newest
+/// snapshot and the logged transactions up to the zxid its walk ended at (a fuzzy snapshot
+/// holds some changes after its name's zxid; they were applied, hence committed, and logged
+/// durably before the snapshot was completed). Later logged transactions are handed to the
+/// quorum as `log_tail`: a leader decides whether they are committed. ZooKeeper instead
+/// replays its whole log, so a restarted member briefly serves transactions that may be
+/// truncated away (docs/ZAB.md).
+pub fn recover_member(
+    storage: &Storage,
+    cfg: CoreConfig,
+    now_ms: i64,
+) -> Result<Recovered, PersistError> {
+    recover_up_to(storage, cfg, now_ms, true)
+}
+
+fn recover_up_to(
+    storage: &Storage,
+    cfg: CoreConfig,
+    now_ms: i64,
+    member: bool,
+) -> Result<Recovered, PersistError> {
     storage.create_dirs()?;
     let fs = &*storage.fs;
     remove_unfinished_snapshots(storage);
@@ -150,10 +177,16 @@ pub fn recover(storage: &Storage, cfg: CoreConfig, now_ms: i64) -> Result<Recove
     let loaded = visit_newest_snapshot(fs, &storage.snap_dir, |zxid| {
         Loading::new(cfg.clone(), now_ms, zxid)
     })?;
-    let (mut state, snapshot_zxid, snapshot_path) = match loaded {
-        None => (State::new(cfg, now_ms), None, None),
-        Some((zxid, path, loading, _trailer)) => (loading.finish()?, Some(zxid), Some(path)),
+    let (mut state, snapshot_zxid, snapshot_path, walked) = match loaded {
+        None => (State::new(cfg, now_ms), None, None, 0),
+        Some((zxid, path, loading, trailer)) => {
+            let walked = trailer.digest.map_or(zxid, |d| d.zxid.max(zxid));
+            (loading.finish()?, Some(zxid), Some(path), walked)
+        }
     };
+    // Standalone: everything logged is committed. A member applies up to `walked`.
+    let apply_up_to = if member { walked } else { i64::MAX };
+    let mut log_tail = Vec::new();
     let snapshot_load = started.elapsed();
     let started = Instant::now();
     // Each file's transactions are replayed as it is read, so that the log is never held in
@@ -167,8 +200,13 @@ pub fn recover(storage: &Storage, cfg: CoreConfig, now_ms: i64) -> Result<Recove
         snapshot_zxid.unwrap_or(0),
         &mut |entry| {
             first_zxid.get_or_insert(entry.header.zxid);
-            replayed += 1;
-            state.replay(&entry.header, &entry.txn);
+            if entry.header.zxid <= apply_up_to {
+                replayed += 1;
+                state.replay(&entry.header, &entry.txn);
+            } else {
+                let bytes = marshal_entry(&entry.header, &entry.txn, entry.digest.as_ref());
+                log_tail.push((entry.header.zxid, bytes));
+            }
         },
     )?;
     if snapshot_zxid.is_none() {
@@ -200,7 +238,7 @@ pub fn recover(storage: &Storage, cfg: CoreConfig, now_ms: i64) -> Result<Recove
     let (snapshot_zxid, snapshot_path) = match (snapshot_zxid, snapshot_path) {
         // A new data directory: like ZooKeeper, write `snapshot.0` before serving, so the
         // directory always holds a snapshot and either server can start on it.
-        (None, _) if replayed == 0 => {
+        (None, _) if replayed == 0 && log_tail.is_empty() => {
             let path = write_snapshot_now(storage, &state)?;
             (Some(state.last_zxid()), Some(path))
         }
@@ -214,12 +252,13 @@ pub fn recover(storage: &Storage, cfg: CoreConfig, now_ms: i64) -> Result<Recove
         torn_tail,
         snapshot_load,
         log_replay,
+        log_tail,
     })
 }
 
 /// Writes a whole snapshot of `state` at once (small trees: the startup snapshot of a new
 /// data directory).
-fn write_snapshot_now(storage: &Storage, state: &State) -> Result<PathBuf, SnapshotError> {
+pub fn write_snapshot_now(storage: &Storage, state: &State) -> Result<PathBuf, SnapshotError> {
     let mut cursor = state.snapshot_begin();
     let mut writer = SnapshotWriter::create(
         storage.fs.clone(),
@@ -243,6 +282,27 @@ fn write_snapshot_now(storage: &Storage, state: &State) -> Result<PathBuf, Snaps
         Some(zxid_digest(state.last_zxid(), state.tree_digest())),
         None,
     )
+}
+
+/// Writes a snapshot another member sent (SNAP) as `snapshot.<zxid><suffix>`, atomically and
+/// durably; `suffix` is the compression extension the sender's file had.
+pub fn install_snapshot_file(
+    storage: &Storage,
+    zxid: i64,
+    suffix: &str,
+    data: &[u8],
+) -> std::io::Result<PathBuf> {
+    let name = paddock_storage::names::snapshot_name(zxid, suffix);
+    let path = storage.snap_dir.join(&name);
+    let tmp = storage.snap_dir.join(format!("{name}.tmp"));
+    let fs = &*storage.fs;
+    let mut file = fs.create(&tmp)?;
+    file.write_at(0, data)?;
+    file.sync_data()?;
+    drop(file);
+    fs.rename(&tmp, &path)?;
+    fs.sync_dir(&storage.snap_dir)?;
+    Ok(path)
 }
 
 /// Snapshots still being written when the server stopped stay as `snapshot.<zxid>.tmp`; no

@@ -16,7 +16,8 @@ use crate::config::ServerConfig;
 use crate::core_task::{Clock, CoreError, CoreMsg, CoreTask};
 use crate::http::{HttpServers, HttpState};
 use crate::metrics::ServerMetrics;
-use crate::persist::{autopurge, recover, PersistError, Recovered, Storage};
+use crate::persist::{autopurge, recover, recover_member, PersistError, Recovered, Storage};
+use crate::quorum::{Quorum, QuorumError, QuorumSetup};
 use paddock_storage::{Fs, RealFs};
 
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +33,8 @@ pub enum ServerError {
     Recovery(#[from] PersistError),
     #[error("{0}")]
     Core(#[from] CoreError),
+    #[error("starting the ensemble member: {0}")]
+    Quorum(#[from] QuorumError),
     #[error("the core task ended abnormally: {0}")]
     CoreTask(String),
 }
@@ -124,8 +127,26 @@ impl Server {
         let metrics = Arc::new(ServerMetrics::new());
         let mut storage = Storage::new(&config, fs);
         storage.metrics = metrics.clone();
-        let recovered = recover(&storage, config.core_config(), clock.now_ms())?;
+        let member = config.is_distributed();
+        let mut recovered = if member {
+            recover_member(&storage, config.core_config(), clock.now_ms())?
+        } else {
+            recover(&storage, config.core_config(), clock.now_ms())?
+        };
         report_recovery(&storage, &recovered);
+        let quorum = if member {
+            let setup = QuorumSetup::from_config(&config)?;
+            let tail = std::mem::take(&mut recovered.log_tail);
+            let applied = recovered.state.last_zxid();
+            tracing::info!(
+                "ensemble member {}: {} logged transactions after zxid {applied:#x} wait for a leader",
+                setup.zab.my_id,
+                tail.len()
+            );
+            Some(Quorum::start(setup, &storage, applied, tail).await?)
+        } else {
+            None
+        };
         // ZooKeeperServer.loadData and FileTxnSnapLog.restore: `dbinittime` is the whole
         // load, the other two its parts.
         let ms = |d: Duration| d.as_millis() as i64;
@@ -144,6 +165,7 @@ impl Server {
             metrics.clone(),
             storage.clone(),
             snapshot_now,
+            quorum,
         );
         let core = tokio::spawn(task.run(core_rx));
         let purge = tokio::spawn(autopurge(storage));

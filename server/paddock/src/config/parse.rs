@@ -25,7 +25,6 @@ const IGNORED_LONGS: &[&str] = &[
 const IGNORED_BOOLS: &[&str] = &[
     "localSessionsEnabled",
     "localSessionsUpgradingEnabled",
-    "quorumListenOnAllIPs",
     "syncEnabled",
     "sslQuorum",
     "portUnification",
@@ -135,6 +134,9 @@ impl Parser {
             "minSessionTimeout" => self.cfg.session_timeout_ms_min = self.int(e)?,
             "maxSessionTimeout" => self.cfg.session_timeout_ms_max = self.int(e)?,
             "standaloneEnabled" => self.cfg.standalone_enabled = self.strict_bool(e)?,
+            "quorumListenOnAllIPs" => self.cfg.quorum_listen_on_all_ips = self.strict_bool(e)?,
+            "initLimit" => self.cfg.init_limit = Some(self.non_negative(e, self.int(e)?.into())?),
+            "syncLimit" => self.cfg.sync_limit = Some(self.non_negative(e, self.int(e)?.into())?),
             "reconfigEnabled" => self.cfg.reconfig_enabled = self.strict_bool(e)?,
             "dynamicConfigFile" => self.dynamic_config_file = Some(e.value.clone()),
             _ => return self.ignored_zoo_cfg_key(e),
@@ -149,8 +151,6 @@ impl Parser {
         match key {
             "secureClientPort" => self.secure_client_port = Some(self.port(e)?),
             "secureClientPortAddress" => self.secure_client_port_address = Some(e.value.clone()),
-            "initLimit" => self.cfg.init_limit = Some(self.non_negative(e, self.int(e)?.into())?),
-            "syncLimit" => self.cfg.sync_limit = Some(self.non_negative(e, self.int(e)?.into())?),
             "electionAlg" => {
                 if self.int(e)? != 3 {
                     return Err(

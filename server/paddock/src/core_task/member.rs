@@ -1,0 +1,446 @@
+//! The core task as an ensemble member: it feeds the ZAB core and carries out each `Ready` in
+//! the order of the host contract (docs/ZAB.md): durable changes, messages, committed
+//! transactions applied to the state machine, a snapshot for a learner that needs one, role
+//! changes, then the requests learners forwarded to this leader and the `sync` answers a
+//! learner got back.
+//!
+//! Role changes follow `QuorumPeer`: a member that starts looking for a leader stops serving
+//! and closes every client connection; it serves again once it leads an established quorum or
+//! its leader said UPTODATE. A leader prepares writes (its clients' and forwarded ones) against
+//! its state and proposes them; every member applies a transaction only when it is committed,
+//! and answers the client whose request it was on the member the client is connected to.
+
+use bytes::Bytes;
+use paddock_core::forward::Forward;
+use paddock_core::state::Proposal;
+use paddock_core::Role;
+use paddock_peer_net::Event;
+use paddock_storage::txnlog::{decode_entry, truncate_log};
+use paddock_storage::LogError;
+use paddock_zab::{codec, Entry, Proposed, Ready, RoleEvent, Snapshot, StorageOp, Zxid};
+use tokio::sync::mpsc;
+
+use super::{CoreError, CoreTask};
+use crate::persist::{
+    install_snapshot_file, log_entry, recover_member, write_snapshot_now, LogHandle, LogMsg,
+};
+use crate::quorum::{write_epoch_file, Quorum};
+
+/// The next event from the links; never ready when there are none (standalone).
+pub(super) async fn next_link_event(links: &mut Option<mpsc::Receiver<Event>>) -> Option<Event> {
+    match links {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn quorum_err(what: impl std::fmt::Display) -> CoreError {
+    CoreError::Quorum(what.to_string())
+}
+
+impl CoreTask {
+    fn member(&mut self) -> &mut Quorum {
+        self.quorum
+            .as_mut()
+            .expect("called on ensemble members only")
+    }
+
+    /// A frame from another member (or a link going up or down).
+    pub(super) async fn on_link_event(&mut self, event: Option<Event>) -> Result<(), CoreError> {
+        let Some(event) = event else {
+            return Err(quorum_err("the peer links stopped"));
+        };
+        match event {
+            Event::Frame { from, frame } => {
+                let message = match codec::decode(frame) {
+                    Ok(message) => message,
+                    Err(e) => {
+                        tracing::warn!(from, "dropping an undecodable frame: {e}");
+                        return Ok(());
+                    }
+                };
+                if let Err(e) = self.member().peer.step(from, message) {
+                    tracing::debug!(from, "quorum input dropped: {e}");
+                }
+                self.drive_quorum().await
+            }
+            Event::Up { peer, direction } => {
+                tracing::debug!(peer, ?direction, "link up");
+                Ok(())
+            }
+            Event::Down { peer, direction } => {
+                tracing::debug!(peer, ?direction, "link down");
+                Ok(())
+            }
+        }
+    }
+
+    /// Time passes for the ZAB core; a serving learner relays its clients' session touches
+    /// every half tick, as ZooKeeper's learners answer the leader's pings.
+    pub(super) async fn quorum_tick(&mut self) -> Result<(), CoreError> {
+        let q = self.member();
+        let now = q.now_ms();
+        q.peer.tick(now);
+        if q.serving && self.state.role() == Role::Learner {
+            let q = self.quorum.as_mut().expect("member");
+            let due = std::time::Instant::now() >= q.next_touch_relay;
+            if due {
+                let half_tick = q.peer.config().tick_ms / 2;
+                q.next_touch_relay =
+                    std::time::Instant::now() + std::time::Duration::from_millis(half_tick);
+                let sessions = self.state.take_touched();
+                if !sessions.is_empty() {
+                    let touch = Forward::Touch { sessions };
+                    let _ = self.member().peer.propose(Bytes::from(touch.encode()));
+                }
+            }
+        }
+        self.drive_quorum().await
+    }
+
+    /// Leader: proposes a transaction it prepared (for its own client, a forwarded request or
+    /// a session expiry). It is applied when the quorum commits it.
+    /// The caller drives the core afterwards.
+    pub(super) fn propose(&mut self, proposal: Proposal) {
+        let zxid = proposal.hdr.zxid;
+        let payload = Bytes::from(log_entry(&proposal.hdr, &proposal.txn));
+        match self.member().peer.propose(payload) {
+            Ok(Proposed::Logged(z)) => {
+                assert_eq!(
+                    z.0 as i64, zxid,
+                    "the state machine and the ZAB core disagree on the next zxid"
+                );
+                if let Some(origin) = proposal.origin {
+                    self.member().origins.insert(zxid, origin);
+                }
+            }
+            Ok(Proposed::Forwarded { .. }) => {
+                unreachable!("only a leader prepares transactions")
+            }
+            Err(e) => {
+                tracing::debug!("cannot propose zxid {zxid:#x}: {e}");
+                self.refuse(&proposal);
+            }
+        }
+    }
+
+    /// Carries out every pending `Ready` of the ZAB core.
+    pub(super) async fn drive_quorum(&mut self) -> Result<(), CoreError> {
+        while self.member().peer.has_ready() {
+            let ready = self.member().peer.take_ready();
+            self.carry_out(ready).await?;
+        }
+        Ok(())
+    }
+
+    async fn carry_out(&mut self, ready: Ready) -> Result<(), CoreError> {
+        let Ready {
+            storage,
+            messages,
+            committed,
+            snapshot_wanted,
+            forwarded,
+            synced,
+            events,
+        } = ready;
+        for op in storage {
+            self.storage_op(op).await?;
+        }
+        for envelope in messages {
+            let frame = codec::encode(&envelope.message);
+            if let Err(e) = self.member().net.send(envelope.to, frame) {
+                // ZAB tolerates a lost message; the link reconnects.
+                tracing::debug!(to = envelope.to, "message not sent: {e}");
+            }
+        }
+        for entry in committed {
+            self.apply_committed(entry).await?;
+        }
+        if snapshot_wanted {
+            self.produce_snapshot()?;
+        }
+        for event in events {
+            self.role_event(event);
+        }
+        for request in forwarded {
+            self.prepare_forwarded(request.from, request.payload);
+        }
+        for payload in synced {
+            if let Ok(Forward::Sync { session, cxid, .. }) = Forward::decode(&payload) {
+                let actions = self.state.sync_done(session, cxid);
+                self.perform(actions);
+            }
+        }
+        Ok(())
+    }
+
+    async fn storage_op(&mut self, op: StorageOp) -> Result<(), CoreError> {
+        match op {
+            StorageOp::AcceptedEpoch(epoch) => {
+                write_epoch_file(&self.storage, true, epoch).map_err(quorum_err)
+            }
+            StorageOp::CurrentEpoch(epoch) => {
+                write_epoch_file(&self.storage, false, epoch).map_err(quorum_err)
+            }
+            StorageOp::Append { write_id, entries } => {
+                let Some(last) = entries.last().map(|e| e.zxid.0 as i64) else {
+                    return Ok(());
+                };
+                for entry in entries {
+                    let zxid = entry.zxid.0 as i64;
+                    let bytes = entry.payload.to_vec();
+                    self.log_send(LogMsg::Entry { zxid, bytes }).await?;
+                }
+                self.member().appended(write_id, last);
+                Ok(())
+            }
+            StorageOp::TruncateAfter(zxid) => {
+                let zxid = zxid.0 as i64;
+                tracing::info!("truncating the transaction log after zxid {zxid:#x} (TRUNC)");
+                self.replace_log(zxid, zxid).await
+            }
+            StorageOp::InstallSnapshot(snapshot) => self.install_snapshot(snapshot).await,
+        }
+    }
+
+    /// Waits until every append is durable, then swaps in a fresh log writer continuing
+    /// after `continue_at` and cuts the files after `truncate_after`.
+    async fn replace_log(
+        &mut self,
+        truncate_after: i64,
+        continue_at: i64,
+    ) -> Result<(), CoreError> {
+        if let Some(last) = self.member().last_unconfirmed() {
+            let mut durable = self.log.durable.clone();
+            while *durable.borrow_and_update() < last {
+                durable.changed().await.map_err(|_| CoreError::LogFailed)?;
+            }
+        }
+        let fresh = LogHandle::start(&self.storage, continue_at);
+        let old = std::mem::replace(&mut self.log, fresh);
+        self.log_generation += 1;
+        let storage = self.storage.clone();
+        let cut = tokio::task::spawn_blocking(move || {
+            old.close();
+            match truncate_log(&*storage.fs, &storage.log_dir, truncate_after) {
+                Ok(()) | Err(LogError::NothingToTruncate { .. }) => Ok(()),
+                Err(e) => Err(e),
+            }
+        })
+        .await
+        .map_err(quorum_err)?;
+        cut.map_err(quorum_err)?;
+        self.member().log_reset();
+        self.durable_zxid = continue_at;
+        Ok(())
+    }
+
+    /// SNAP: the leader's snapshot replaces this member's state and log.
+    async fn install_snapshot(&mut self, snapshot: Snapshot) -> Result<(), CoreError> {
+        let zxid = snapshot.zxid.0 as i64;
+        tracing::info!(
+            "installing the leader's snapshot of zxid {zxid:#x} ({} bytes, SNAP)",
+            snapshot.data.len()
+        );
+        if let Some(s) = self.snapshot.take() {
+            s.job.abandon();
+        }
+        self.replace_log(zxid, zxid).await?;
+        let storage = self.storage.clone();
+        let data = snapshot.data;
+        let written = tokio::task::spawn_blocking(move || {
+            let (suffix, file) = split_snap_payload(&data).ok_or_else(|| {
+                std::io::Error::new(std::io::ErrorKind::InvalidData, "malformed SNAP payload")
+            })?;
+            install_snapshot_file(&storage, zxid, suffix, file)
+        })
+        .await
+        .map_err(quorum_err)?;
+        written.map_err(quorum_err)?;
+        let now = self.clock.now_ms();
+        let cfg = self.state.config().clone();
+        let recovered = recover_member(&self.storage, cfg, now).map_err(quorum_err)?;
+        if recovered.state.last_zxid() != zxid || !recovered.log_tail.is_empty() {
+            return Err(quorum_err(format!(
+                "the installed snapshot of zxid {zxid:#x} reads back as zxid {:#x}",
+                recovered.state.last_zxid()
+            )));
+        }
+        let role = self.state.role();
+        self.state = recovered.state;
+        if role == Role::Learner {
+            self.state.become_learner();
+        }
+        self.member().origins.clear();
+        self.member().compact_floor = zxid;
+        Ok(())
+    }
+
+    /// Applies a committed transaction and answers its client if it is connected here.
+    async fn apply_committed(&mut self, entry: Entry) -> Result<(), CoreError> {
+        let zxid = entry.zxid.0 as i64;
+        let decoded = decode_entry(&entry.payload).map_err(|e| {
+            quorum_err(format!(
+                "committed transaction {zxid:#x} does not decode: {e}"
+            ))
+        })?;
+        if decoded.header.zxid != zxid {
+            return Err(quorum_err(format!(
+                "committed entry {zxid:#x} carries zxid {:#x}",
+                decoded.header.zxid
+            )));
+        }
+        let origin = self.member().origins.remove(&zxid);
+        let expired = origin.is_none()
+            && matches!(decoded.txn, paddock_jute::txn::Txn::CloseSession(_))
+            && self.state.role() == Role::Leader;
+        if expired {
+            self.metrics.count("stale_sessions_expired", 1);
+        }
+        let proposal = Proposal {
+            hdr: decoded.header,
+            txn: decoded.txn,
+            origin,
+        };
+        let actions = self.state.apply(proposal);
+        self.perform(actions);
+        self.metrics.count("commit_count", 1);
+        self.since_snapshot += 1;
+        if self.since_snapshot >= self.snapshot_due && self.snapshot.is_none() {
+            self.log_send(LogMsg::Roll).await?;
+            self.begin_snapshot();
+        }
+        Ok(())
+    }
+
+    /// A learner needs SNAP: the state as it stands, in ZooKeeper's snapshot format.
+    fn produce_snapshot(&mut self) -> Result<(), CoreError> {
+        let zxid = self.state.last_zxid();
+        let path = write_snapshot_now(&self.storage, &self.state).map_err(quorum_err)?;
+        let data = self.storage.fs.read(&path).map_err(quorum_err)?;
+        tracing::info!(
+            "snapshot of zxid {zxid:#x} for a learner: {} bytes",
+            data.len()
+        );
+        let name = crate::persist::describe(&path);
+        let suffix = name
+            .strip_prefix(&paddock_storage::names::snapshot_name(zxid, ""))
+            .unwrap_or("");
+        let snapshot = Snapshot {
+            zxid: Zxid(zxid as u64),
+            data: snap_payload(suffix, data),
+        };
+        if let Err(e) = self.member().peer.snapshot_produced(snapshot) {
+            tracing::warn!("the ZAB core refused the snapshot: {e}");
+        }
+        Ok(())
+    }
+
+    fn role_event(&mut self, event: RoleEvent) {
+        match event {
+            RoleEvent::Looking => {
+                let was_serving = std::mem::replace(&mut self.member().serving, false);
+                self.member().origins.clear();
+                let closes = self.state.stop_serving();
+                if was_serving {
+                    tracing::info!(
+                        "LOOKING: stopped serving, closing {} client connections",
+                        closes.len()
+                    );
+                }
+                self.metrics.count("looking_count", 1);
+                self.perform(closes);
+            }
+            RoleEvent::Leading => tracing::info!("LEADING: synchronising learners"),
+            RoleEvent::Learning { leader } => {
+                tracing::info!(leader, "FOLLOWING: synchronising with the leader")
+            }
+            RoleEvent::LeaderEstablished { epoch } => {
+                tracing::info!(epoch, "LEADING: the quorum is established, serving");
+                let now = self.now_ms();
+                self.state.become_leader(i64::from(epoch), now);
+                self.member().serving = true;
+            }
+            RoleEvent::LearnerServing { leader, epoch } => {
+                tracing::info!(leader, epoch, "synchronised with the leader, serving");
+                self.state.become_learner();
+                self.member().serving = true;
+            }
+        }
+    }
+
+    /// Leader: a request a learner forwarded.
+    /// Leader: a request a learner forwarded. What it proposes leaves with the next `Ready`
+    /// of the loop in `drive_quorum`.
+    fn prepare_forwarded(&mut self, from: u64, payload: Bytes) {
+        if !self.member().serving || self.state.role() != Role::Leader {
+            return;
+        }
+        let forward = match Forward::decode(&payload) {
+            Ok(forward) => forward,
+            Err(e) => {
+                tracing::warn!(from, "dropping an undecodable forwarded request: {e}");
+                return;
+            }
+        };
+        let now = self.now_ms();
+        match forward {
+            Forward::Touch { sessions } => self.state.touch_sessions(&sessions, now),
+            Forward::Sync { .. } => {
+                if let Err(e) = self.member().peer.sync_barrier(from, payload) {
+                    tracing::debug!(from, "sync not answered: {e}");
+                }
+            }
+            forward => {
+                if let Some(proposal) = self.state.prepare_forwarded(forward, now) {
+                    self.propose(proposal);
+                }
+            }
+        }
+    }
+}
+
+/// A SNAP payload: the sender's snapshot file, prefixed with its name's compression suffix
+/// (one length byte, then the suffix) so the receiver stores it under a name its reader
+/// decodes.
+fn snap_payload(suffix: &str, file: Vec<u8>) -> Bytes {
+    let mut out = Vec::with_capacity(1 + suffix.len() + file.len());
+    out.push(suffix.len() as u8);
+    out.extend_from_slice(suffix.as_bytes());
+    out.extend_from_slice(&file);
+    Bytes::from(out)
+}
+
+/// Splits a SNAP payload; `None` for a malformed one or a suffix that is not a plain
+/// extension (no path separators).
+fn split_snap_payload(data: &[u8]) -> Option<(&str, &[u8])> {
+    let (&len, rest) = data.split_first()?;
+    let (suffix, file) = rest.split_at_checked(len as usize)?;
+    let suffix = std::str::from_utf8(suffix).ok()?;
+    let plain = suffix
+        .strip_prefix('.')
+        .is_none_or(|ext| !ext.is_empty() && ext.chars().all(|c| c.is_ascii_alphanumeric()));
+    (plain && (suffix.is_empty() || suffix.starts_with('.'))).then_some((suffix, file))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snap_payloads_round_trip_and_refuse_odd_suffixes() {
+        for suffix in ["", ".snappy", ".gz"] {
+            let p = snap_payload(suffix, vec![1, 2, 3]);
+            assert_eq!(split_snap_payload(&p), Some((suffix, &[1u8, 2, 3][..])));
+        }
+        for bad in ["/x", "../x", ".", "x"] {
+            assert_eq!(
+                split_snap_payload(&snap_payload(bad, vec![1])),
+                None,
+                "{bad}"
+            );
+        }
+        assert_eq!(split_snap_payload(&[]), None);
+        assert_eq!(split_snap_payload(&[9, b'.']), None);
+    }
+}

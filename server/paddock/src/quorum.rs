@@ -1,0 +1,256 @@
+//! An ensemble member's quorum layer: the ZAB core (`paddock_zab::Peer`) with its links to the
+//! other members (`paddock_peer_net`), its epoch files and its share of the transaction log.
+//!
+//! The core task owns a `Quorum` next to the state machine and drives it: messages from other
+//! members, the clock, its own clients' writes (`propose`) and the log writer's fsyncs go in;
+//! each `Ready` that comes out is carried out completely before the next input, in the order
+//! `docs/ZAB.md` gives (see `CoreTask::drive_quorum`). This module holds the parts that do not
+//! touch the state machine: setup from zoo.cfg, the epoch files, log bookkeeping and the
+//! member's status for the four-letter words and the AdminServer.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use paddock_core::ConnId;
+use paddock_peer_net::{Event, Net, NetConfig, Peer as NetPeer};
+use paddock_storage::epoch::{write_epoch, ACCEPTED_EPOCH, CURRENT_EPOCH};
+use paddock_zab::{Config, Entry, LearnerType, Peer, Persisted, ServerState, Status, Zxid};
+use tokio::sync::mpsc;
+
+use crate::config::{Role, ServerConfig};
+use crate::persist::{PersistError, Storage};
+
+/// Why an ensemble member cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum QuorumError {
+    #[error("server.{id}: cannot resolve {host}:{port}: {reason}")]
+    Resolve {
+        id: u64,
+        host: String,
+        port: u16,
+        reason: String,
+    },
+    #[error("myid {0} has no server.{0} line")]
+    NotAMember(u64),
+    #[error("epoch files: {0}")]
+    Epoch(#[from] paddock_storage::epoch::EpochError),
+    #[error("the ZAB core refused its start: {0}")]
+    Zab(#[from] paddock_zab::Error),
+    #[error("peer links: {0}")]
+    Net(#[from] paddock_peer_net::NetError),
+    #[error("{0}")]
+    Persist(#[from] PersistError),
+}
+
+/// What a member needs to start its quorum layer, read from zoo.cfg and the data directory.
+pub struct QuorumSetup {
+    pub zab: Config,
+    pub net: NetConfig,
+}
+
+impl QuorumSetup {
+    /// The ZAB configuration and the link addresses from the `server.N` lines. Members link to
+    /// each other on their election ports (Paddock runs election and broadcast over one
+    /// multiplexed link per pair); the quorum port is accepted and unused.
+    pub fn from_config(cfg: &ServerConfig) -> Result<QuorumSetup, QuorumError> {
+        let my_id = cfg.server_id.unwrap_or(0);
+        let me =
+            (cfg.servers.iter().find(|s| s.id == my_id)).ok_or(QuorumError::NotAMember(my_id))?;
+        let voters = ids(cfg, Role::Participant);
+        let observers = ids(cfg, Role::Observer);
+        let tick_ms = u64::from(cfg.tick_ms.max(2));
+        let zab = Config {
+            my_id,
+            voters,
+            observers,
+            tick_ms,
+            init_limit_ticks: u64::from(cfg.init_limit.unwrap_or(10).max(1)),
+            sync_limit_ticks: u64::from(cfg.sync_limit.unwrap_or(5).max(1)),
+            rng_seed: rand::random(),
+            ..Config::default()
+        };
+        let listen = if cfg.quorum_listen_on_all_ips {
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), me.election_port)
+        } else {
+            resolve(me.id, &me.host, me.election_port)?
+        };
+        let mut peers = Vec::new();
+        for s in cfg.servers.iter().filter(|s| s.id != my_id) {
+            peers.push(NetPeer {
+                id: s.id,
+                addr: resolve(s.id, &s.host, s.election_port)?,
+            });
+        }
+        Ok(QuorumSetup {
+            zab,
+            net: NetConfig::new(my_id, listen, peers),
+        })
+    }
+}
+
+fn ids(cfg: &ServerConfig, role: Role) -> Vec<u64> {
+    cfg.servers
+        .iter()
+        .filter(|s| s.role == role)
+        .map(|s| s.id)
+        .collect()
+}
+
+fn resolve(id: u64, host: &str, port: u16) -> Result<SocketAddr, QuorumError> {
+    let err = |reason: String| QuorumError::Resolve {
+        id,
+        host: host.to_owned(),
+        port,
+        reason,
+    };
+    (host, port)
+        .to_socket_addrs()
+        .map_err(|e| err(e.to_string()))?
+        .next()
+        .ok_or_else(|| err("no address".into()))
+}
+
+/// The member's view for `srvr`, `mntr` and the AdminServer.
+#[derive(Debug, Clone, Copy)]
+pub struct QuorumView {
+    pub status: Status,
+    pub learner_type: LearnerType,
+    /// Serving clients: an established leader or an up-to-date learner.
+    pub serving: bool,
+}
+
+impl QuorumView {
+    /// `QuorumPeer.getServerState` as `srvr` prints it.
+    pub fn server_state(&self) -> &'static str {
+        match self.status.state {
+            ServerState::Looking => "looking",
+            ServerState::Following => "follower",
+            ServerState::Leading => "leader",
+            ServerState::Observing => "observer",
+        }
+    }
+}
+
+/// The quorum layer of one member.
+pub struct Quorum {
+    pub peer: Peer,
+    pub net: Net,
+    /// Taken by the core task's loop (see `take_events`).
+    events: Option<mpsc::Receiver<Event>>,
+    /// The ZAB core's clock: milliseconds since the member started.
+    started: Instant,
+    /// Appends handed to the log writer and not yet fsynced: (write id, last zxid).
+    unconfirmed: VecDeque<(u64, i64)>,
+    /// Leader: the client connection and xid each locally prepared proposal answers.
+    pub origins: HashMap<i64, (ConnId, i32)>,
+    /// Serving clients (an established leader or an up-to-date learner).
+    pub serving: bool,
+    /// When a learner next relays its clients' session touches to the leader.
+    pub next_touch_relay: Instant,
+    /// The zxid the previous completed snapshot walk ended at: the in-memory log keeps the
+    /// entries after it, so a learner that fell a little behind syncs by DIFF, not SNAP.
+    pub compact_floor: i64,
+}
+
+impl Quorum {
+    /// Starts the links and the ZAB core from what recovery found on disk.
+    pub async fn start(
+        setup: QuorumSetup,
+        storage: &Storage,
+        applied_zxid: i64,
+        log_tail: Vec<(i64, Vec<u8>)>,
+    ) -> Result<Quorum, QuorumError> {
+        let last_logged = log_tail.last().map_or(applied_zxid, |(z, _)| *z);
+        let epochs =
+            paddock_storage::epoch::load_epochs(&*storage.fs, &storage.snap_dir, last_logged)?;
+        let persisted = Persisted {
+            accepted_epoch: epochs.accepted as u32,
+            current_epoch: epochs.current as u32,
+            snapshot_zxid: Zxid(applied_zxid as u64),
+            log: log_tail
+                .into_iter()
+                .map(|(zxid, bytes)| Entry {
+                    zxid: Zxid(zxid as u64),
+                    payload: Bytes::from(bytes),
+                })
+                .collect(),
+        };
+        let peer = Peer::new(setup.zab, persisted, 0)?;
+        let (net, events) = Net::start(setup.net).await?;
+        Ok(Quorum {
+            peer,
+            net,
+            events: Some(events),
+            started: Instant::now(),
+            unconfirmed: VecDeque::new(),
+            origins: HashMap::new(),
+            serving: false,
+            next_touch_relay: Instant::now(),
+            compact_floor: applied_zxid,
+        })
+    }
+
+    /// The receiver of link events, for the core task's select loop.
+    pub fn take_events(&mut self) -> Option<mpsc::Receiver<Event>> {
+        self.events.take()
+    }
+
+    /// The ZAB core's clock.
+    pub fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    /// How often the core task ticks the ZAB core (at least four times per tick).
+    pub fn tick_every(&self) -> Duration {
+        Duration::from_millis((self.peer.config().tick_ms / 4).clamp(1, 50))
+    }
+
+    /// An append went to the log writer.
+    pub fn appended(&mut self, write_id: u64, last_zxid: i64) {
+        self.unconfirmed.push_back((write_id, last_zxid));
+    }
+
+    /// The log is fsynced up to `zxid`: the newest write id that is now wholly durable.
+    pub fn durable_up_to(&mut self, zxid: i64) -> Option<u64> {
+        let mut done = None;
+        while let Some(&(id, last)) = self.unconfirmed.front() {
+            if last > zxid {
+                break;
+            }
+            self.unconfirmed.pop_front();
+            done = Some(id);
+        }
+        done
+    }
+
+    /// The log was truncated or replaced: nothing earlier is pending any more.
+    pub fn log_reset(&mut self) {
+        self.unconfirmed.clear();
+    }
+
+    /// The last zxid handed to the log writer, or `None` when every append is durable.
+    pub fn last_unconfirmed(&self) -> Option<i64> {
+        self.unconfirmed.back().map(|&(_, z)| z)
+    }
+
+    pub fn view(&self) -> QuorumView {
+        QuorumView {
+            status: self.peer.status(),
+            learner_type: self.peer.config().learner_type(),
+            serving: self.serving,
+        }
+    }
+}
+
+/// Writes an epoch file the core asked for; a failure stops the member (it cannot promise
+/// anything about epochs it could not record).
+pub fn write_epoch_file(storage: &Storage, accepted: bool, epoch: u32) -> Result<(), String> {
+    let name = if accepted {
+        ACCEPTED_EPOCH
+    } else {
+        CURRENT_EPOCH
+    };
+    write_epoch(&*storage.fs, &storage.snap_dir, name, i64::from(epoch)).map_err(|e| e.to_string())
+}
