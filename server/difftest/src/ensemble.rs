@@ -264,6 +264,15 @@ impl Ensemble {
         self.launch(id)
     }
 
+    /// The whole server log of member `id`'s current run (empty when it is not running).
+    pub fn log(&self, id: u8) -> String {
+        self.member(id)
+            .running
+            .as_ref()
+            .and_then(|r| std::fs::read_to_string(r.run_dir.join("server.log")).ok())
+            .unwrap_or_default()
+    }
+
     /// The server logs of every member's current run, for failure messages.
     pub fn log_tails(&self) -> String {
         let mut out = String::new();

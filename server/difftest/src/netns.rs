@@ -130,6 +130,9 @@ impl Topology {
             ])?;
             // The link to the root namespace, where the test and its clients run.
             let (outer, inner) = (format!("pk{k}r{i}"), format!("pk{k}r{i}n"));
+            // A previous topology of this slot may still be going away (namespaces are
+            // destroyed asynchronously); its veth would clash with this one.
+            let _ = ip(&["link", "del", &outer]);
             ip(&[
                 "link", "add", &outer, "type", "veth", "peer", "name", &inner,
             ])?;
@@ -199,6 +202,9 @@ impl Drop for Topology {
             "lo",
         ]);
         for i in (1..=self.members).rev() {
+            // Deleting the root end synchronously frees its name for the next topology of
+            // this slot; the namespace's own cleanup runs later in the kernel.
+            let _ = ip(&["link", "del", &format!("pk{}r{i}", self.slot)]);
             let _ = ip(&["netns", "del", &self.namespace(i)]);
         }
     }

@@ -731,6 +731,12 @@ impl CoreTask {
             }
             let snap = self.snapshot.take().expect("checked above");
             let digest = walked;
+            if let Some(q) = self.quorum.as_mut() {
+                // Keep one snapshot interval of history in memory for DIFF syncs; what is
+                // older is in this snapshot, and a learner that needs it gets SNAP.
+                q.peer.compact(paddock_zab::Zxid(q.compact_floor as u64));
+                q.compact_floor = walked.zxid;
+            }
             let zxid = snap.cursor.zxid();
             let nodes = snap.cursor.nodes_emitted();
             let metrics = self.metrics.clone();

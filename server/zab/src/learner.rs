@@ -38,11 +38,17 @@ pub(crate) struct LearnerState {
     acked: Zxid,
     /// While awaiting LEADERINFO: when FOLLOWERINFO/OBSERVERINFO goes out again.
     next_info_ms: u64,
+    /// How the leader brought this learner up to date: "DIFF", "TRUNC" or "SNAP".
+    sync_kind: Option<&'static str>,
 }
 
 impl LearnerState {
     pub(crate) fn serving(&self) -> bool {
         self.phase == Phase::Serving
+    }
+
+    pub(crate) fn sync_kind(&self) -> Option<&'static str> {
+        self.sync_kind
     }
 
     pub(crate) fn server_state(&self) -> ServerState {
@@ -75,6 +81,7 @@ impl Peer {
             last_heard_ms: self.now_ms,
             acked: Zxid::ZERO,
             next_info_ms: self.now_ms + self.info_resend_ms(),
+            sync_kind: None,
         });
         self.event(RoleEvent::Learning { leader });
         let info = self.learner_info();
@@ -164,11 +171,19 @@ impl Peer {
                 self.on_leader_info(new_epoch)
             }
             (Packet::Diff { .. }, Phase::AwaitSync) => {
-                self.learner().phase = Phase::Syncing;
+                let l = self.learner();
+                l.phase = Phase::Syncing;
+                l.sync_kind = Some("DIFF");
                 Ok(())
             }
-            (Packet::Trunc { zxid }, Phase::AwaitSync) => self.on_trunc(from, zxid),
-            (Packet::Snap { snapshot }, Phase::AwaitSync) => self.on_snap(from, snapshot),
+            (Packet::Trunc { zxid }, Phase::AwaitSync) => {
+                self.learner().sync_kind = Some("TRUNC");
+                self.on_trunc(from, zxid)
+            }
+            (Packet::Snap { snapshot }, Phase::AwaitSync) => {
+                self.learner().sync_kind = Some("SNAP");
+                self.on_snap(from, snapshot)
+            }
             (Packet::Proposal { entry }, _)
                 if receiving && (!observer || phase == Phase::Syncing) =>
             {

@@ -267,6 +267,15 @@ impl Peer {
         }
     }
 
+    /// A learner: how its leader synchronised it ("DIFF", "TRUNC" or "SNAP", as ZooKeeper's
+    /// `LearnerHandler` logs it); `None` before that or when not learning.
+    pub fn sync_kind(&self) -> Option<&'static str> {
+        match &self.role {
+            Role::Learning(l) => l.sync_kind(),
+            _ => None,
+        }
+    }
+
     pub fn stats(&self) -> Stats {
         self.stats
     }

@@ -362,7 +362,12 @@ impl CoreTask {
                 self.member().serving = true;
             }
             RoleEvent::LearnerServing { leader, epoch } => {
-                tracing::info!(leader, epoch, "synchronised with the leader, serving");
+                let by = self.member().peer.sync_kind().unwrap_or("?");
+                tracing::info!(
+                    leader,
+                    epoch,
+                    "synchronised with the leader by {by}, serving"
+                );
                 self.state.become_learner();
                 self.member().serving = true;
             }
