@@ -71,11 +71,19 @@ impl State {
     }
 
     /// The member stopped serving (it is looking for a leader, or syncing with a new one):
-    /// every client connection is closed, as ZooKeeper shuts its `ZooKeeperServer` down, and
+    /// every client session's connection is closed, as ZooKeeper shuts its `ZooKeeperServer`
+    /// down, and
     /// what was prepared or forwarded but never applied is forgotten. The clients reconnect
     /// (here or elsewhere) and their sessions live on in the ensemble's log.
     pub fn stop_serving(&mut self) -> Vec<Action> {
-        let mut conns: Vec<ConnId> = self.conns.keys().copied().collect();
+        // A connection still in its handshake (no session, none being created) stays: the
+        // host may hold its ConnectRequest until the member serves again.
+        let creating: std::collections::HashSet<ConnId> =
+            self.pending_connects.values().copied().collect();
+        let mut conns: Vec<ConnId> = (self.conns.iter())
+            .filter(|(id, c)| c.session.is_some() || creating.contains(id))
+            .map(|(id, _)| *id)
+            .collect();
         conns.sort_unstable();
         self.queues.clear();
         self.pending_connects.clear();

@@ -435,3 +435,11 @@ fn relayed_touches_travel_as_a_forward() {
     let mut p = Pair::new();
     assert_eq!(p.leader.prepare_forwarded(touch, p.now), None);
 }
+
+#[test]
+fn stopping_to_serve_leaves_connections_still_in_their_handshake() {
+    let mut p = Pair::new();
+    let _ = p.open_on_learner(7);
+    p.learner.conn_opened(8, ADDR);
+    assert_eq!(p.learner.stop_serving(), vec![Action::Close { conn: 7 }]);
+}

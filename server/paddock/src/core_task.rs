@@ -300,6 +300,9 @@ impl CoreTask {
             }
         }
         let outcome = loop {
+            if let Err(e) = self.unpark().await {
+                break Err(e);
+            }
             if generation != self.log_generation {
                 durable = self.log.durable.clone();
                 generation = self.log_generation;
@@ -422,11 +425,6 @@ impl CoreTask {
     async fn handle(&mut self, msg: CoreMsg) -> Result<(), CoreError> {
         match msg {
             CoreMsg::Opened { conn, peer, outbox } => {
-                if self.quorum.as_ref().is_some_and(|q| !q.serving) {
-                    // ZooKeeper's "ZooKeeperServer not running": the connection is closed.
-                    outbox.close();
-                    return Ok(());
-                }
                 self.outboxes.insert(conn, outbox);
                 self.state.conn_opened(conn, peer.ip());
                 let established = wall_ms();
@@ -438,6 +436,11 @@ impl CoreTask {
                 req,
                 received,
             } => {
+                if self.quorum.as_ref().is_some_and(|q| !q.serving) {
+                    // Between leaders: the handshake waits for the election (see `park`).
+                    self.park(conn, req, received);
+                    return Ok(());
+                }
                 self.received(conn);
                 self.queued();
                 let now = self.now_ms();

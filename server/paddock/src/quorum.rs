@@ -133,6 +133,17 @@ impl QuorumView {
     }
 }
 
+/// A client's ConnectRequest held while the member elects or syncs.
+pub struct Parked {
+    pub conn: ConnId,
+    pub req: paddock_jute::proto::ConnectRequest,
+    pub received: Instant,
+}
+
+/// How long a handshake may wait for the member to serve before its connection is closed
+/// (then the client tries another member, as it would after ZooKeeper's immediate close).
+pub const PARK_LIMIT: Duration = Duration::from_secs(1);
+
 /// The quorum layer of one member.
 pub struct Quorum {
     pub peer: Peer,
@@ -149,6 +160,8 @@ pub struct Quorum {
     pub serving: bool,
     /// When a learner next relays its clients' session touches to the leader.
     pub next_touch_relay: Instant,
+    /// Handshakes that arrived while the member was between leaders, oldest first.
+    pub parked: VecDeque<Parked>,
     /// The zxid the previous completed snapshot walk ended at: the in-memory log keeps the
     /// entries after it, so a learner that fell a little behind syncs by DIFF, not SNAP.
     pub compact_floor: i64,
@@ -188,6 +201,7 @@ impl Quorum {
             origins: HashMap::new(),
             serving: false,
             next_touch_relay: Instant::now(),
+            parked: VecDeque::new(),
             compact_floor: applied_zxid,
         })
     }

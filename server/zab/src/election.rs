@@ -226,16 +226,26 @@ impl Peer {
         self.check_proposal_quorum();
     }
 
-    /// Once a quorum agrees with the proposal, wait `finalizeWait` for a better vote.
+    /// Once a quorum agrees with the proposal, wait `finalizeWait` for a better vote; settle
+    /// at once when every voter that can still vote agrees (ZooKeeper 3.4 settled when it had
+    /// heard from every voter; a voter whose link is down cannot send a better vote).
     fn check_proposal_quorum(&mut self) {
         let proposal = self.election.proposal;
-        if self.election.finalize_at.is_none()
-            && self.has_quorum(&self.election.recv, |v| v == proposal)
-        {
+        if !self.has_quorum(&self.election.recv, |v| v == proposal) {
+            return;
+        }
+        let everyone = self.cfg.voters.iter().all(|id| {
+            self.unreachable.contains(id)
+                || self
+                    .election
+                    .recv
+                    .get(id)
+                    .is_some_and(|r| r.vote == proposal)
+        });
+        if everyone {
+            self.settle(proposal, self.election.logical_clock);
+        } else if self.election.finalize_at.is_none() {
             self.election.finalize_at = Some(self.now_ms + self.cfg.finalize_wait_ms);
-            if self.cfg.voters.len() == 1 {
-                self.settle(proposal, self.election.logical_clock);
-            }
         }
     }
 

@@ -107,6 +107,11 @@ impl LeaderState {
     pub(crate) fn established(&self) -> bool {
         self.phase == Phase::Broadcast
     }
+
+    /// Drops the handler of a learner whose connection broke; it reconnects with a new one.
+    pub(crate) fn forget_learner(&mut self, id: PeerId) {
+        self.handlers.remove(&id);
+    }
 }
 
 /// How `syncFollower` brings a learner up to date.

@@ -88,12 +88,13 @@ impl Peer {
         self.learner_send(info);
     }
 
-    /// ZooKeeper's learner retries its connection to the leader (`Learner.connectToLeader`)
-    /// until the leader listens; here the first FOLLOWERINFO may reach the elected member
-    /// before it has settled the election, so it is repeated, unchanged (the same
-    /// connection and sequence number 0, which the leader takes once), until LEADERINFO.
+    /// ZooKeeper's learner retries its connection to the leader (`Learner.connectToLeader`,
+    /// every `leaderConnectDelayDuringRetryMs`, 100 ms) until the leader listens; here the
+    /// first FOLLOWERINFO may reach the elected member before it has settled the election, so
+    /// it is repeated, unchanged (the same connection and sequence number 0, which the leader
+    /// takes once), until LEADERINFO.
     fn info_resend_ms(&self) -> u64 {
-        (self.cfg.tick_ms / 2).clamp(1, 1000)
+        (self.cfg.tick_ms / 2).clamp(1, 100)
     }
 
     fn learner_info(&self) -> Packet {

@@ -99,6 +99,8 @@ pub struct Peer {
     pub(crate) role: Role,
     pub(crate) ready: Ready,
     pub(crate) stats: Stats,
+    /// Members whose link the host reported down and not up again since (`link_down`).
+    pub(crate) unreachable: std::collections::BTreeSet<PeerId>,
 }
 
 impl Peer {
@@ -135,6 +137,7 @@ impl Peer {
             role: Role::Looking,
             ready: Ready::default(),
             stats: Stats::default(),
+            unreachable: Default::default(),
         };
         peer.start_looking();
         Ok(peer)
@@ -187,6 +190,28 @@ impl Peer {
             }
             _ => Err(Error::NotServing),
         }
+    }
+
+    /// The transport lost its connection with `peer`. ZooKeeper's quorum traffic runs over one
+    /// TCP connection per learner, and a failed socket ends the learner's `followLeader` (it
+    /// looks for a leader at once) or the leader's `LearnerHandler` for it; without this a
+    /// dead leader would only be noticed after `syncLimit` silent ticks.
+    pub fn link_down(&mut self, peer: PeerId) {
+        self.unreachable.insert(peer);
+        match &mut self.role {
+            Role::Learning(l) if l.leader == peer => self.go_looking(),
+            Role::Leading(l) => {
+                // The quorum check in `tick` steps down if too few learners remain.
+                l.forget_learner(peer);
+            }
+            _ => {}
+        }
+    }
+
+    /// The transport connected to `peer` (again). An election no longer settles before
+    /// hearing from it (see `link_down` and the finalize wait in `election`).
+    pub fn link_up(&mut self, peer: PeerId) {
+        self.unreachable.remove(&peer);
     }
 
     /// Leader: answers a `sync` that learner `to` forwarded (its host decoded it from a

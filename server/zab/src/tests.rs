@@ -585,3 +585,27 @@ fn invalid_configurations_are_rejected() {
     );
     assert!(cfg(1, &[], &[1]).validate().is_err(), "no voters");
 }
+
+#[test]
+fn a_broken_link_to_the_leader_starts_an_election_at_once() {
+    // Follower.followLeader ends when its socket to the leader fails; so does the leader's
+    // LearnerHandler for that follower.
+    let mut net = Net::new(&[1, 2, 3], &[], &[]);
+    assert!(net.run(5_000, Net::all_serving));
+    let leader = net.leader().unwrap();
+    let learners: Vec<PeerId> = net.peers.keys().copied().filter(|&i| i != leader).collect();
+    let p = net.peers.get_mut(&learners[0]).unwrap();
+    p.link_down(learners[1]);
+    assert!(
+        p.status().serving,
+        "a link to another follower does not matter"
+    );
+    p.link_down(leader);
+    assert_eq!(p.status().state, ServerState::Looking);
+    let l = net.peers.get_mut(&leader).unwrap();
+    l.link_down(learners[1]);
+    assert!(
+        l.status().serving,
+        "one learner left with the leader is still a quorum"
+    );
+}

@@ -24,7 +24,8 @@ use super::{CoreError, CoreTask};
 use crate::persist::{
     install_snapshot_file, log_entry, recover_member, write_snapshot_now, LogHandle, LogMsg,
 };
-use crate::quorum::{write_epoch_file, Quorum};
+use crate::quorum::{write_epoch_file, Parked, Quorum, PARK_LIMIT};
+use paddock_core::ConnId;
 
 /// The next event from the links; never ready when there are none (standalone).
 pub(super) async fn next_link_event(links: &mut Option<mpsc::Receiver<Event>>) -> Option<Event> {
@@ -66,13 +67,68 @@ impl CoreTask {
             }
             Event::Up { peer, direction } => {
                 tracing::debug!(peer, ?direction, "link up");
+                self.member().peer.link_up(peer);
                 Ok(())
             }
             Event::Down { peer, direction } => {
                 tracing::debug!(peer, ?direction, "link down");
-                Ok(())
+                self.member().peer.link_down(peer);
+                self.drive_quorum().await
             }
         }
+    }
+
+    /// A ConnectRequest while the member is between leaders. ZooKeeper closes such a
+    /// connection at once ("ZooKeeperServer not running") and the client moves on, to members
+    /// that are electing too, and then backs off; an election here takes milliseconds, so
+    /// the handshake waits for it instead (up to `PARK_LIMIT`, then the connection closes).
+    pub(super) fn park(
+        &mut self,
+        conn: ConnId,
+        req: paddock_jute::proto::ConnectRequest,
+        received: std::time::Instant,
+    ) {
+        self.member().parked.push_back(Parked {
+            conn,
+            req,
+            received,
+        });
+    }
+
+    /// Serves parked handshakes once the member serves; closes those that waited too long.
+    pub(super) async fn unpark(&mut self) -> Result<(), CoreError> {
+        let Some(q) = self.quorum.as_mut() else {
+            return Ok(());
+        };
+        if q.parked.is_empty() {
+            return Ok(());
+        }
+        if !q.serving {
+            let mut expired = Vec::new();
+            while q
+                .parked
+                .front()
+                .is_some_and(|p| p.received.elapsed() > PARK_LIMIT)
+            {
+                expired.extend(q.parked.pop_front().map(|p| p.conn));
+            }
+            for conn in expired {
+                self.close(conn);
+            }
+            return Ok(());
+        }
+        let parked = std::mem::take(&mut q.parked);
+        for p in parked {
+            if self.outboxes.contains_key(&p.conn) {
+                self.handle(super::CoreMsg::Connect {
+                    conn: p.conn,
+                    req: p.req,
+                    received: p.received,
+                })
+                .await?;
+            }
+        }
+        Ok(())
     }
 
     /// Time passes for the ZAB core; a serving learner relays its clients' session touches
@@ -341,6 +397,8 @@ impl CoreTask {
             RoleEvent::Looking => {
                 let was_serving = std::mem::replace(&mut self.member().serving, false);
                 self.member().origins.clear();
+                // Parked handshakes keep waiting for the next leader (`stop_serving` leaves
+                // connections without a session open).
                 let closes = self.state.stop_serving();
                 if was_serving {
                     tracing::info!(
