@@ -81,14 +81,17 @@ def listens_on(pid, port):
 class Server:
     """One server process (Paddock or ZooKeeper) with its own data dir and zoo.cfg."""
 
-    def __init__(self, kind, workdir, port, args, bin_dir):
+    def __init__(self, kind, workdir, port, args, bin_dir, name=None, extra=(), myid=None):
         self.kind = kind
-        self.dir = workdir / kind
+        self.dir = workdir / (name or kind)
         self.port = port
         self.args = args
         self.bin_dir = bin_dir
         self.proc = None
         self.log_file = None
+        # Ensemble members: `server.N` lines and friends, and the id for `myid`.
+        self.extra = list(extra)
+        self.myid = myid
 
     @property
     def addr(self):
@@ -108,7 +111,10 @@ class Server:
             "forceSync=yes",
             "4lw.commands.whitelist=*",
             "admin.enableServer=false",
+            *self.extra,
         ]
+        if self.myid is not None:
+            (self.dir / "data" / "myid").write_text(f"{self.myid}\n")
         (self.dir / "zoo.cfg").write_text("\n".join(cfg) + "\n")
         (self.dir / "log4j.properties").write_text(LOG4J)
 
