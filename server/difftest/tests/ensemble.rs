@@ -356,3 +356,32 @@ async fn a_rejoining_member_syncs_by_snap_after_a_long_absence_and_by_diff_after
     assert!(mine.check_stat("/short").await?.is_some());
     Ok(())
 }
+
+/// ZooKeeper Observers guide: an observer serves clients, forwards their writes to the leader
+/// and learns committed transactions, but never votes: the three voters commit without it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_observer_serves_and_forwards_but_never_votes() -> Result<()> {
+    for kind in kinds() {
+        let mut spec = EnsembleSpec::participants(3);
+        spec.observers = 1;
+        let mut ensemble = Ensemble::start(kind, &spec)?;
+        assert_eq!(ensemble.mode(4), Mode::Observer, "{kind:?}");
+        let observer = ensemble.client_addr(4).to_string();
+        create_with_retry(&observer, "/via-observer").await?;
+        every_member_has(&ensemble, "/via-observer").await?;
+        ensemble.kill(4)?;
+        let connect: Vec<String> = (1..=3)
+            .map(|i| ensemble.client_addr(i).to_string())
+            .collect();
+        create_with_retry(&connect.join(","), "/without-observer").await?;
+        ensemble.restart(4)?;
+        ensemble.wait_formed(Duration::from_secs(60))?;
+        let c = client(&observer).await?;
+        c.sync("/").await?;
+        assert!(
+            c.check_stat("/without-observer").await?.is_some(),
+            "{kind:?}: the observer caught up"
+        );
+    }
+    Ok(())
+}
