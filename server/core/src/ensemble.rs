@@ -171,6 +171,105 @@ impl State {
         Some(proposal)
     }
 
+    /// Enters read-only mode (`ReadOnlyZooKeeperServer`): the member lost its quorum and
+    /// `readonlymode.enabled` is set. Clients that said they accept a read-only server may
+    /// connect (new sessions are local to this member) and read; writes fail with
+    /// NotReadOnly.
+    pub fn enter_read_only(&mut self) {
+        self.read_only.get_or_insert_with(Default::default);
+    }
+
+    /// Leaves read-only mode (the member rejoined a quorum): the read-only server shuts
+    /// down, so every session's connection closes and the local sessions are forgotten.
+    pub fn leave_read_only(&mut self) -> Vec<Action> {
+        let Some(local) = self.read_only.take() else {
+            return Vec::new();
+        };
+        for id in local {
+            self.sessions.remove(id);
+        }
+        self.stop_serving()
+    }
+
+    pub fn is_read_only(&self) -> bool {
+        self.read_only.is_some()
+    }
+
+    /// `connect` in read-only mode: a client that did not offer to accept a read-only server
+    /// is refused ("Refusing session request for not-read-only client"); a new session is
+    /// made here and now, without a transaction; a known one reattaches read-only.
+    pub(crate) fn connect_read_only(
+        &mut self,
+        conn: ConnId,
+        req: &paddock_jute::proto::ConnectRequest,
+        timeout: i32,
+        now_ms: i64,
+    ) -> Vec<Action> {
+        if req.read_only != Some(true) {
+            return vec![Action::Close { conn }];
+        }
+        if req.session_id != 0 {
+            return self.reattach(conn, req.session_id, &req.passwd, timeout, now_ms);
+        }
+        let id = self.sessions.next_session_id();
+        self.sessions.add(id, timeout, now_ms);
+        if let Some(local) = self.read_only.as_mut() {
+            local.insert(id);
+        }
+        self.reattach(
+            conn,
+            id,
+            &crate::session::session_password(id),
+            timeout,
+            now_ms,
+        )
+    }
+
+    /// A request in read-only mode (`ReadOnlyRequestProcessor`): writes are answered
+    /// NotReadOnly, a close ends the connection (a local session goes with it), the rest
+    /// is answered from this member's tree.
+    pub(crate) fn request_read_only(
+        &mut self,
+        conn: ConnId,
+        xid: i32,
+        session: i64,
+        req: Request,
+    ) -> Vec<Action> {
+        let zxid = self.last_zxid;
+        match req {
+            Request::CloseSession => {
+                if self.read_only.as_mut().is_some_and(|l| l.remove(&session)) {
+                    self.sessions.remove(session);
+                }
+                vec![
+                    Action::Reply {
+                        conn,
+                        xid,
+                        zxid,
+                        err: 0,
+                        body: Response::Empty,
+                    },
+                    Action::Close { conn },
+                ]
+            }
+            req if crate::state::is_write(&req) => vec![Action::Reply {
+                conn,
+                xid,
+                zxid,
+                err: ErrorCode::NotReadOnly.code(),
+                body: Response::Empty,
+            }],
+            Request::Sync(r) => vec![Action::Reply {
+                conn,
+                xid,
+                zxid,
+                err: 0,
+                body: Response::Sync { path: r.path },
+            }],
+            req => self.read(conn, xid, session, req),
+        }
+    }
+
     /// The connection and cxid a committed txn answers on this member, when one of its
     /// clients sent the request through the leader.
     pub(crate) fn local_origin(&mut self, hdr: &TxnHeader) -> Option<(ConnId, i32)> {

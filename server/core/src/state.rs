@@ -137,6 +137,9 @@ pub struct State {
     pub(crate) touched: HashMap<i64, i32>,
     /// What prepared, not yet applied transactions change (see `prep`).
     pub(crate) outstanding: Outstanding,
+    /// Read-only mode (`readonlymode.enabled`, a member cut off from its quorum): the
+    /// sessions made while in it, which live only here.
+    pub(crate) read_only: Option<std::collections::HashSet<i64>>,
 }
 
 /// A watch event waiting for delivery, with the ACL that filters it (ZOOKEEPER-4799).
@@ -173,6 +176,7 @@ impl State {
             queues: HashMap::new(),
             pending_connects: HashMap::new(),
             touched: HashMap::new(),
+            read_only: None,
             outstanding: Outstanding::default(),
         }
     }
@@ -290,6 +294,9 @@ impl State {
             c.timeout_ms = timeout;
             c.read_only_byte = read_only_byte;
         }
+        if self.read_only.is_some() {
+            return Step::Done(self.connect_read_only(conn, &req, timeout, now_ms));
+        }
         if req.session_id == 0 {
             let id = self.sessions.next_session_id();
             if self.role == Role::Learner {
@@ -312,7 +319,7 @@ impl State {
 
     /// `processConnectRequest` for a known id: the connection currently holding the session is
     /// closed first (even if the password turns out wrong), then `reopenSession`.
-    fn reattach(
+    pub(crate) fn reattach(
         &mut self,
         conn: ConnId,
         id: i64,
@@ -366,12 +373,14 @@ impl State {
         actions
     }
 
-    /// A normal server answers `readOnly = false`, and only to clients that sent the byte.
-    fn read_only_flag(&self, conn: ConnId) -> Option<bool> {
+    /// A normal server answers `readOnly = false`, a read-only one `true`, and only to
+    /// clients that sent the byte.
+    pub(crate) fn read_only_flag(&self, conn: ConnId) -> Option<bool> {
+        let read_only = self.read_only.is_some();
         self.conns
             .get(&conn)
             .filter(|c| c.read_only_byte)
-            .map(|_| false)
+            .map(|_| read_only)
     }
 
     /// A request on an established connection. Reads and local operations (ping, auth,
@@ -403,6 +412,9 @@ impl State {
         if !self.touch(session, timeout_ms, now_ms) {
             // MissingSessionException: ZooKeeper drops the request without an answer.
             return Step::Done(Vec::new());
+        }
+        if self.read_only.is_some() {
+            return Step::Done(self.request_read_only(conn, xid, session, req));
         }
         match req {
             Request::Check(_) => {
@@ -1075,7 +1087,7 @@ pub(crate) fn notify(conn: ConnId, zxid: i64, kind: EventType, path: &str) -> Ac
 }
 
 /// Requests that become transactions (besides closeSession).
-fn is_write(req: &Request) -> bool {
+pub(crate) fn is_write(req: &Request) -> bool {
     matches!(
         req,
         Request::Create(_)

@@ -443,3 +443,93 @@ fn stopping_to_serve_leaves_connections_still_in_their_handshake() {
     p.learner.conn_opened(8, ADDR);
     assert_eq!(p.learner.stop_serving(), vec![Action::Close { conn: 7 }]);
 }
+
+// ReadOnlyZooKeeperServer and ReadOnlyRequestProcessor: only clients that accept a read-only
+// server get a session; reads are served, writes fail with NotReadOnly; the sessions are
+// local and go when the member rejoins a quorum.
+#[test]
+fn read_only_mode_serves_reads_to_read_only_clients_only() {
+    let mut p = Pair::new();
+    let _ = p.commit_forward(Forward::CreateSession {
+        session: 0x0200_0000_0000_0099,
+        timeout_ms: 10_000,
+    });
+    let session = p.open_on_learner(7);
+    let Step::Forward(f) = p.learner.request(7, 1, create("/a", b"x"), p.now) else {
+        panic!("forwarded");
+    };
+    let _ = p.commit_forward(f);
+    let _ = p.learner.stop_serving();
+    p.learner.conn_closed(7);
+    p.learner.enter_read_only();
+    assert!(p.learner.is_read_only());
+
+    p.learner.conn_opened(8, ADDR);
+    let plain = ConnectRequest {
+        time_out: 10_000,
+        read_only: Some(false),
+        ..Default::default()
+    };
+    let Step::Done(refused) = p.learner.connect(8, plain, p.now) else {
+        panic!("answered locally");
+    };
+    assert_eq!(refused, vec![Action::Close { conn: 8 }]);
+
+    p.learner.conn_opened(9, ADDR);
+    let ro = ConnectRequest {
+        time_out: 10_000,
+        read_only: Some(true),
+        ..Default::default()
+    };
+    let Step::Done(actions) = p.learner.connect(9, ro, p.now) else {
+        panic!("a read-only session is made locally");
+    };
+    let local = match &actions[..] {
+        [Action::Connected {
+            resp,
+            close_after: false,
+            ..
+        }] => {
+            assert_eq!(resp.read_only, Some(true));
+            resp.session_id
+        }
+        other => panic!("unexpected {other:?}"),
+    };
+    let Step::Done(read) = p.learner.request(9, 1, get("/a"), p.now) else {
+        panic!("a read");
+    };
+    assert_eq!(replies(&read)[0].1, 0);
+    let Step::Done(write) = p.learner.request(9, 2, create("/b", b""), p.now) else {
+        panic!("a write is refused locally");
+    };
+    assert_eq!(replies(&write)[0].1, ErrorCode::NotReadOnly.code());
+
+    // A session of the ensemble reattaches read-only.
+    p.learner.conn_opened(10, ADDR);
+    let back = ConnectRequest {
+        time_out: 10_000,
+        session_id: session,
+        passwd: paddock_core::session::session_password(session).to_vec(),
+        read_only: Some(true),
+        ..Default::default()
+    };
+    let Step::Done(actions) = p.learner.connect(10, back, p.now) else {
+        panic!("reattached locally");
+    };
+    assert!(
+        matches!(&actions[..], [Action::Connected { resp, close_after: false, .. }] if resp.session_id == session && resp.read_only == Some(true)),
+        "{actions:?}"
+    );
+
+    let closes = p.learner.leave_read_only();
+    assert_eq!(
+        closes,
+        vec![Action::Close { conn: 9 }, Action::Close { conn: 10 }]
+    );
+    assert!(!p.learner.is_read_only());
+    assert!(
+        !p.learner.sessions().iter().any(|(id, _)| *id == local),
+        "the local session is forgotten"
+    );
+    assert!(p.learner.sessions().iter().any(|(id, _)| *id == session));
+}

@@ -124,6 +124,10 @@ impl ServerConfig {
         if let Some(ms) = self.container_max_never_used_interval_ms {
             props.push(format!("-Dznode.container.maxNeverUsedIntervalMs={ms}"));
         }
+        // QuorumPeer reads it with Boolean.getBoolean, not from zoo.cfg.
+        if let Some((_, v)) = self.extra.iter().find(|(k, _)| k == "readonlymode.enabled") {
+            props.push(format!("-Dreadonlymode.enabled={v}"));
+        }
         props
     }
 }

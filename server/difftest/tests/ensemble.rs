@@ -385,3 +385,69 @@ async fn an_observer_serves_and_forwards_but_never_votes() -> Result<()> {
     }
     Ok(())
 }
+
+/// ZooKeeper's read-only mode (`readonlymode.enabled`): a member left without a quorum serves
+/// clients that accept a read-only server; they read what it has and their writes fail with
+/// NotReadOnly; `isro` says "ro". Once the quorum is back the member serves read-write again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_without_quorum_serves_read_only_clients() -> Result<()> {
+    for kind in kinds() {
+        let mut spec = EnsembleSpec::participants(3);
+        spec.config
+            .extra
+            .push(("readonlymode.enabled".into(), "true".into()));
+        // ZooKeeper's read-only server only makes new sessions as local sessions since
+        // ZOOKEEPER-3590 (its docs say so since apache/zookeeper#1922); without them it
+        // answers a read-only handshake with a truncated response. Paddock needs neither.
+        spec.config
+            .extra
+            .push(("localSessionsEnabled".into(), "true".into()));
+        spec.config
+            .extra
+            .push(("localSessionsUpgradingEnabled".into(), "true".into()));
+        let mut ensemble = Ensemble::start(kind, &spec)?;
+        create_with_retry(&ensemble.connect_string(), "/ro-data").await?;
+        let leader = ensemble.leader().context("a leader")?;
+        let alone = ensemble
+            .ids()
+            .into_iter()
+            .find(|&i| i != leader)
+            .context("a follower")?;
+        every_member_has(&ensemble, "/ro-data").await?;
+        for id in ensemble.ids().into_iter().filter(|&i| i != alone) {
+            ensemble.kill(id)?;
+        }
+        let addr = ensemble.client_addr(alone);
+        // QuorumPeer starts its read-only server after max(2 s, tickTime) of LOOKING.
+        wait_until(Duration::from_secs(30), || {
+            four_letter_word(addr, "isro").is_ok_and(|r| r.trim() == "ro")
+        })
+        .with_context(|| format!("{kind:?}: member {alone} never went read-only"))?;
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/clients/kazoo_read_only.py");
+        let out = tokio::time::timeout(
+            Duration::from_secs(60),
+            tokio::process::Command::new("/usr/bin/python3")
+                .arg(script)
+                .arg(addr.to_string())
+                .arg("/ro-data")
+                .kill_on_drop(true)
+                .output(),
+        )
+        .await
+        .context("kazoo read-only client timed out")??;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("DATA /ro-data") && stdout.contains("DONE"),
+            "{kind:?}: read-only kazoo: {stdout}{}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            ensemble.log(alone)
+        );
+        for id in ensemble.ids().into_iter().filter(|&i| i != alone) {
+            ensemble.restart(id)?;
+        }
+        ensemble.wait_formed(Duration::from_secs(60))?;
+        assert_eq!(four_letter_word(addr, "isro")?.trim(), "rw", "{kind:?}");
+        create_with_retry(&addr.to_string(), "/rw-again").await?;
+    }
+    Ok(())
+}

@@ -105,7 +105,14 @@ impl CoreView<'_> {
     /// Whether the server serves clients now (`ZooKeeperServer.isRunning`): always when
     /// standalone; for a member, once it leads an established quorum or is synced with one.
     pub fn serving(&self) -> bool {
-        self.quorum.as_ref().is_none_or(|q| q.serving)
+        self.quorum
+            .as_ref()
+            .is_none_or(|q| q.serving || q.read_only)
+    }
+
+    /// In read-only mode (a member cut off from its quorum, `readonlymode.enabled`).
+    pub fn read_only(&self) -> bool {
+        self.quorum.as_ref().is_some_and(|q| q.read_only)
     }
 
     /// Requests received and not yet answered (`outstanding_requests`).
@@ -436,7 +443,11 @@ impl CoreTask {
                 req,
                 received,
             } => {
-                if self.quorum.as_ref().is_some_and(|q| !q.serving) {
+                if self
+                    .quorum
+                    .as_ref()
+                    .is_some_and(|q| !q.serving && !q.read_only)
+                {
                     // Between leaders: the handshake waits for the election (see `park`).
                     self.park(conn, req, received);
                     return Ok(());

@@ -68,9 +68,9 @@ async fn run(
     shared: &Shared,
 ) -> Option<String> {
     // Every four-letter word is a received packet (`NIOServerCnxn.checkFourLetterWord`).
-    let serving = inspect(&shared.core, |view| {
+    let (serving, read_only) = inspect(&shared.core, |view| {
         view.stats.packets_received += 1;
-        view.serving()
+        (view.serving(), view.read_only())
     })
     .await?;
     // A member between leaders has no running ZooKeeperServer: the commands that read it
@@ -82,6 +82,7 @@ async fn run(
     let text = match cmd {
         "ruok" => "imok".to_owned(),
         "isro" if !serving => "null".to_owned(),
+        "isro" if read_only => "ro".to_owned(),
         "isro" => "rw".to_owned(),
         "gtmk" => shared.trace_mask.load(Ordering::Relaxed).to_string(),
         "stmk" => {

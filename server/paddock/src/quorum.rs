@@ -48,6 +48,8 @@ pub enum QuorumError {
 pub struct QuorumSetup {
     pub zab: Config,
     pub net: NetConfig,
+    /// `readonlymode.enabled`.
+    pub read_only_enabled: bool,
 }
 
 impl QuorumSetup {
@@ -86,6 +88,7 @@ impl QuorumSetup {
         Ok(QuorumSetup {
             zab,
             net: NetConfig::new(my_id, listen, peers),
+            read_only_enabled: cfg.read_only_mode_enabled,
         })
     }
 }
@@ -119,11 +122,16 @@ pub struct QuorumView {
     pub learner_type: LearnerType,
     /// Serving clients: an established leader or an up-to-date learner.
     pub serving: bool,
+    /// In read-only mode (see `Quorum::read_only`).
+    pub read_only: bool,
 }
 
 impl QuorumView {
     /// `QuorumPeer.getServerState` as `srvr` prints it.
     pub fn server_state(&self) -> &'static str {
+        if self.read_only {
+            return "read-only";
+        }
         match self.status.state {
             ServerState::Looking => "looking",
             ServerState::Following => "follower",
@@ -160,6 +168,13 @@ pub struct Quorum {
     pub serving: bool,
     /// When a learner next relays its clients' session touches to the leader.
     pub next_touch_relay: Instant,
+    /// `readonlymode.enabled`.
+    pub read_only_enabled: bool,
+    /// Serving read-only clients while cut off from a quorum (`ReadOnlyZooKeeperServer`).
+    pub read_only: bool,
+    /// Since when the member has been looking for a leader; read-only mode starts after
+    /// `max(2000 ms, tickTime)` of it, as `QuorumPeer` starts its read-only server.
+    pub looking_since: Option<Instant>,
     /// Handshakes that arrived while the member was between leaders, oldest first.
     pub parked: VecDeque<Parked>,
     /// The zxid the previous completed snapshot walk ended at: the in-memory log keeps the
@@ -190,6 +205,7 @@ impl Quorum {
                 })
                 .collect(),
         };
+        let read_only_enabled = setup.read_only_enabled;
         let peer = Peer::new(setup.zab, persisted, 0)?;
         let (net, events) = Net::start(setup.net).await?;
         Ok(Quorum {
@@ -202,6 +218,9 @@ impl Quorum {
             serving: false,
             next_touch_relay: Instant::now(),
             parked: VecDeque::new(),
+            read_only_enabled,
+            read_only: false,
+            looking_since: Some(Instant::now()),
             compact_floor: applied_zxid,
         })
     }
@@ -214,6 +233,15 @@ impl Quorum {
     /// The ZAB core's clock.
     pub fn now_ms(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
+    }
+
+    /// Whether read-only mode is due: enabled, looking for long enough, not yet in it.
+    pub fn read_only_due(&self) -> bool {
+        let wait = Duration::from_millis(self.peer.config().tick_ms.max(2000));
+        self.read_only_enabled
+            && !self.read_only
+            && !self.serving
+            && self.looking_since.is_some_and(|t| t.elapsed() >= wait)
     }
 
     /// How often the core task ticks the ZAB core (at least four times per tick).
@@ -254,6 +282,7 @@ impl Quorum {
             status: self.peer.status(),
             learner_type: self.peer.config().learner_type(),
             serving: self.serving,
+            read_only: self.read_only,
         }
     }
 }

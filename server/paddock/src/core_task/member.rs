@@ -103,7 +103,7 @@ impl CoreTask {
         if q.parked.is_empty() {
             return Ok(());
         }
-        if !q.serving {
+        if !q.serving && !q.read_only {
             let mut expired = Vec::new();
             while q
                 .parked
@@ -137,6 +137,12 @@ impl CoreTask {
         let q = self.member();
         let now = q.now_ms();
         q.peer.tick(now);
+        if q.read_only_due() {
+            q.read_only = true;
+            tracing::info!("no quorum: serving read-only clients (readonlymode.enabled)");
+            self.state.enter_read_only();
+        }
+        let q = self.member();
         if q.serving && self.state.role() == Role::Learner {
             let q = self.quorum.as_mut().expect("member");
             let due = std::time::Instant::now() >= q.next_touch_relay;
@@ -393,6 +399,14 @@ impl CoreTask {
     }
 
     fn role_event(&mut self, event: RoleEvent) {
+        let looking = matches!(event, RoleEvent::Looking);
+        self.member().looking_since = looking.then(std::time::Instant::now);
+        if !looking && std::mem::replace(&mut self.member().read_only, false) {
+            // QuorumPeer shuts its read-only server down when it leaves LOOKING.
+            tracing::info!("leaving read-only mode");
+            let closes = self.state.leave_read_only();
+            self.perform(closes);
+        }
         match event {
             RoleEvent::Looking => {
                 let was_serving = std::mem::replace(&mut self.member().serving, false);
