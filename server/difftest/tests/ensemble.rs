@@ -451,3 +451,52 @@ async fn a_member_without_quorum_serves_read_only_clients() -> Result<()> {
     }
     Ok(())
 }
+
+/// Sessions are global: a client whose member dies reattaches elsewhere within its timeout
+/// and keeps its ephemeral node; when a session expires its ephemerals vanish on every member.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ephemerals_follow_their_session_across_members() -> Result<()> {
+    for kind in kinds() {
+        let mut ensemble = Ensemble::start(kind, &EnsembleSpec::participants(3))?;
+        let kept = client(&ensemble.connect_string()).await?;
+        kept.create("/kept", b"", &mode(zk::CreateMode::Ephemeral))
+            .await?;
+        let sid = format!("{:x}", kept.session_id().0);
+        let on = member_with_session(&ensemble, &sid)?;
+        // A second session that knows only the same member: once that member dies nobody
+        // hears from it again, so it expires.
+        let doomed = client(&ensemble.client_addr(on).to_string()).await?;
+        doomed
+            .create("/doomed", b"", &mode(zk::CreateMode::Ephemeral))
+            .await?;
+        ensemble.kill(on)?;
+        wait_until(Duration::from_secs(30), || {
+            member_with_session(&ensemble, &sid).is_ok_and(|m| m != on)
+        })
+        .with_context(|| format!("{kind:?}: the session did not move"))?;
+        let live: Vec<u8> = ensemble.ids().into_iter().filter(|&i| i != on).collect();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        'expiry: loop {
+            let mut gone = true;
+            for &i in &live {
+                let c = client(&ensemble.client_addr(i).to_string()).await?;
+                c.sync("/").await?;
+                assert!(
+                    c.check_stat("/kept").await?.is_some(),
+                    "{kind:?}: member {i} lost the moved session's ephemeral"
+                );
+                gone &= c.check_stat("/doomed").await?.is_none();
+            }
+            if gone {
+                break 'expiry;
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(anyhow!("{kind:?}: /doomed outlived its session"));
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        drop(doomed);
+        drop(kept);
+    }
+    Ok(())
+}
