@@ -28,6 +28,16 @@ pub fn encode_seq(client: u32, seq: u64) -> Bytes {
     Bytes::from(format!("{client} {seq} seq"))
 }
 
+/// A `sync` a client issued at a learner: never logged, only passed through the leader's
+/// barrier and back.
+pub fn encode_sync(client: u32, seq: u64) -> Bytes {
+    Bytes::from(format!("{client} {seq} sync"))
+}
+
+pub fn is_sync(payload: &[u8]) -> bool {
+    payload.ends_with(b" sync")
+}
+
 /// The writer of a payload, if it parses.
 pub fn write_id(payload: &[u8]) -> Option<WriteId> {
     let text = std::str::from_utf8(payload).ok()?;

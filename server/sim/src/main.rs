@@ -78,6 +78,7 @@ fn main() -> anyhow::Result<()> {
                 total.events += s.events;
                 total.committed += s.committed;
                 total.acked_writes += s.acked_writes;
+                total.client_syncs += s.client_syncs;
                 total.crashes += s.crashes;
                 total.elections += s.elections;
                 total.snap_syncs += s.snap_syncs;
@@ -96,11 +97,13 @@ fn main() -> anyhow::Result<()> {
     }
     println!(
         "{runs} runs, {failed} failed, {:.1} s; events {}, entries applied {}, writes acked {}, \
-         crashes {}, elections {}, syncs DIFF {} TRUNC {} SNAP {}, counter roll-overs {}",
+         client syncs {}, crashes {}, elections {}, syncs DIFF {} TRUNC {} SNAP {}, \
+         counter roll-overs {}",
         started.elapsed().as_secs_f64(),
         total.events,
         total.committed,
         total.acked_writes,
+        total.client_syncs,
         total.crashes,
         total.elections,
         total.diff_syncs,

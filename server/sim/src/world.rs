@@ -140,6 +140,9 @@ struct Client {
     next_seq: u64,
     outstanding: Option<Outstanding>,
     last_seen: Zxid,
+    /// A `sync` in flight at a learner: (seq, deadline, highest zxid acknowledged to any
+    /// client when it was issued).
+    sync: Option<(u64, u64, Zxid)>,
 }
 
 /// One line of the failure trace, formatted only when it is printed.
@@ -191,6 +194,8 @@ pub struct RunStats {
     pub committed: u64,
     pub acked_writes: u64,
     pub reads: u64,
+    /// `sync`s answered at learners (each checked against the writes acknowledged before).
+    pub client_syncs: u64,
     pub snap_syncs: u64,
     pub diff_syncs: u64,
     pub trunc_syncs: u64,
@@ -236,6 +241,9 @@ pub struct World {
     /// Members a scenario keeps down: until a time, or for good (`None`).
     pinned_down: HashMap<PeerId, Option<u64>>,
     clients: Vec<Client>,
+    /// For each `sync` a leader took in: the last zxid it had logged then. The answer must
+    /// find the learner past it (`Leader.processSync`: everything accepted before the sync).
+    sync_floors: std::collections::HashMap<kv::WriteId, Zxid>,
     checker: Checker,
     trace: VecDeque<TraceItem>,
     faulty: bool,
@@ -286,6 +294,7 @@ impl World {
                 next_seq: 1,
                 outstanding: None,
                 last_seen: Zxid::ZERO,
+                sync: None,
             })
             .collect();
         World {
@@ -300,6 +309,7 @@ impl World {
             link_clock: HashMap::new(),
             pinned_down: HashMap::new(),
             clients,
+            sync_floors: Default::default(),
             checker: Checker::default(),
             trace: VecDeque::new(),
             faulty: true,
@@ -577,8 +587,7 @@ impl World {
             committed,
             snapshot_wanted,
             forwarded,
-            // The simulated clients do not issue `sync`; the barrier is tested in paddock-zab.
-            synced: _,
+            synced,
             events,
         } = ready;
         for op in storage {
@@ -604,7 +613,17 @@ impl World {
             // the client sees as a write that never completes.
             let node = self.nodes.get_mut(&id).expect("node");
             let peer = node.peer.as_mut().expect("live");
-            let _ = peer.propose(request.payload);
+            if kv::is_sync(&request.payload) {
+                if let Some(w) = kv::write_id(&request.payload) {
+                    self.sync_floors.insert(w, peer.status().last_logged);
+                }
+                let _ = peer.sync_barrier(request.from, request.payload);
+            } else {
+                let _ = peer.propose(request.payload);
+            }
+        }
+        for payload in synced {
+            self.sync_answered(id, &payload)?;
         }
         for event in events {
             self.role_event(id, event)?;
@@ -934,11 +953,80 @@ impl World {
             self.switch_member(c);
             return Ok(());
         }
-        if self.rng.gen_bool(0.3) {
+        if let Some((_, deadline, _)) = client.sync {
+            if now < deadline {
+                return Ok(());
+            }
+            client.sync = None;
+            self.switch_member(c);
+            return Ok(());
+        }
+        let r = self.rng.gen_range(0..100);
+        if r < 10 {
+            self.client_sync(c)
+        } else if r < 35 {
             self.client_read(c)
         } else {
             self.client_write(c)
         }
+    }
+
+    /// `sync` at a serving learner: forwarded to the leader, answered through its barrier.
+    /// (At the leader a sync is trivially up to date: every commit starts there.)
+    fn client_sync(&mut self, c: usize) -> Check {
+        let id = self.clients[c].node;
+        let seq = self.clients[c].next_seq;
+        let max_acked = self.checker.max_acked;
+        let node = self.nodes.get_mut(&id).expect("node");
+        let Some(peer) = node.peer.as_mut() else {
+            self.switch_member(c);
+            return Ok(());
+        };
+        let st = peer.status();
+        if !st.serving || st.state == paddock_zab::ServerState::Leading {
+            return self.client_read(c);
+        }
+        if peer.propose(kv::encode_sync(c as u32, seq)).is_err() {
+            self.switch_member(c);
+            return self.drain(id);
+        }
+        let client = &mut self.clients[c];
+        client.next_seq += 1;
+        client.sync = Some((seq, self.now + CLIENT_TIMEOUT_MS, max_acked));
+        self.drain(id)
+    }
+
+    /// The leader answered a client's `sync` at learner `id`: the learner must by now have
+    /// applied every write acknowledged to any client before the sync was issued.
+    fn sync_answered(&mut self, id: PeerId, payload: &[u8]) -> Check {
+        let Some((c, seq)) = kv::write_id(payload) else {
+            return Err(format!("member {id} answered a sync it cannot parse"));
+        };
+        let c = c as usize;
+        let Some(client) = self.clients.get_mut(c) else {
+            return Ok(());
+        };
+        let Some((_, _, max_acked)) = client.sync.take_if(|s| s.0 == seq && client.node == id)
+        else {
+            return Ok(());
+        };
+        let applied = self.nodes[&id].kv.applied_zxid;
+        let floor = self.sync_floors.remove(&(c as u32, seq));
+        if let Some(floor) = floor.filter(|f| applied < *f) {
+            return Err(format!(
+                "client {c}'s sync at member {id} returned at {applied}, before {floor}, which \
+                 the leader had accepted when the sync reached it"
+            ));
+        }
+        if applied < max_acked {
+            return Err(format!(
+                "client {c}'s sync at member {id} returned at {applied} before write {max_acked}, \
+                 acknowledged before the sync was issued"
+            ));
+        }
+        self.stats.client_syncs += 1;
+        self.clients[c].last_seen = self.clients[c].last_seen.max(applied);
+        Ok(())
     }
 
     fn switch_member(&mut self, c: usize) {
