@@ -370,6 +370,12 @@ impl World {
             .map_err(|reason| self.failure(reason))
     }
 
+    /// Stops the clients, so the ensemble can go quiet before `converged` (a commit in flight
+    /// at the moment of the check is not a divergence).
+    pub fn stop_clients(&mut self) {
+        self.clients.clear();
+    }
+
     /// Checks the end state: one leader, everyone serving it with the same history.
     pub fn converged(&self) -> Result<(), Failure> {
         self.check_converged()

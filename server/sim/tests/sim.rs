@@ -69,6 +69,8 @@ fn an_isolated_leader_steps_down_and_rejoins() {
     assert_ne!(new, old);
     w.heal_partitions();
     ok(w.advance(14_000));
+    w.stop_clients();
+    ok(w.advance(17_000));
     ok(w.converged());
 }
 
