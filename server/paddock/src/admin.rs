@@ -2,11 +2,12 @@
 //! `admin.serverAddress:admin.serverPort`, `GET <admin.commandURL>/<name>` answering JSON
 //! objects with ZooKeeper's command names, aliases, keys and key order, and
 //! `<admin.commandURL>` listing the commands. Beside them, Paddock's own: `/healthz`
-//! (liveness: the process answers) and `/readyz` (readiness: the server serves clients) for
-//! Kubernetes probes, and `/log_level` (GET the log filter, PUT a new one).
+//! (liveness: the process answers) and `/readyz` (readiness: the server serves clients and,
+//! in an ensemble, is in a quorum) for Kubernetes probes, and `/log_level` (GET the log
+//! filter, PUT a new one).
 //!
-//! Quorum commands (`leader`, `voting_view`, `zabstate`, `observers`) answer as a standalone
-//! ZooKeeper does; the ensemble will fill them in.
+//! Quorum commands (`leader`, `voting_view`, `zabstate`, `observers`, `is_read_only`) answer
+//! from the member's ZAB state, or as a standalone ZooKeeper does.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -200,12 +201,20 @@ async fn liveness() -> &'static str {
 /// Readiness: recovery is done and the core task answers, so client requests are served. The
 /// ensemble will add "and this server is in a quorum".
 async fn readiness(State(state): State<Arc<HttpState>>) -> Response {
+    // Ready: the core answers and, for an ensemble member, it is in a quorum (leading an
+    // established one or synchronised with its leader; read-only mode is not ready).
     let answered = match state.serving() {
-        Some(shared) => inspect(&shared.core, |_| ()).await,
+        Some(shared) => {
+            inspect(&shared.core, |v| {
+                v.quorum.as_ref().is_none_or(|q| q.serving)
+            })
+            .await
+        }
         None => None,
     };
     match answered {
-        Some(()) => (StatusCode::OK, "ok\n").into_response(),
+        Some(true) => (StatusCode::OK, "ok\n").into_response(),
+        Some(false) => (StatusCode::SERVICE_UNAVAILABLE, "not in a quorum\n").into_response(),
         None => (StatusCode::SERVICE_UNAVAILABLE, "not serving\n").into_response(),
     }
 }
@@ -340,7 +349,12 @@ async fn run(primary: &str, args: &BTreeMap<String, String>, shared: &Arc<Shared
         }
         // Paddock does not keep the text of the file it started from.
         "initial_configuration" => r.put("initial_configuration", Value::Null),
-        "is_read_only" => r.put("read_only", false),
+        "is_read_only" => {
+            let Some(ro) = inspect(&shared.core, |v| v.read_only()).await else {
+                return not_serving();
+            };
+            r.put("read_only", ro);
+        }
         "last_snapshot" => {
             let last = *shared
                 .metrics
@@ -351,7 +365,21 @@ async fn run(primary: &str, args: &BTreeMap<String, String>, shared: &Arc<Shared
             r.put("zxid", format!("{:x}", zxid as u64));
             r.put("timestamp", secs);
         }
-        "leader" => r.put("error", "server is not initialized"),
+        "leader" => {
+            let view = inspect(&shared.core, |v| v.quorum.clone()).await.flatten();
+            match view {
+                Some(q) => {
+                    let leader = q.status.leader;
+                    r.put("is_leader", leader == Some(q.status.id));
+                    r.put("leader_id", leader.map_or(-1, |l| l as i64));
+                    let host = (shared.config.servers.iter())
+                        .find(|s| Some(s.id) == leader)
+                        .map_or(String::new(), |s| s.host.clone());
+                    r.put("leader_ip", host);
+                }
+                None => r.put("error", "server is not initialized"),
+            }
+        }
         "monitor" => {
             let metrics = shared.metrics.clone();
             let Some(m) = inspect(&shared.core, move |v| {
@@ -365,8 +393,23 @@ async fn run(primary: &str, args: &BTreeMap<String, String>, shared: &Arc<Shared
         }
         "observer_connection_stat_reset" | "ruok" => {}
         "observers" => {
-            r.put("synced_observers", 0);
-            r.put("observers", Json::Array(Vec::new()));
+            let view = inspect(&shared.core, |v| v.quorum.clone()).await.flatten();
+            let leader = view.and_then(|q| q.leader);
+            let observers: Vec<Json> = (leader.iter())
+                .flat_map(|l| l.learner_ids.iter())
+                .filter(|(id, synced)| {
+                    *synced
+                        && (shared.config.servers.iter())
+                            .any(|s| s.id == *id && s.role == crate::config::Role::Observer)
+                })
+                .map(|(id, _)| {
+                    let mut o = Json::obj();
+                    o.put("sid", *id as i64);
+                    o
+                })
+                .collect();
+            r.put("synced_observers", observers.len() as i64);
+            r.put("observers", Json::Array(observers));
         }
         "server_stats" | "stats" => {
             let (data, log) = fourlw::dir_sizes(shared).await;
@@ -405,7 +448,7 @@ async fn run(primary: &str, args: &BTreeMap<String, String>, shared: &Arc<Shared
         }
         // ZooKeeper lists the JVM's system properties; Paddock has none.
         "system_properties" => {}
-        "voting_view" => r.put("current_config", Json::obj()),
+        "voting_view" => r.put("current_config", voting_view(&shared.config)),
         "watch_summary" => {
             let Some(s) = inspect(&shared.core, |v| v.state.watches().summary()).await else {
                 return not_serving();
@@ -427,12 +470,75 @@ async fn run(primary: &str, args: &BTreeMap<String, String>, shared: &Arc<Shared
             r.put("path_to_session_ids", w);
         }
         "zabstate" => {
-            r.put("voting", false);
-            r.put("zabstate", "");
+            let view = inspect(&shared.core, |v| (v.quorum.clone(), v.state.last_zxid())).await;
+            match view {
+                Some((Some(q), zxid)) => zab_state(&mut r, shared, &q, zxid),
+                _ => {
+                    r.put("voting", false);
+                    r.put("zabstate", "");
+                }
+            }
         }
         _ => {}
     }
     r
+}
+
+/// `VotingViewCommand`: every voting member's addresses (`QuorumServerView`).
+fn voting_view(cfg: &crate::config::ServerConfig) -> Json {
+    let mut view = Json::obj();
+    for s in cfg
+        .servers
+        .iter()
+        .filter(|s| s.role == crate::config::Role::Participant)
+    {
+        let mut m = Json::obj();
+        m.put(
+            "server_addresses",
+            Json::Array(vec![format!("{}:{}", s.host, s.quorum_port).into()]),
+        );
+        m.put(
+            "election_addresses",
+            Json::Array(vec![format!("{}:{}", s.host, s.election_port).into()]),
+        );
+        let client = match &s.client_addr {
+            Some((host, port)) => format!("{host}:{port}"),
+            None => String::new(),
+        };
+        m.put("client_address", client);
+        m.put("learner_type", "participant");
+        view.put(&s.id.to_string(), m);
+    }
+    view
+}
+
+/// `ZabStateCommand`: this member, its addresses and where it is in ZAB's phases.
+fn zab_state(r: &mut Json, shared: &Shared, q: &crate::quorum::QuorumView, zxid: i64) {
+    let cfg = &shared.config;
+    let me = cfg.servers.iter().find(|s| s.id == q.status.id);
+    let addr = |port: u16| me.map_or(String::new(), |s| format!("{}:{port}", s.host));
+    r.put("myid", q.status.id as i64);
+    r.put("is_leader", q.status.leader == Some(q.status.id));
+    r.put("quorum_address", addr(me.map_or(0, |s| s.quorum_port)));
+    r.put("election_address", addr(me.map_or(0, |s| s.election_port)));
+    r.put(
+        "client_address",
+        format!("{}:{}", cfg.client_port_address, cfg.client_port),
+    );
+    r.put(
+        "voting",
+        me.is_some_and(|s| s.role == crate::config::Role::Participant),
+    );
+    r.put("last_zxid", format!("0x{:x}", zxid as u64));
+    r.put("zab_epoch", zxid >> 32);
+    r.put("zab_counter", zxid & 0xffff_ffff);
+    // QuorumPeer.ZabState: ELECTION, DISCOVERY, SYNCHRONIZATION, BROADCAST.
+    let state = match (q.status.state, q.serving) {
+        (_, true) => "broadcast",
+        (paddock_zab::ServerState::Looking, _) => "election",
+        _ => "synchronization",
+    };
+    r.put("zabstate", state);
 }
 
 /// `ZooKeeperServerConf.toMap`.

@@ -145,6 +145,11 @@ impl CoreView<'_> {
             uptime_ms: self.started.elapsed().as_millis() as i64,
             max_latency: s.latency.max_ms,
             min_client_response_size: s.response_sizes.min,
+            quorum: self
+                .quorum
+                .as_ref()
+                .map(QuorumView::gauges)
+                .unwrap_or_default(),
         }
     }
 }

@@ -61,6 +61,7 @@ pub fn render(gauges: &Gauges, metrics: &ServerMetrics) -> String {
     let mut families: Vec<MetricFamily> = LAYOUT
         .iter()
         .map(|&(name, kind)| family(name, kind, gauges, metrics))
+        .chain((gauges.quorum.iter()).map(|&(name, _)| family(name, Kind::Gauge, gauges, metrics)))
         .collect();
     families.sort_by(|a, b| a.name().cmp(b.name()));
     metrics

@@ -466,6 +466,9 @@ pub struct Gauges {
     pub uptime_ms: i64,
     pub max_latency: i64,
     pub min_client_response_size: i64,
+    /// Gauges only an ensemble member has (quorum_size, and a leader's learners...), in the
+    /// order `mntr` prints them after the standalone ones.
+    pub quorum: Vec<(&'static str, Value)>,
 }
 
 /// One gauge value: integers print as integers, fractions as Java prints a double.
@@ -535,7 +538,11 @@ impl Gauges {
             | "outstanding_tls_handshake"
             | "non_mtls_remote_conn_count"
             | "non_mtls_local_conn_count" => i(0),
-            _ => None,
+            _ => self
+                .quorum
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| *v),
         }
     }
 }
@@ -606,6 +613,9 @@ pub fn render_mntr(version: &str, state: &str, gauges: &Gauges, metrics: &Server
                 }
             }
         }
+    }
+    for (name, value) in &gauges.quorum {
+        let _ = writeln!(out, "zk_{name}\t{value}");
     }
     out
 }

@@ -16,7 +16,9 @@ use bytes::Bytes;
 use paddock_core::ConnId;
 use paddock_peer_net::{Event, Net, NetConfig, Peer as NetPeer};
 use paddock_storage::epoch::{write_epoch, ACCEPTED_EPOCH, CURRENT_EPOCH};
-use paddock_zab::{Config, Entry, LearnerType, Peer, Persisted, ServerState, Status, Zxid};
+use paddock_zab::{
+    Config, Entry, LeaderView, LearnerType, Peer, Persisted, ServerState, Stats, Status, Zxid,
+};
 use tokio::sync::mpsc;
 
 use crate::config::{Role, ServerConfig};
@@ -116,7 +118,7 @@ fn resolve(id: u64, host: &str, port: u16) -> Result<SocketAddr, QuorumError> {
 }
 
 /// The member's view for `srvr`, `mntr` and the AdminServer.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct QuorumView {
     pub status: Status,
     pub learner_type: LearnerType,
@@ -124,6 +126,36 @@ pub struct QuorumView {
     pub serving: bool,
     /// In read-only mode (see `Quorum::read_only`).
     pub read_only: bool,
+    /// The leader's view of its learners (a leader only).
+    pub leader: Option<LeaderView>,
+    /// Voting members (`quorum_size`).
+    pub voters: usize,
+    /// Proposal sizes in bytes: (last, min, max) (a leader only).
+    pub proposal_sizes: Option<(i64, i64, i64)>,
+}
+
+impl QuorumView {
+    /// The gauges only a quorum member has (`QuorumZooKeeperServer`,
+    /// `LeaderZooKeeperServer.registerMetrics`).
+    pub fn gauges(&self) -> Vec<(&'static str, crate::metrics::Value)> {
+        use crate::metrics::Value::Int;
+        let mut out = vec![("quorum_size", Int(self.voters as i64))];
+        if let Some(l) = &self.leader {
+            let (last, min, max) = self.proposal_sizes.unwrap_or((-1, -1, -1));
+            out.extend([
+                ("learners", Int(l.learners as i64)),
+                ("synced_followers", Int(l.synced_followers as i64)),
+                ("synced_non_voting_followers", Int(0)),
+                ("synced_observers", Int(l.synced_observers as i64)),
+                ("pending_syncs", Int(l.pending_syncs as i64)),
+                ("leader_uptime", Int(l.established_ms.unwrap_or(0) as i64)),
+                ("last_proposal_size", Int(last)),
+                ("max_proposal_size", Int(max)),
+                ("min_proposal_size", Int(min)),
+            ]);
+        }
+        out
+    }
 }
 
 impl QuorumView {
@@ -175,6 +207,12 @@ pub struct Quorum {
     /// Since when the member has been looking for a leader; read-only mode starts after
     /// `max(2000 ms, tickTime)` of it, as `QuorumPeer` starts its read-only server.
     pub looking_since: Option<Instant>,
+    /// When the member started following its current leader (for `follower_sync_time`).
+    pub learning_since: Option<Instant>,
+    /// The ZAB core's counters as last exported to the metrics.
+    pub exported: Stats,
+    /// Leader: sizes of its proposals in bytes, (last, min, max).
+    pub proposal_sizes: Option<(i64, i64, i64)>,
     /// Handshakes that arrived while the member was between leaders, oldest first.
     pub parked: VecDeque<Parked>,
     /// The zxid the previous completed snapshot walk ended at: the in-memory log keeps the
@@ -221,6 +259,9 @@ impl Quorum {
             read_only_enabled,
             read_only: false,
             looking_since: Some(Instant::now()),
+            learning_since: None,
+            exported: Stats::default(),
+            proposal_sizes: None,
             compact_floor: applied_zxid,
         })
     }
@@ -233,6 +274,15 @@ impl Quorum {
     /// The ZAB core's clock.
     pub fn now_ms(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
+    }
+
+    /// Records a proposal's size (`last/min/max_proposal_size`).
+    pub fn proposed(&mut self, bytes: usize) {
+        let b = bytes as i64;
+        self.proposal_sizes = Some(match self.proposal_sizes {
+            None => (b, b, b),
+            Some((_, min, max)) => (b, min.min(b), max.max(b)),
+        });
     }
 
     /// Whether read-only mode is due: enabled, looking for long enough, not yet in it.
@@ -283,6 +333,9 @@ impl Quorum {
             learner_type: self.peer.config().learner_type(),
             serving: self.serving,
             read_only: self.read_only,
+            leader: self.peer.leader_view(),
+            voters: self.peer.config().voters.len(),
+            proposal_sizes: self.proposal_sizes,
         }
     }
 }

@@ -101,11 +101,30 @@ pub(crate) struct LeaderState {
     /// `sync` barriers waiting for the commit point to reach their zxid:
     /// (zxid, learner, payload), in zxid order (`Leader.pendingSyncs`).
     pending_syncs: VecDeque<(Zxid, PeerId, Bytes)>,
+    /// When the quorum acknowledged NEWLEADER.
+    established_at_ms: Option<u64>,
 }
 
 impl LeaderState {
     pub(crate) fn established(&self) -> bool {
         self.phase == Phase::Broadcast
+    }
+
+    pub(crate) fn view(&self, now_ms: u64) -> crate::peer::LeaderView {
+        let synced = |h: &&Handler| h.phase == HandlerPhase::Synced;
+        let (observers, followers): (Vec<_>, Vec<_>) = (self.handlers.values())
+            .filter(synced)
+            .partition(|h| h.kind == LearnerType::Observer);
+        crate::peer::LeaderView {
+            learners: self.handlers.len(),
+            synced_followers: followers.len(),
+            synced_observers: observers.len(),
+            pending_syncs: self.pending_syncs.len(),
+            established_ms: self.established_at_ms.map(|at| now_ms.saturating_sub(at)),
+            learner_ids: (self.handlers.iter())
+                .map(|(id, h)| (*id, h.phase == HandlerPhase::Synced))
+                .collect(),
+        }
     }
 
     /// Drops the handler of a learner whose connection broke; it reconnects with a new one.
@@ -184,6 +203,7 @@ impl Peer {
             next_ping_ms: self.now_ms,
             snapshot: None,
             pending_syncs: VecDeque::new(),
+            established_at_ms: None,
         }));
         self.event(RoleEvent::Leading);
         self.leader_progress();
@@ -274,7 +294,10 @@ impl Peer {
             return;
         }
         let epoch = l.new_epoch;
-        self.leader_mut().phase = Phase::Broadcast;
+        let now = self.now_ms;
+        let l = self.leader_mut();
+        l.phase = Phase::Broadcast;
+        l.established_at_ms = Some(now);
         self.update_election_vote(epoch);
         self.event(RoleEvent::LeaderEstablished { epoch });
         let history_end = self.log.last_zxid();
@@ -470,13 +493,18 @@ impl Peer {
         let peer_last = self.leader().handlers[&id].peer_last_zxid;
         match sync_mode(&self.log, peer_last) {
             SyncMode::Diff { from } => {
+                self.stats.diff_syncs += 1;
                 let first = Packet::Diff {
                     last_zxid: self.log.last_zxid(),
                 };
                 self.send_sync(id, first, from);
             }
-            SyncMode::Trunc { to } => self.send_sync(id, Packet::Trunc { zxid: to }, to),
+            SyncMode::Trunc { to } => {
+                self.stats.trunc_syncs += 1;
+                self.send_sync(id, Packet::Trunc { zxid: to }, to)
+            }
             SyncMode::Snap => {
+                self.stats.snap_syncs += 1;
                 let usable = self
                     .leader()
                     .snapshot

@@ -41,7 +41,7 @@ pub use config::Config;
 pub use election::Vote;
 pub use error::Error;
 pub use message::{Envelope, Message, Notification, Packet};
-pub use peer::{Peer, Persisted, Proposed, Stats, Status};
+pub use peer::{LeaderView, Peer, Persisted, Proposed, Stats, Status};
 pub use ready::{Forwarded, Ready, RoleEvent, StorageOp};
 pub use types::{Entry, Epoch, LearnerType, PeerId, ServerState, Snapshot, Zxid};
 

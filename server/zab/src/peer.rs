@@ -70,6 +70,29 @@ pub struct Stats {
     pub requests_dropped: u64,
     /// Elections started.
     pub elections: u64,
+    /// Leader: learners synchronised by DIFF, TRUNC (+DIFF) and SNAP (`diff_count`,
+    /// `snap_count` in ZooKeeper's metrics).
+    pub diff_syncs: u64,
+    pub trunc_syncs: u64,
+    pub snap_syncs: u64,
+}
+
+/// What a leader knows about its learners, for the metrics and `leader`/`zabstate` views
+/// (`LeaderZooKeeperServer.registerMetrics`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LeaderView {
+    /// Connected learners (`learners`).
+    pub learners: usize,
+    /// Voting followers that are synchronised (`synced_followers`).
+    pub synced_followers: usize,
+    /// Synchronised observers (`synced_observers`).
+    pub synced_observers: usize,
+    /// Forwarded `sync`s waiting for their barrier (`pending_syncs`).
+    pub pending_syncs: usize,
+    /// Milliseconds (of the core's clock) since the leader was established, if it is.
+    pub established_ms: Option<u64>,
+    /// Each connected learner and whether it is synchronised.
+    pub learner_ids: Vec<(PeerId, bool)>,
 }
 
 pub(crate) enum Role {
@@ -297,6 +320,14 @@ impl Peer {
     pub fn sync_kind(&self) -> Option<&'static str> {
         match &self.role {
             Role::Learning(l) => l.sync_kind(),
+            _ => None,
+        }
+    }
+
+    /// The leader's view of its learners; `None` unless leading.
+    pub fn leader_view(&self) -> Option<LeaderView> {
+        match &self.role {
+            Role::Leading(l) => Some(l.view(self.now_ms)),
             _ => None,
         }
     }

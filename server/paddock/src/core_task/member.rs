@@ -166,8 +166,11 @@ impl CoreTask {
     pub(super) fn propose(&mut self, proposal: Proposal) {
         let zxid = proposal.hdr.zxid;
         let payload = Bytes::from(log_entry(&proposal.hdr, &proposal.txn));
+        let size = payload.len();
         match self.member().peer.propose(payload) {
             Ok(Proposed::Logged(z)) => {
+                self.metrics.count("proposal_count", 1);
+                self.member().proposed(size);
                 assert_eq!(
                     z.0 as i64, zxid,
                     "the state machine and the ZAB core disagree on the next zxid"
@@ -192,7 +195,30 @@ impl CoreTask {
             let ready = self.member().peer.take_ready();
             self.carry_out(ready).await?;
         }
+        self.export_zab_stats();
         Ok(())
+    }
+
+    /// The ZAB core's sync counters as ZooKeeper's `diff_count` (DIFF, TRUNC and TRUNC+DIFF
+    /// all count there, `LearnerHandler.syncFollower`) and `snap_count`.
+    fn export_zab_stats(&mut self) {
+        let q = self.member();
+        let now = q.peer.stats();
+        let was = std::mem::replace(&mut q.exported, now);
+        let diffs = (now.diff_syncs + now.trunc_syncs) - (was.diff_syncs + was.trunc_syncs);
+        let snaps = now.snap_syncs - was.snap_syncs;
+        if diffs > 0 {
+            self.metrics.count("diff_count", diffs);
+        }
+        if snaps > 0 {
+            self.metrics.count("snap_count", snaps);
+        }
+    }
+
+    /// Milliseconds from a txn's header time (the leader's wall clock when it was prepared)
+    /// to now: the latency of its proposal or commit reaching this member.
+    fn since_txn_time(txn_time_ms: i64) -> i64 {
+        (super::wall_ms() - txn_time_ms).max(0)
     }
 
     async fn carry_out(&mut self, ready: Ready) -> Result<(), CoreError> {
@@ -248,8 +274,22 @@ impl CoreTask {
                 let Some(last) = entries.last().map(|e| e.zxid.0 as i64) else {
                     return Ok(());
                 };
+                let learner = matches!(
+                    self.member().peer.status().state,
+                    paddock_zab::ServerState::Following | paddock_zab::ServerState::Observing
+                );
                 for entry in entries {
                     let zxid = entry.zxid.0 as i64;
+                    if learner {
+                        // Follower: PROPOSAL received (`learner_proposal_received_count`) and
+                        // its age (`proposal_latency`); the header's time is at bytes 20..28.
+                        self.metrics.count("learner_proposal_received_count", 1);
+                        if let Some(t) = entry.payload.get(20..28) {
+                            let time = i64::from_be_bytes(t.try_into().expect("8 bytes"));
+                            self.metrics
+                                .observe("proposal_latency", Self::since_txn_time(time));
+                        }
+                    }
                     let bytes = entry.payload.to_vec();
                     self.log_send(LogMsg::Entry { zxid, bytes }).await?;
                 }
@@ -352,6 +392,15 @@ impl CoreTask {
                 decoded.header.zxid
             )));
         }
+        let txn_age = Self::since_txn_time(decoded.header.time);
+        if self.state.role() == Role::Leader {
+            // Leader.commit counts (`commit_count`) and times (`quorum_ack_latency`).
+            self.metrics.count("commit_count", 1);
+            self.metrics.observe("quorum_ack_latency", txn_age);
+        } else {
+            self.metrics.count("learner_commit_received_count", 1);
+            self.metrics.observe("commit_propagation_latency", txn_age);
+        }
         let origin = self.member().origins.remove(&zxid);
         let expired = origin.is_none()
             && matches!(decoded.txn, paddock_jute::txn::Txn::CloseSession(_))
@@ -366,7 +415,6 @@ impl CoreTask {
         };
         let actions = self.state.apply(proposal);
         self.perform(actions);
-        self.metrics.count("commit_count", 1);
         self.since_snapshot += 1;
         if self.since_snapshot >= self.snapshot_due && self.snapshot.is_none() {
             self.log_send(LogMsg::Roll).await?;
@@ -400,6 +448,22 @@ impl CoreTask {
 
     fn role_event(&mut self, event: RoleEvent) {
         let looking = matches!(event, RoleEvent::Looking);
+        if matches!(event, RoleEvent::Leading | RoleEvent::Learning { .. }) {
+            // Follower/Leader: the time from LOOKING to the election's outcome.
+            if let Some(since) = self.member().looking_since {
+                self.metrics
+                    .observe("election_time", since.elapsed().as_millis() as i64);
+            }
+        }
+        if let RoleEvent::Learning { .. } = event {
+            self.member().learning_since = Some(std::time::Instant::now());
+        }
+        if let RoleEvent::LearnerServing { .. } = event {
+            if let Some(since) = self.member().learning_since.take() {
+                self.metrics
+                    .observe("follower_sync_time", since.elapsed().as_millis() as i64);
+            }
+        }
         self.member().looking_since = looking.then(std::time::Instant::now);
         if !looking && std::mem::replace(&mut self.member().read_only, false) {
             // QuorumPeer shuts its read-only server down when it leaves LOOKING.
