@@ -34,6 +34,9 @@ pub struct EnsembleSpec {
     pub config: ServerConfig,
     /// One network namespace per member (needs root), so links between members can be cut.
     pub namespaces: bool,
+    /// Each member serves Prometheus metrics on a port of its own (ZooKeeper's
+    /// `PrometheusMetricsProvider` lines); see `Ensemble::metrics_addr`.
+    pub prometheus: bool,
 }
 
 impl EnsembleSpec {
@@ -44,6 +47,7 @@ impl EnsembleSpec {
             observers: 0,
             config: ServerConfig::default(),
             namespaces: false,
+            prometheus: false,
         }
     }
 
@@ -70,6 +74,8 @@ struct Member {
     client: SocketAddr,
     quorum: SocketAddr,
     election: SocketAddr,
+    /// Where its `/metrics` is served, when the spec asked for it.
+    metrics: Option<SocketAddr>,
     observer: bool,
     /// The member's own directory: zoo.cfg, data dir with myid, and run dirs.
     dir: PathBuf,
@@ -136,11 +142,17 @@ impl Ensemble {
                     )
                 }
             };
+            let metrics = if spec.prometheus {
+                Some(SocketAddr::new(client.ip(), free_port()?))
+            } else {
+                None
+            };
             members.push(Member {
                 id,
                 client,
                 quorum,
                 election,
+                metrics,
                 observer: id > spec.participants,
                 dir: dir.path().join(format!("m{id}")),
                 running: None,
@@ -264,6 +276,11 @@ impl Ensemble {
         self.launch(id)
     }
 
+    /// Where member `id` serves `/metrics` (when the spec asked for Prometheus).
+    pub fn metrics_addr(&self, id: u8) -> Option<SocketAddr> {
+        self.member(id).metrics
+    }
+
     /// The whole server log of member `id`'s current run (empty when it is not running).
     pub fn log(&self, id: u8) -> String {
         self.member(id)
@@ -318,6 +335,14 @@ impl Ensemble {
             }
             if m.observer {
                 cfg.push_str("peerType=observer\n");
+            }
+            if let Some(addr) = m.metrics {
+                let _ = writeln!(
+                    cfg,
+                    "metricsProvider.className=org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider"
+                );
+                let _ = writeln!(cfg, "metricsProvider.httpHost={}", addr.ip());
+                let _ = writeln!(cfg, "metricsProvider.httpPort={}", addr.port());
             }
             cfg.push_str(&servers);
             std::fs::write(m.dir.join("zoo.cfg"), cfg)?;

@@ -397,12 +397,12 @@ async fn run(primary: &str, args: &BTreeMap<String, String>, shared: &Arc<Shared
             let leader = view.and_then(|q| q.leader);
             let observers: Vec<Json> = (leader.iter())
                 .flat_map(|l| l.learner_ids.iter())
-                .filter(|(id, synced)| {
+                .filter(|(id, synced, _)| {
                     *synced
                         && (shared.config.servers.iter())
                             .any(|s| s.id == *id && s.role == crate::config::Role::Observer)
                 })
-                .map(|(id, _)| {
+                .map(|(id, _, _)| {
                     let mut o = Json::obj();
                     o.put("sid", *id as i64);
                     o

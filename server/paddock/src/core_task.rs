@@ -480,7 +480,29 @@ impl CoreTask {
                 if !is_auth {
                     self.queued();
                 }
+                let read_path = match &req {
+                    Request::GetData(r)
+                    | Request::Exists(r)
+                    | Request::GetChildren(r)
+                    | Request::GetChildren2(r) => Some(r.path.clone()),
+                    _ => None,
+                };
                 let step = self.state.request(conn, xid, req, now);
+                if let (Some(path), Step::Done(actions)) = (&read_path, &step) {
+                    for a in actions {
+                        if let Action::Reply {
+                            xid: x,
+                            err: 0,
+                            body,
+                            ..
+                        } = a
+                        {
+                            if *x == xid {
+                                crate::stats::record_read(&self.metrics, path, body);
+                            }
+                        }
+                    }
+                }
                 if let Some(code) = last_op(op) {
                     let write = matches!(step, Step::Propose(_));
                     self.track(conn, xid, received, code, write);
@@ -641,6 +663,7 @@ impl CoreTask {
         }
         let zxid = proposal.hdr.zxid;
         let mut entry = log_entry(&proposal.hdr, &proposal.txn);
+        crate::stats::record_writes(&self.metrics, &proposal.txn);
         let actions = self.state.apply(proposal);
         let digest = self.state.tree_digest();
         append_digest(&mut entry, digest);

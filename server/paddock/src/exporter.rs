@@ -68,6 +68,12 @@ pub fn render(gauges: &Gauges, metrics: &ServerMetrics) -> String {
         .paddock
         .resident_memory_bytes
         .set(resident_bytes() as i64);
+    // Summary sets with samples, labelled `key` as PrometheusMetricsProvider labels them.
+    let keyed: Vec<MetricFamily> = (LABELLED.iter())
+        .filter_map(|&(name, kind)| keyed_family(name, kind, metrics))
+        .collect();
+    let with_samples: Vec<String> = keyed.iter().map(|f| f.name().to_owned()).collect();
+    families.extend(keyed);
     families.extend(metrics.paddock.registry.gather());
     let mut out = Vec::new();
     // Encoding only fails for families without samples, and every family here has one.
@@ -79,6 +85,9 @@ pub fn render(gauges: &Gauges, metrics: &ServerMetrics) -> String {
     // simpleclient still writes their HELP and TYPE lines, which the encoder here refuses to
     // write for a family without samples.
     for &(name, kind) in LABELLED {
+        if with_samples.iter().any(|n| n == name) {
+            continue;
+        }
         let ty = match kind {
             Kind::Gauge => "gauge",
             Kind::Counter => "counter",
@@ -87,6 +96,35 @@ pub fn render(gauges: &Gauges, metrics: &ServerMetrics) -> String {
         let _ = write!(text, "# HELP {name} {name}\n# TYPE {name} {ty}\n");
     }
     text
+}
+
+/// A summary set as one family, a series per key; `None` without keys.
+fn keyed_family(name: &str, kind: Kind, metrics: &ServerMetrics) -> Option<MetricFamily> {
+    if !matches!(kind, Kind::Summary | Kind::SummaryPercentiles) {
+        return None;
+    }
+    let sets = metrics.keyed(name);
+    if sets.is_empty() {
+        return None;
+    }
+    let mut f = MetricFamily::default();
+    f.set_name(name.to_owned());
+    f.set_help(name.to_owned());
+    f.set_field_type(MetricType::SUMMARY);
+    let series = sets
+        .iter()
+        .map(|(key, values)| {
+            let mut m = proto::Metric::default();
+            let mut label = proto::LabelPair::default();
+            label.set_name("key".to_owned());
+            label.set_value(key.clone());
+            m.set_label(vec![label]);
+            m.set_summary(summary_of(kind, values));
+            m
+        })
+        .collect();
+    f.set_metric(series);
+    Some(f)
 }
 
 fn family(name: &str, kind: Kind, gauges: &Gauges, metrics: &ServerMetrics) -> MetricFamily {
@@ -109,36 +147,39 @@ fn family(name: &str, kind: Kind, gauges: &Gauges, metrics: &ServerMetrics) -> M
         }
         Kind::Summary | Kind::SummaryPercentiles => {
             f.set_field_type(MetricType::SUMMARY);
-            let values = metrics.summary(name);
-            let qs = if kind == Kind::Summary {
-                BASIC_QUANTILES
-            } else {
-                ADVANCED_QUANTILES
-            };
-            let quantiles = qs
-                .iter()
-                .map(|&q| {
-                    let mut quantile = proto::Quantile::default();
-                    quantile.set_quantile(q);
-                    // simpleclient reports NaN for a quantile with no observations.
-                    let value = if values.recent.is_empty() {
-                        f64::NAN
-                    } else {
-                        values.quantile(q) as f64
-                    };
-                    quantile.set_value(value);
-                    quantile
-                })
-                .collect();
-            let mut s = proto::Summary::default();
-            s.set_sample_count(values.count);
-            s.set_sample_sum(values.sum as f64);
-            s.set_quantile(quantiles);
-            m.set_summary(s);
+            m.set_summary(summary_of(kind, &metrics.summary(name)));
         }
     }
     f.set_metric(vec![m]);
     f
+}
+
+fn summary_of(kind: Kind, values: &crate::metrics::SummaryValues) -> proto::Summary {
+    let qs = if kind == Kind::Summary {
+        BASIC_QUANTILES
+    } else {
+        ADVANCED_QUANTILES
+    };
+    let quantiles = qs
+        .iter()
+        .map(|&q| {
+            let mut quantile = proto::Quantile::default();
+            quantile.set_quantile(q);
+            // simpleclient reports NaN for a quantile with no observations.
+            let value = if values.recent.is_empty() {
+                f64::NAN
+            } else {
+                values.quantile(q) as f64
+            };
+            quantile.set_value(value);
+            quantile
+        })
+        .collect();
+    let mut s = proto::Summary::default();
+    s.set_sample_count(values.count);
+    s.set_sample_sum(values.sum as f64);
+    s.set_quantile(quantiles);
+    s
 }
 
 #[cfg(test)]

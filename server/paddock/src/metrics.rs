@@ -8,7 +8,7 @@
 //! move (proposals, learners, elections) stay at zero in a standalone server, as they do in
 //! ZooKeeper.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -244,6 +244,10 @@ pub fn avg4(sum: i64, count: u64) -> f64 {
     (avg * 10_000.0).round() / 10_000.0
 }
 
+/// Keys one labelled summary keeps at most (namespaces are client-chosen): later keys are
+/// not recorded, so the metrics stay bounded.
+pub const MAX_KEYS: usize = 256;
+
 /// A summary's values behind a lock. Every summary keeps its window: `mntr` prints
 /// percentiles for the ADVANCED ones only, but Prometheus reports a median for all.
 #[derive(Debug, Default)]
@@ -254,6 +258,13 @@ struct Summary {
 impl Summary {
     fn add(&self, value: i64) {
         let mut v = self.values.lock().unwrap_or_else(|e| e.into_inner());
+        v.add(value);
+    }
+}
+
+impl SummaryValues {
+    fn add(&mut self, value: i64) {
+        let v = self;
         v.count += 1;
         v.sum = v.sum.saturating_add(value);
         v.min = Some(v.min.map_or(value, |m| m.min(value)));
@@ -356,6 +367,9 @@ impl PaddockMetrics {
 pub struct ServerMetrics {
     counters: HashMap<&'static str, AtomicU64>,
     summaries: HashMap<&'static str, Summary>,
+    /// ZooKeeper's summary sets (`ack_latency` by learner, `read_per_namespace` by top-level
+    /// znode, ...): name to key to values, at most [`MAX_KEYS`] keys each.
+    keyed: Mutex<BTreeMap<&'static str, BTreeMap<String, SummaryValues>>>,
     /// Paddock's own metrics.
     pub paddock: PaddockMetrics,
     /// The zxid and time (seconds since the epoch) of the last snapshot written or loaded
@@ -387,6 +401,7 @@ impl ServerMetrics {
         ServerMetrics {
             counters,
             summaries,
+            keyed: Mutex::new(BTreeMap::new()),
             paddock: PaddockMetrics::new(),
             last_snapshot: Mutex::new(None),
         }
@@ -410,6 +425,34 @@ impl ServerMetrics {
         if let Some(s) = summary {
             s.add(value);
         }
+    }
+
+    /// Records one value of the summary set `name` under `key` (`SummarySet.add`).
+    pub fn observe_keyed(&self, name: &'static str, key: &str, value: i64) {
+        assert!(
+            LABELLED
+                .iter()
+                .any(|(n, k)| *n == name && matches!(k, Kind::Summary | Kind::SummaryPercentiles)),
+            "unknown summary set {name}"
+        );
+        let mut keyed = self.keyed.lock().unwrap_or_else(|e| e.into_inner());
+        let set = keyed.entry(name).or_default();
+        if let Some(v) = set.get_mut(key) {
+            v.add(value);
+        } else if set.len() < MAX_KEYS {
+            let mut v = SummaryValues::default();
+            v.add(value);
+            set.insert(key.to_owned(), v);
+        }
+    }
+
+    /// The keys and values of the summary set `name`, in key order.
+    pub fn keyed(&self, name: &str) -> Vec<(String, SummaryValues)> {
+        let keyed = self.keyed.lock().unwrap_or_else(|e| e.into_inner());
+        keyed
+            .get(name)
+            .map(|set| set.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default()
     }
 
     pub fn counter(&self, name: &str) -> u64 {
@@ -441,6 +484,7 @@ impl ServerMetrics {
         for s in self.summaries.values() {
             *s.values.lock().unwrap_or_else(|e| e.into_inner()) = SummaryValues::default();
         }
+        self.keyed.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 }
 
@@ -610,6 +654,25 @@ pub fn render_mntr(version: &str, state: &str, gauges: &Gauges, metrics: &Server
                     {
                         let _ = writeln!(out, "zk_{label}_{name}\t{}", s.quantile(q));
                     }
+                }
+            }
+        }
+    }
+    // AvgMinMaxCounterSet.values: each key's counter is named `<key>_<name>`.
+    for &(name, kind) in LABELLED {
+        if !matches!(kind, Kind::Summary | Kind::SummaryPercentiles) {
+            continue;
+        }
+        for (key, s) in metrics.keyed(name) {
+            let full = format!("{key}_{name}");
+            let _ = writeln!(out, "zk_avg_{full}\t{}", java_double(s.avg()));
+            let _ = writeln!(out, "zk_min_{full}\t{}", s.min.unwrap_or(0));
+            let _ = writeln!(out, "zk_max_{full}\t{}", s.max.unwrap_or(0));
+            let _ = writeln!(out, "zk_cnt_{full}\t{}", s.count);
+            let _ = writeln!(out, "zk_sum_{full}\t{}", s.sum);
+            if kind == Kind::SummaryPercentiles {
+                for (label, q) in [("p50", 0.5), ("p95", 0.95), ("p99", 0.99), ("p999", 0.999)] {
+                    let _ = writeln!(out, "zk_{label}_{full}\t{}", s.quantile(q));
                 }
             }
         }

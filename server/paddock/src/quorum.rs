@@ -180,6 +180,10 @@ pub struct Parked {
     pub received: Instant,
 }
 
+/// Proposals a leader keeps the time of for `ack_latency` (a learner that stops
+/// acknowledging does not grow it without bound).
+const PROPOSALS_TIMED: usize = 65_536;
+
 /// How long a handshake may wait for the member to serve before its connection is closed
 /// (then the client tries another member, as it would after ZooKeeper's immediate close).
 pub const PARK_LIMIT: Duration = Duration::from_secs(1);
@@ -213,6 +217,10 @@ pub struct Quorum {
     pub exported: Stats,
     /// Leader: sizes of its proposals in bytes, (last, min, max).
     pub proposal_sizes: Option<(i64, i64, i64)>,
+    /// Leader: when each proposal not yet acknowledged by every learner was made.
+    proposed_at: VecDeque<(Zxid, Instant)>,
+    /// Leader: the highest zxid each learner had acknowledged when last looked at.
+    acked_seen: HashMap<u64, Zxid>,
     /// Handshakes that arrived while the member was between leaders, oldest first.
     pub parked: VecDeque<Parked>,
     /// The zxid the previous completed snapshot walk ended at: the in-memory log keeps the
@@ -262,6 +270,8 @@ impl Quorum {
             learning_since: None,
             exported: Stats::default(),
             proposal_sizes: None,
+            proposed_at: VecDeque::new(),
+            acked_seen: HashMap::new(),
             compact_floor: applied_zxid,
         })
     }
@@ -276,13 +286,49 @@ impl Quorum {
         self.started.elapsed().as_millis() as u64
     }
 
-    /// Records a proposal's size (`last/min/max_proposal_size`).
-    pub fn proposed(&mut self, bytes: usize) {
+    /// Records a proposal's size (`last/min/max_proposal_size`) and when it was made.
+    pub fn proposed(&mut self, zxid: Zxid, bytes: usize) {
+        if self.proposed_at.len() == PROPOSALS_TIMED {
+            self.proposed_at.pop_front();
+        }
+        self.proposed_at.push_back((zxid, Instant::now()));
         let b = bytes as i64;
         self.proposal_sizes = Some(match self.proposal_sizes {
             None => (b, b, b),
             Some((_, min, max)) => (b, min.min(b), max.max(b)),
         });
+    }
+
+    /// Leader: the learners whose acknowledgements advanced since the last call, each with
+    /// the time since the newest proposal it acknowledged was made (`ack_latency`, which
+    /// ZooKeeper's `Leader.processAck` records per learner).
+    pub fn ack_latencies(&mut self) -> Vec<(u64, Duration)> {
+        let Some(view) = self.peer.leader_view() else {
+            self.proposed_at.clear();
+            self.acked_seen.clear();
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for &(id, _, acked) in &view.learner_ids {
+            let seen = self.acked_seen.entry(id).or_default();
+            if acked <= *seen {
+                continue;
+            }
+            *seen = acked;
+            let i = self.proposed_at.partition_point(|(z, _)| *z < acked);
+            if let Some((z, at)) = self.proposed_at.get(i) {
+                if *z == acked {
+                    out.push((id, at.elapsed()));
+                }
+            }
+        }
+        let oldest = (view.learner_ids.iter().map(|l| l.2))
+            .min()
+            .unwrap_or(Zxid(u64::MAX));
+        while self.proposed_at.front().is_some_and(|(z, _)| *z <= oldest) {
+            self.proposed_at.pop_front();
+        }
+        out
     }
 
     /// Whether read-only mode is due: enabled, looking for long enough, not yet in it.

@@ -252,3 +252,103 @@ mod tests {
         assert_eq!((s.last, s.min, s.max), (88, 16, 88));
     }
 }
+
+/// `PathUtils.getTopNamespace`: the first component of a path (`/a/b` is `a`); `None` for
+/// `/` and anything without one.
+pub fn top_namespace(path: &str) -> Option<&str> {
+    let mut parts = path.split('/');
+    parts.next()?;
+    parts.next()
+}
+
+/// `DataTree.STAT_OVERHEAD_BYTES`: a stat's size as ZooKeeper counts it for read metrics.
+const STAT_OVERHEAD_BYTES: i64 = 6 * 8 + 5 * 4;
+
+/// `DataTree.updateReadStat` for a successful read of `path` (getData, exists,
+/// getChildren): `read_per_namespace` gets the path, the data or child names, and a stat.
+pub fn record_read(
+    metrics: &crate::metrics::ServerMetrics,
+    path: &str,
+    body: &paddock_jute::proto::Response,
+) {
+    use paddock_jute::proto::Response;
+    let Some(ns) = top_namespace(path) else {
+        return;
+    };
+    let bytes = match body {
+        Response::GetData { data, .. } => data.as_ref().map_or(0, Vec::len),
+        Response::GetChildren { children } | Response::GetChildren2 { children, .. } => {
+            children.iter().map(String::len).sum()
+        }
+        Response::Stat(_) => 0,
+        _ => return,
+    };
+    let total = path.len() as i64 + bytes as i64 + STAT_OVERHEAD_BYTES;
+    metrics.observe_keyed("read_per_namespace", ns, total);
+}
+
+/// `DataTree.updateWriteStat` for every node a transaction creates, changes or deletes:
+/// `write_per_namespace` gets the path and the data written.
+pub fn record_writes(metrics: &crate::metrics::ServerMetrics, txn: &paddock_jute::txn::Txn) {
+    use paddock_jute::txn::Txn;
+    let (path, data) = match txn {
+        Txn::Create(t) | Txn::Create2(t) => (&t.path, t.data.as_ref()),
+        Txn::CreateContainer(t) => (&t.path, t.data.as_ref()),
+        Txn::CreateTtl(t) => (&t.path, t.data.as_ref()),
+        Txn::SetData(t) => (&t.path, t.data.as_ref()),
+        Txn::Delete(t) | Txn::DeleteContainer(t) => (&t.path, None),
+        // A failed multi changes nothing (`DataTree.processTxn`).
+        Txn::Multi(txns) if txns.iter().any(|t| matches!(t, Txn::Error(_))) => return,
+        Txn::Multi(txns) => {
+            for t in txns {
+                record_writes(metrics, t);
+            }
+            return;
+        }
+        _ => return,
+    };
+    if let Some(ns) = top_namespace(path) {
+        let bytes = path.len() + data.map_or(0, Vec::len);
+        metrics.observe_keyed("write_per_namespace", ns, bytes as i64);
+    }
+}
+
+#[cfg(test)]
+mod namespace_tests {
+    use super::*;
+
+    #[test]
+    fn the_top_namespace_is_the_first_path_component() {
+        assert_eq!(top_namespace("/a/b/c"), Some("a"));
+        assert_eq!(top_namespace("/a"), Some("a"));
+        assert_eq!(top_namespace("/"), Some(""));
+        assert_eq!(top_namespace(""), None);
+    }
+
+    #[test]
+    fn reads_and_writes_land_in_their_namespace() {
+        use paddock_jute::proto::Response;
+        use paddock_jute::txn::{DeleteTxn, SetDataTxn, Txn};
+        let m = crate::metrics::ServerMetrics::new();
+        let body = Response::GetData {
+            data: Some(b"xyz".to_vec()),
+            stat: Default::default(),
+        };
+        record_read(&m, "/app/x", &body);
+        let set = Txn::SetData(SetDataTxn {
+            path: "/app/x".into(),
+            data: Some(b"12345".to_vec()),
+            version: 0,
+        });
+        let del = Txn::Delete(DeleteTxn {
+            path: "/other".into(),
+        });
+        record_writes(&m, &Txn::Multi(vec![set, del]));
+        let reads = m.keyed("read_per_namespace");
+        assert_eq!(reads.len(), 1);
+        assert_eq!((reads[0].0.as_str(), reads[0].1.sum), ("app", 6 + 3 + 68));
+        let writes = m.keyed("write_per_namespace");
+        let sums: Vec<(&str, i64)> = writes.iter().map(|(k, v)| (k.as_str(), v.sum)).collect();
+        assert_eq!(sums, vec![("app", 11), ("other", 6)]);
+    }
+}

@@ -185,6 +185,13 @@ impl Net {
     }
 
     /// Counters of the outbound link to `peer`.
+    /// Frames waiting in the outbound queue to `peer` (ZooKeeper's `LearnerHandler` queue size).
+    pub fn queued(&self, peer: u64) -> usize {
+        self.outbound
+            .get(&peer)
+            .map_or(0, |o| o.queue.max_capacity() - o.queue.capacity())
+    }
+
     pub fn stats(&self, peer: u64) -> Option<&LinkStats> {
         self.outbound.get(&peer).map(|l| &*l.stats)
     }

@@ -122,7 +122,7 @@ impl LeaderState {
             pending_syncs: self.pending_syncs.len(),
             established_ms: self.established_at_ms.map(|at| now_ms.saturating_sub(at)),
             learner_ids: (self.handlers.iter())
-                .map(|(id, h)| (*id, h.phase == HandlerPhase::Synced))
+                .map(|(id, h)| (*id, h.phase == HandlerPhase::Synced, h.acked))
                 .collect(),
         }
     }

@@ -91,8 +91,9 @@ pub struct LeaderView {
     pub pending_syncs: usize,
     /// Milliseconds (of the core's clock) since the leader was established, if it is.
     pub established_ms: Option<u64>,
-    /// Each connected learner and whether it is synchronised.
-    pub learner_ids: Vec<(PeerId, bool)>,
+    /// Each connected learner, whether it is synchronised, and the highest zxid it
+    /// acknowledged as logged.
+    pub learner_ids: Vec<(PeerId, bool, Zxid)>,
 }
 
 pub(crate) enum Role {

@@ -142,6 +142,15 @@ impl CoreTask {
             tracing::info!("no quorum: serving read-only clients (readonlymode.enabled)");
             self.state.enter_read_only();
         }
+        let q = self.quorum.as_ref().expect("member");
+        if let Some(view) = q.peer.leader_view() {
+            // LearnerHandler: the packets queued for each learner.
+            for (id, _, _) in view.learner_ids {
+                let queued = q.net.queued(id) as i64;
+                self.metrics
+                    .observe_keyed("learner_handler_qp_size", &id.to_string(), queued);
+            }
+        }
         let q = self.member();
         if q.serving && self.state.role() == Role::Learner {
             let q = self.quorum.as_mut().expect("member");
@@ -170,7 +179,7 @@ impl CoreTask {
         match self.member().peer.propose(payload) {
             Ok(Proposed::Logged(z)) => {
                 self.metrics.count("proposal_count", 1);
-                self.member().proposed(size);
+                self.member().proposed(z, size);
                 assert_eq!(
                     z.0 as i64, zxid,
                     "the state machine and the ZAB core disagree on the next zxid"
@@ -202,6 +211,11 @@ impl CoreTask {
     /// The ZAB core's sync counters as ZooKeeper's `diff_count` (DIFF, TRUNC and TRUNC+DIFF
     /// all count there, `LearnerHandler.syncFollower`) and `snap_count`.
     fn export_zab_stats(&mut self) {
+        for (id, took) in self.member().ack_latencies() {
+            let ms = took.as_millis() as i64;
+            self.metrics
+                .observe_keyed("ack_latency", &id.to_string(), ms);
+        }
         let q = self.member();
         let now = q.peer.stats();
         let was = std::mem::replace(&mut q.exported, now);
@@ -408,6 +422,7 @@ impl CoreTask {
         if expired {
             self.metrics.count("stale_sessions_expired", 1);
         }
+        crate::stats::record_writes(&self.metrics, &decoded.txn);
         let proposal = Proposal {
             hdr: decoded.header,
             txn: decoded.txn,
