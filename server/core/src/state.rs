@@ -190,6 +190,11 @@ impl State {
     }
 
     /// The zxid of the last applied transaction (`lastProcessedZxid`).
+    /// The session attached to connection `conn`, once its handshake completed.
+    pub fn session_of(&self, conn: ConnId) -> Option<i64> {
+        self.conns.get(&conn).and_then(|c| c.session)
+    }
+
     /// The configuration the state was built with.
     pub fn config(&self) -> &CoreConfig {
         &self.cfg

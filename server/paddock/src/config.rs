@@ -79,6 +79,9 @@ pub struct ServerConfig {
     pub reconfig_enabled: bool,
     /// `standaloneEnabled` (default true): one server runs standalone, not as a quorum of one.
     pub standalone_enabled: bool,
+    /// `paddock.otlp.endpoint`: where OpenTelemetry traces go over OTLP/gRPC (e.g.
+    /// `http://127.0.0.1:4317`); `OTEL_EXPORTER_OTLP_ENDPOINT` overrides it. Unset: no traces.
+    pub otlp_endpoint: Option<String>,
     /// `quorumListenOnAllIPs` (default false): members accept each other's links on every
     /// address instead of only their own `server.N` host.
     pub quorum_listen_on_all_ips: bool,
@@ -275,6 +278,7 @@ impl ServerConfig {
             reconfig_enabled: false,
             standalone_enabled: true,
             quorum_listen_on_all_ips: false,
+            otlp_endpoint: None,
             force_sync: true,
             snap_count: 100_000,
             pre_alloc_size_kb: 65_536,

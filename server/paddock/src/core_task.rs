@@ -463,7 +463,8 @@ impl CoreTask {
                 let step = self.state.connect(conn, req, now);
                 if matches!(step, Step::Propose(_)) {
                     // A new session is a transaction: FinalRequestProcessor times it ("SESS").
-                    self.track(conn, CONNECT_XID, received, "SESS", true);
+                    let span = tracing::Span::none();
+                    self.track(conn, CONNECT_XID, received, "SESS", true, span);
                 }
                 self.run_step(step, conn).await?;
             }
@@ -480,6 +481,15 @@ impl CoreTask {
                 if !is_auth {
                     self.queued();
                 }
+                let span = tracing::info_span!(
+                    target: crate::logging::SPAN_TARGET,
+                    "request",
+                    session = self.state.session_of(conn).map(|s| format!("0x{s:x}")),
+                    opcode = ?op,
+                    path = crate::stats::request_path(&req),
+                    xid,
+                    zxid = tracing::field::Empty,
+                );
                 let read_path = match &req {
                     Request::GetData(r)
                     | Request::Exists(r)
@@ -505,7 +515,7 @@ impl CoreTask {
                 }
                 if let Some(code) = last_op(op) {
                     let write = matches!(step, Step::Propose(_));
-                    self.track(conn, xid, received, code, write);
+                    self.track(conn, xid, received, code, write, span);
                 }
                 if is_auth {
                     self.count_auth_failures(&step);
@@ -575,15 +585,50 @@ impl CoreTask {
     }
 
     /// Starts timing a request until its reply leaves.
-    fn track(&mut self, conn: ConnId, xid: i32, received: Instant, op: &'static str, write: bool) {
+    fn track(
+        &mut self,
+        conn: ConnId,
+        xid: i32,
+        received: Instant,
+        op: &'static str,
+        write: bool,
+        span: tracing::Span,
+    ) {
         if let Some(c) = self.conn_stats.get_mut(&conn) {
             c.track(InFlight {
                 xid,
                 received,
                 op,
                 write,
+                span,
             });
         }
+    }
+
+    /// The trace span of the request `xid` on `conn`, while it waits for its reply.
+    fn request_span(&self, conn: ConnId, xid: i32) -> Option<tracing::Span> {
+        let c = self.conn_stats.get(&conn)?;
+        let r = c.in_flight.iter().find(|r| r.xid == xid)?;
+        Some(r.span.clone())
+    }
+
+    /// The span of a transaction the leader (or standalone server) proposes, linked to the
+    /// client request that caused it.
+    fn proposal_span(&self, proposal: &Proposal) -> tracing::Span {
+        let span = tracing::info_span!(
+            target: crate::logging::SPAN_TARGET,
+            "proposal",
+            zxid = proposal.hdr.zxid,
+            session = format!("0x{:x}", proposal.hdr.client_id),
+            txn_type = proposal.hdr.txn_type,
+        );
+        if let Some(request) = proposal
+            .origin
+            .and_then(|(conn, xid)| self.request_span(conn, xid))
+        {
+            span.follows_from(&request);
+        }
+        span
     }
 
     /// `auth_failed_count`: an auth packet answered AuthFailed.
@@ -611,6 +656,7 @@ impl CoreTask {
         let Some(req) = c.answered(xid) else {
             return;
         };
+        req.span.record("zxid", zxid);
         let latency = req.received.elapsed();
         let latency_ms = latency.as_millis() as i64;
         let now_mono_ms = self.started.elapsed().as_millis() as i64;
@@ -664,7 +710,14 @@ impl CoreTask {
         let zxid = proposal.hdr.zxid;
         let mut entry = log_entry(&proposal.hdr, &proposal.txn);
         crate::stats::record_writes(&self.metrics, &proposal.txn);
-        let actions = self.state.apply(proposal);
+        let proposal_span = self.proposal_span(&proposal);
+        let commit_span = tracing::info_span!(
+            target: crate::logging::SPAN_TARGET,
+            parent: &proposal_span,
+            "commit",
+            zxid
+        );
+        let actions = commit_span.in_scope(|| self.state.apply(proposal));
         let digest = self.state.tree_digest();
         append_digest(&mut entry, digest);
         if zxid % DIGEST_LOG_INTERVAL == 0 {

@@ -87,6 +87,7 @@ fn main() -> anyhow::Result<()> {
             logging::format_from_env()
                 .or(cli_format)
                 .unwrap_or_default(),
+            None,
         );
         return run_tool(command);
     }
@@ -99,7 +100,18 @@ fn main() -> anyhow::Result<()> {
         .or(cli_format)
         .or(config.as_ref().ok().map(|c| c.log_format))
         .unwrap_or_default();
-    logging::init(format);
+    // The runtime first: the OTLP exporter of the log subscriber connects from inside it.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?;
+    let otlp = std::env::var(logging::OTLP_ENDPOINT_ENV)
+        .ok()
+        .or_else(|| config.as_ref().ok().and_then(|c| c.otlp_endpoint.clone()));
+    {
+        let _entered = runtime.enter();
+        logging::init(format, otlp.as_deref());
+    }
     let mut config = config?;
     if let Some(port) = cli.client_port {
         config.client_port = port;
@@ -111,16 +123,14 @@ fn main() -> anyhow::Result<()> {
     for key in &config.ignored_keys {
         tracing::warn!("zoo.cfg key {key:?} is not acted on by this version of Paddock");
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the tokio runtime")?;
-    runtime.block_on(async move {
+    let outcome = runtime.block_on(async move {
         let server = Server::bind(config).await?;
         tracing::info!("serving ZooKeeper clients on {}", server.local_addr());
         server.run(shutdown_signal()).await?;
         anyhow::Ok(())
-    })
+    });
+    logging::shutdown();
+    outcome
 }
 
 /// SIGINT or SIGTERM.

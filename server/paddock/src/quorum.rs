@@ -221,6 +221,9 @@ pub struct Quorum {
     proposed_at: VecDeque<(Zxid, Instant)>,
     /// Leader: the highest zxid each learner had acknowledged when last looked at.
     acked_seen: HashMap<u64, Zxid>,
+    /// Leader: the trace span of each proposal until it commits (cleared when it stops
+    /// leading, so bounded by the proposals in flight).
+    pub spans: HashMap<i64, tracing::Span>,
     /// Handshakes that arrived while the member was between leaders, oldest first.
     pub parked: VecDeque<Parked>,
     /// The zxid the previous completed snapshot walk ended at: the in-memory log keeps the
@@ -272,6 +275,7 @@ impl Quorum {
             proposal_sizes: None,
             proposed_at: VecDeque::new(),
             acked_seen: HashMap::new(),
+            spans: HashMap::new(),
             compact_floor: applied_zxid,
         })
     }

@@ -98,7 +98,7 @@ impl ServerStats {
 }
 
 /// A request waiting for its reply, for latency accounting.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct InFlight {
     pub xid: i32,
     pub received: Instant,
@@ -106,6 +106,8 @@ pub struct InFlight {
     pub op: &'static str,
     /// Whether the request became a transaction (updatelatency) or not (readlatency).
     pub write: bool,
+    /// Its trace span (disabled unless traces are exported); it ends with the reply.
+    pub span: tracing::Span,
 }
 
 /// Requests a connection may have waiting for replies in the statistics before further ones
@@ -233,6 +235,7 @@ mod tests {
             received: Instant::now(),
             op: "GETD",
             write: false,
+            span: tracing::Span::none(),
         };
         c.track(req);
         let req = c.answered(3).expect("tracked");
@@ -351,4 +354,22 @@ mod namespace_tests {
         let sums: Vec<(&str, i64)> = writes.iter().map(|(k, v)| (k.as_str(), v.sum)).collect();
         assert_eq!(sums, vec![("app", 11), ("other", 6)]);
     }
+}
+
+/// The path a request names, for traces.
+pub fn request_path(req: &paddock_jute::proto::Request) -> Option<&str> {
+    use paddock_jute::proto::Request as R;
+    Some(match req {
+        R::Create(r) | R::Create2(r) | R::CreateContainer(r) => &r.path,
+        R::CreateTtl(r) => &r.path,
+        R::Delete(r) => &r.path,
+        R::DeleteContainer(r) | R::GetAcl(r) | R::Sync(r) => &r.path,
+        R::GetEphemerals(r) | R::GetAllChildrenNumber(r) => &r.path,
+        R::Exists(r) | R::GetData(r) | R::GetChildren(r) | R::GetChildren2(r) => &r.path,
+        R::SetData(r) => &r.path,
+        R::SetAcl(r) => &r.path,
+        R::Check(r) => &r.path,
+        R::AddWatch(r) => &r.path,
+        _ => return None,
+    })
 }

@@ -377,7 +377,7 @@ async fn admin_probes_and_log_level() {
     assert_eq!(status, 200);
     assert!(body.contains("\"command\" : \"ruok\""), "{body}");
     // The process-wide subscriber of this test binary, as `main` installs it.
-    paddock::logging::init(paddock::config::LogFormat::Json);
+    paddock::logging::init(paddock::config::LogFormat::Json, None);
     let (status, _) = http(admin, "PUT", "/log_level", "warn,paddock=debug").await;
     assert_eq!(status, 200);
     assert_eq!(

@@ -183,6 +183,10 @@ impl Parser {
                 self.cfg.metrics_http_port = self.port(e)?;
                 return Ok(true);
             }
+            "paddock.otlp.endpoint" => {
+                self.cfg.otlp_endpoint = Some(e.value.clone());
+                return Ok(true);
+            }
             // Paddock's own switch for the Prometheus endpoint, for configurations that do
             // not name ZooKeeper's provider class.
             "paddock.metrics.enabled" => {

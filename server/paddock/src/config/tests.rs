@@ -217,6 +217,7 @@ someFutureKey=1
         reconfig_enabled: true,
         standalone_enabled: true,
         quorum_listen_on_all_ips: false,
+        otlp_endpoint: None,
         force_sync: false,
         snap_count: 1000,
         pre_alloc_size_kb: 1024,

@@ -176,10 +176,14 @@ impl CoreTask {
         let zxid = proposal.hdr.zxid;
         let payload = Bytes::from(log_entry(&proposal.hdr, &proposal.txn));
         let size = payload.len();
+        let span = self.proposal_span(&proposal);
         match self.member().peer.propose(payload) {
             Ok(Proposed::Logged(z)) => {
                 self.metrics.count("proposal_count", 1);
                 self.member().proposed(z, size);
+                if !span.is_disabled() {
+                    self.member().spans.insert(zxid, span);
+                }
                 assert_eq!(
                     z.0 as i64, zxid,
                     "the state machine and the ZAB core disagree on the next zxid"
@@ -428,7 +432,17 @@ impl CoreTask {
             txn: decoded.txn,
             origin,
         };
-        let actions = self.state.apply(proposal);
+        let parent = self.member().spans.remove(&zxid);
+        let commit_span = match &parent {
+            Some(p) => tracing::info_span!(
+                target: crate::logging::SPAN_TARGET,
+                parent: p,
+                "commit",
+                zxid
+            ),
+            None => tracing::info_span!(target: crate::logging::SPAN_TARGET, "commit", zxid),
+        };
+        let actions = commit_span.in_scope(|| self.state.apply(proposal));
         self.perform(actions);
         self.since_snapshot += 1;
         if self.since_snapshot >= self.snapshot_due && self.snapshot.is_none() {
@@ -490,6 +504,7 @@ impl CoreTask {
             RoleEvent::Looking => {
                 let was_serving = std::mem::replace(&mut self.member().serving, false);
                 self.member().origins.clear();
+                self.member().spans.clear();
                 // Parked handshakes keep waiting for the next leader (`stop_serving` leaves
                 // connections without a session open).
                 let closes = self.state.stop_serving();
