@@ -29,6 +29,13 @@ pub enum Role {
     Learner,
 }
 
+/// Why the AdminServer refuses a command that needs rights (401 and 403 in ZooKeeper).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminAuth {
+    NotAuthenticated,
+    NotAuthorized,
+}
+
 /// One entry of a session's queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Queued {
@@ -268,6 +275,30 @@ impl State {
             }],
             req => self.read(conn, xid, session, req),
         }
+    }
+
+    /// The AdminServer's check for commands that need rights on a node (ZooKeeper 3.9's
+    /// `AuthRequest`): `Authorization: <scheme> [<auth>]` resolved as the auth packet would
+    /// be, then every bit of `perm` checked against `path`'s ACL.
+    pub fn authorize_admin(
+        &self,
+        scheme: &str,
+        auth: Option<&[u8]>,
+        addr: std::net::IpAddr,
+        path: &str,
+        perm: i32,
+    ) -> Result<(), AdminAuth> {
+        let ids = crate::acl::authenticate(&self.auth, scheme, auth.unwrap_or_default(), addr)
+            .map_err(|_| AdminAuth::NotAuthenticated)?;
+        let acl = self.tree.node_acl(path).ok_or(AdminAuth::NotAuthorized)?;
+        for bit in 0..31 {
+            let b = 1 << bit;
+            if perm & b != 0 {
+                crate::acl::check(&self.auth, acl, b, &ids)
+                    .map_err(|_| AdminAuth::NotAuthorized)?;
+            }
+        }
+        Ok(())
     }
 
     /// The connection and cxid a committed txn answers on this member, when one of its

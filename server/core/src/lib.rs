@@ -48,7 +48,7 @@ pub mod tree;
 pub mod watch;
 
 pub use config::CoreConfig;
-pub use ensemble::Role;
+pub use ensemble::{AdminAuth, Role};
 pub use forward::Forward;
 
 /// Identifies one client connection. Watches and authentication belong to connections, as in

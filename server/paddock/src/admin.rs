@@ -14,8 +14,9 @@ use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
-use axum::http::header::CONTENT_TYPE;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::HeaderMap;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -147,6 +148,8 @@ pub const COMMANDS: &[&[&str]] = &[
     &["watches", "wchc"],
     &["watches_by_path", "wchp"],
     &["zabstate"],
+    // ZooKeeper 3.9 (ZOOKEEPER-4570): an intended difference from 3.8.
+    &["snapshot", "snap"],
 ];
 
 /// The primary name of `name` (itself or an alias).
@@ -247,7 +250,16 @@ async fn command(
     State(state): State<Arc<HttpState>>,
     Path(name): Path<String>,
     Query(args): Query<BTreeMap<String, String>>,
+    ConnectInfo(crate::http::PeerAddr(peer)): ConnectInfo<crate::http::PeerAddr>,
+    headers: HeaderMap,
 ) -> Response {
+    if let (Some("snapshot"), Some(shared)) = (primary_name(&name), state.serving()) {
+        let auth = headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        return snapshot(&shared, auth, peer, &args).await;
+    }
     let body = match (primary_name(&name), state.serving()) {
         (Some(primary), Some(shared)) => {
             let mut response = run(primary, &args, &shared).await;
@@ -276,6 +288,112 @@ async fn command(
         }
     };
     ([(CONTENT_TYPE, "application/json")], body.render()).into_response()
+}
+
+/// ZooKeeper 3.9's `SnapshotCommand` (`GET <url>/snapshot`, alias `snap`): writes a snapshot
+/// of the tree as it stands and streams it (unless `streaming=false`), with the headers
+/// `last_zxid` and `snapshot_size`. It needs ALL on `/` for the identity in the
+/// `Authorization: <scheme> [<auth>]` header (401 without one or for bad credentials, 403
+/// without the rights) and is rate limited to one per 300 ms (429), as in ZooKeeper.
+async fn snapshot(
+    shared: &Arc<Shared>,
+    auth: Option<String>,
+    peer: std::net::SocketAddr,
+    args: &BTreeMap<String, String>,
+) -> Response {
+    let fail = |status: StatusCode, error: &str| {
+        let mut r = Json::obj();
+        finish(&mut r, "snapshot", Some(error.to_owned()));
+        (status, [(CONTENT_TYPE, "application/json")], r.render()).into_response()
+    };
+    let Some(auth) = auth else {
+        return fail(
+            StatusCode::UNAUTHORIZED,
+            "Auth info is missing for the command",
+        );
+    };
+    // `AUTH_INFO_SEPARATOR` is a space: "digest user:password", or "ip" alone.
+    let mut parts = auth.splitn(2, ' ');
+    let scheme = parts.next().unwrap_or_default().to_owned();
+    let credential = parts.next().map(|c| c.as_bytes().to_vec());
+    let ip = peer.ip();
+    let taken = inspect(&shared.core, move |v| {
+        let perm = paddock_jute::perms::ALL;
+        v.state
+            .authorize_admin(&scheme, credential.as_deref(), ip, "/", perm)
+            .map(|()| {
+                if !snapshot_allowed_now() {
+                    return None;
+                }
+                let zxid = v.state.last_zxid();
+                Some(crate::persist::write_snapshot_now(v.storage, v.state).map(|p| (p, zxid)))
+            })
+    })
+    .await;
+    let written = match taken {
+        None => return fail(StatusCode::OK, fourlw::ZK_NOT_SERVING),
+        Some(Err(paddock_core::AdminAuth::NotAuthenticated)) => {
+            return fail(StatusCode::UNAUTHORIZED, "Not authenticated")
+        }
+        Some(Err(paddock_core::AdminAuth::NotAuthorized)) => {
+            return fail(StatusCode::FORBIDDEN, "Not authorized")
+        }
+        Some(Ok(None)) => {
+            tracing::warn!("snapshot request was rate limited");
+            return fail(StatusCode::TOO_MANY_REQUESTS, "rate limited");
+        }
+        Some(Ok(Some(written))) => written,
+    };
+    let (path, zxid) = match written {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::warn!("the snapshot command failed: {e}");
+            return fail(StatusCode::INTERNAL_SERVER_ERROR, "snapshot failed");
+        }
+    };
+    let data = match tokio::fs::read(&path).await {
+        Ok(data) => data,
+        Err(e) => {
+            tracing::warn!("reading back {}: {e}", path.display());
+            return fail(StatusCode::INTERNAL_SERVER_ERROR, "snapshot failed");
+        }
+    };
+    let streaming = args
+        .get("streaming")
+        .is_none_or(|v| v.eq_ignore_ascii_case("true"));
+    let headers = [
+        ("last_zxid", format!("0x{:x}", zxid as u64)),
+        ("snapshot_size", data.len().to_string()),
+        (CONTENT_TYPE.as_str(), "application/octet-stream".to_owned()),
+    ];
+    let mut response = if streaming {
+        data.into_response()
+    } else {
+        ().into_response()
+    };
+    for (name, value) in headers {
+        if let (Ok(n), Ok(v)) = (
+            axum::http::HeaderName::try_from(name),
+            axum::http::HeaderValue::try_from(value),
+        ) {
+            response.headers_mut().insert(n, v);
+        }
+    }
+    response
+}
+
+/// `RateLimiter(1, 300000 µs)` of `SnapshotCommand`: one snapshot per 300 ms.
+fn snapshot_allowed_now() -> bool {
+    use std::sync::Mutex;
+    use std::time::{Duration, Instant};
+    static LAST: Mutex<Option<Instant>> = Mutex::new(None);
+    let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+    let now = Instant::now();
+    if last.is_some_and(|t| now.duration_since(t) < Duration::from_millis(300)) {
+        return false;
+    }
+    *last = Some(now);
+    true
 }
 
 /// `CommandResponse.toMap`: the command's entries, then `command` and `error` (a command

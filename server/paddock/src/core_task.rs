@@ -92,6 +92,8 @@ pub struct CoreView<'a> {
     pub started: Instant,
     /// The member's quorum status; `None` for a standalone server.
     pub quorum: Option<QuorumView>,
+    /// Where the data lives (for the AdminServer's `snapshot`).
+    pub storage: &'a Storage,
 }
 
 impl CoreView<'_> {
@@ -562,6 +564,7 @@ impl CoreTask {
                     digest_log: &self.digest_log,
                     started: self.started,
                     quorum: self.quorum.as_ref().map(Quorum::view),
+                    storage: &self.storage,
                 };
                 (f.0)(&mut view);
             }

@@ -218,10 +218,23 @@ impl AsyncWrite for LimitedStream {
     }
 }
 
+/// The address of the HTTP client, for handlers that authenticate by address (`ip`).
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAddr(pub std::net::SocketAddr);
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, LimitedListener>>
+    for PeerAddr
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, LimitedListener>) -> Self {
+        PeerAddr(*stream.remote_addr())
+    }
+}
+
 /// Serves `router` on `listener` until the task is aborted.
 pub async fn serve(listener: TcpListener, router: axum::Router, what: &'static str) {
     let listener = LimitedListener::new(listener, MAX_HTTP_CONNECTIONS);
-    if let Err(e) = axum::serve(listener, router).await {
+    let service = router.into_make_service_with_connect_info::<PeerAddr>();
+    if let Err(e) = axum::serve(listener, service).await {
         tracing::error!("the {what} HTTP server stopped: {e}");
     }
 }

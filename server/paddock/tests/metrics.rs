@@ -444,3 +444,103 @@ async fn an_open_http_connection_does_not_block_shutdown() {
     server.stop().await;
     drop(kept);
 }
+
+/// One GET with an optional `Authorization` header: (status, headers, body bytes).
+async fn get_authorized(
+    addr: SocketAddr,
+    path: &str,
+    auth: Option<&str>,
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    let auth = auth.map_or(String::new(), |a| format!("Authorization: {a}\r\n"));
+    let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.expect("write");
+    let mut raw = Vec::new();
+    tokio::time::timeout(DEADLINE, s.read_to_end(&mut raw))
+        .await
+        .expect("answered")
+        .expect("read");
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a header block");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.lines();
+    let status = (lines.next().expect("status line").split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("status");
+    let headers = lines
+        .filter_map(|l| l.split_once(": "))
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.to_owned()))
+        .collect();
+    (status, headers, raw[split + 4..].to_vec())
+}
+
+/// ZooKeeper 3.9's `snapshot` command: ALL on `/` for the identity in the `Authorization`
+/// header, one per 300 ms, the snapshot streamed with `last_zxid` and `snapshot_size`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_snapshot_command_streams_a_snapshot_to_an_authorized_caller() {
+    let server = start(true).await;
+    let admin = server.admin.expect("admin enabled");
+    let mut client = Client::connect(server.addr).await.expect("session");
+    for i in 0..5 {
+        client
+            .call(create(&format!("/snap{i}")))
+            .await
+            .expect("create");
+    }
+    let (status, _, body) = get_authorized(admin, "/commands/snapshot", None).await;
+    assert_eq!(status, 401, "{}", String::from_utf8_lossy(&body));
+    let (status, _, _) = get_authorized(admin, "/commands/snapshot", Some("nosuch x")).await;
+    assert_eq!(status, 401, "an unknown scheme does not authenticate");
+    // The root's default ACL (world:anyone ALL) grants ALL to any authenticated caller.
+    let (status, headers, body) =
+        get_authorized(admin, "/commands/snap", Some("digest bob:secret")).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("no {name} header in {headers:?}"))
+    };
+    assert_eq!(header("snapshot_size"), body.len().to_string());
+    let zxid = i64::from_str_radix(header("last_zxid").trim_start_matches("0x"), 16).unwrap();
+    assert_eq!(zxid, 6, "one session and five creates");
+    assert_eq!(&body[..4], b"ZKSN", "a ZooKeeper snapshot file");
+    // RateLimiter(1, 300 ms).
+    let (status, _, _) =
+        get_authorized(admin, "/commands/snapshot", Some("digest bob:secret")).await;
+    assert_eq!(status, 429);
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    let (status, headers, body) = get_authorized(
+        admin,
+        "/commands/snapshot?streaming=false",
+        Some("digest bob:secret"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(body.is_empty(), "streaming=false sends the headers only");
+    assert!(headers.iter().any(|(k, _)| k == "last_zxid"));
+    // Only alice may now do everything on `/`: bob is authenticated but not authorized.
+    let alice = paddock_core::acl::digest("alice:pw");
+    let acl = vec![Acl {
+        perms: 31,
+        id: paddock_jute::Id::new("digest", &alice),
+    }];
+    let set = Request::SetAcl(paddock_jute::proto::SetAclRequest {
+        path: "/".into(),
+        acl,
+        version: -1,
+    });
+    client.call(set).await.expect("setAcl");
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    let (status, _, _) =
+        get_authorized(admin, "/commands/snapshot", Some("digest bob:secret")).await;
+    assert_eq!(status, 403);
+    let (status, _, body) =
+        get_authorized(admin, "/commands/snapshot", Some("digest alice:pw")).await;
+    assert_eq!(status, 200);
+    assert_eq!(&body[..4], b"ZKSN");
+    server.stop().await;
+}
