@@ -27,6 +27,10 @@ pub struct AuthConfig {
     pub super_digest: Option<String>,
     /// `DigestAuthenticationProvider.enabled`.
     pub digest_enabled: bool,
+    /// `X509AuthenticationProvider` registered.
+    pub x509: bool,
+    /// `X509AuthenticationProvider.superUser`.
+    pub x509_super_user: Option<String>,
 }
 
 impl Default for AuthConfig {
@@ -37,6 +41,8 @@ impl Default for AuthConfig {
             skip_acl: false,
             super_digest: None,
             digest_enabled: true,
+            x509: false,
+            x509_super_user: None,
         }
     }
 }
@@ -79,6 +85,21 @@ pub fn authenticate(
         }
         _ => Err(ErrorCode::AuthFailed),
     }
+}
+
+/// `X509AuthenticationProvider.handleAuthentication`: the ids of a TLS client whose
+/// certificate has `subject` (`X500Principal.getName()`): `x509:<subject>`, after `super:`
+/// when it is the configured super user.
+pub fn x509_ids(cfg: &AuthConfig, subject: &str) -> Vec<Id> {
+    if !cfg.x509 {
+        return Vec::new();
+    }
+    let mut ids = Vec::with_capacity(2);
+    if cfg.x509_super_user.as_deref() == Some(subject) {
+        ids.push(Id::new("super", subject));
+    }
+    ids.push(Id::new("x509", subject));
+    ids
 }
 
 /// The ids every new connection starts with (`ip:<address>`), as `NIOServerCnxn` adds them
@@ -179,6 +200,7 @@ pub fn fixup_with(cfg: &AuthConfig, acl: &[Acl], ids: &[Id]) -> Result<Vec<Acl>,
 enum Provider {
     Ip,
     Digest,
+    X509,
 }
 
 impl Provider {
@@ -186,6 +208,7 @@ impl Provider {
         match scheme {
             "ip" => Some(Provider::Ip),
             "digest" if cfg.digest_enabled => Some(Provider::Digest),
+            "x509" if cfg.x509 => Some(Provider::X509),
             _ => None,
         }
     }
@@ -193,7 +216,7 @@ impl Provider {
     /// `isAuthenticated`: whether the id proves who the caller is (the `auth` scheme expands
     /// only to such ids).
     fn is_authenticated(self) -> bool {
-        self == Provider::Digest
+        matches!(self, Provider::Digest | Provider::X509)
     }
 
     /// `isValid`: whether an ACL id is well formed for this scheme.
@@ -202,6 +225,7 @@ impl Provider {
             // `id.split(":").length == 2`, with Java dropping trailing empty strings.
             Provider::Digest => java_split_drop_trailing(id, ':').len() == 2,
             Provider::Ip => parse_ip_expr(id).is_some(),
+            Provider::X509 => true,
         }
     }
 
@@ -210,6 +234,7 @@ impl Provider {
         match self {
             Provider::Digest => id == acl_expr,
             Provider::Ip => ip_matches(id, acl_expr),
+            Provider::X509 => id == acl_expr,
         }
     }
 }

@@ -20,6 +20,11 @@ pub struct CoreConfig {
     pub super_digest: Option<String>,
     /// `zookeeper.DigestAuthenticationProvider.enabled` (default true).
     pub digest_auth_enabled: bool,
+    /// The `X509AuthenticationProvider` is registered: the `x509` scheme is known (its ids
+    /// come from TLS client certificates).
+    pub x509_auth: bool,
+    /// `X509AuthenticationProvider.superUser`: the certificate subject that is `super`.
+    pub x509_super_user: Option<String>,
     /// `zookeeper.enforceQuota`: hard quota limits answer QUOTAEXCEEDED.
     pub enforce_quota: bool,
     /// `znode.container.checkIntervalMs`: how often containers and TTL nodes are swept.
@@ -44,6 +49,8 @@ impl Default for CoreConfig {
             skip_acl: false,
             super_digest: None,
             digest_auth_enabled: true,
+            x509_auth: false,
+            x509_super_user: None,
             enforce_quota: false,
             container_check_interval_ms: 60_000,
             container_max_per_minute: 10_000,

@@ -155,6 +155,8 @@ impl State {
             skip_acl: cfg.skip_acl,
             super_digest: cfg.super_digest.clone(),
             digest_enabled: cfg.digest_auth_enabled,
+            x509: cfg.x509_auth,
+            x509_super_user: cfg.x509_super_user.clone(),
         };
         let tree = DataTree::new(cfg.config_znode_data.clone(), cfg.extended_types_enabled);
         let sessions = SessionTracker::new(cfg.server_id, cfg.tick_ms, now_ms);
@@ -252,7 +254,16 @@ impl State {
 
     /// A TCP connection was accepted from `addr` (before its ConnectRequest).
     pub fn conn_opened(&mut self, conn: ConnId, addr: IpAddr) {
-        let ids = acl::connection_ids(addr);
+        self.conn_opened_as(conn, addr, None);
+    }
+
+    /// A TLS connection whose client certificate names `subject`: it also carries the
+    /// `x509` ids of that subject (when the x509 provider is registered).
+    pub fn conn_opened_as(&mut self, conn: ConnId, addr: IpAddr, subject: Option<&str>) {
+        let mut ids = acl::connection_ids(addr);
+        if let Some(subject) = subject {
+            ids.extend(acl::x509_ids(&self.auth, subject));
+        }
         self.conns.insert(
             conn,
             Conn {

@@ -472,3 +472,29 @@ fn acl_cache_loads_snapshot_entries() {
         .collect();
     assert_eq!(keys, [(7, 2), (8, 1)]);
 }
+
+// X509AuthenticationProvider: the certificate subject is the id; the configured super user
+// also gets `super`; without the provider the scheme is unknown and gives nothing.
+#[test]
+fn x509_subjects_are_ids_and_the_super_user_is_super() {
+    let cfg = AuthConfig {
+        x509: true,
+        x509_super_user: Some("CN=admin".into()),
+        ..AuthConfig::default()
+    };
+    assert_eq!(
+        paddock_core::acl::x509_ids(&cfg, "CN=client1,O=Paddock"),
+        vec![Id::new("x509", "CN=client1,O=Paddock")]
+    );
+    let admin = paddock_core::acl::x509_ids(&cfg, "CN=admin");
+    assert!(admin.iter().any(|id| id.scheme == "super"));
+    let acl = vec![Acl {
+        perms: 1,
+        id: Id::new("x509", "CN=someone-else"),
+    }];
+    assert!(
+        paddock_core::acl::check(&cfg, &acl, 1, &admin).is_ok(),
+        "super passes every ACL"
+    );
+    assert!(paddock_core::acl::x509_ids(&AuthConfig::default(), "CN=client1").is_empty());
+}

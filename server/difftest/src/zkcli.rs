@@ -20,14 +20,36 @@ pub const ZKCLI_DEADLINE: Duration = Duration::from_secs(60);
 
 /// Starts `ZooKeeperMain` against `connect` with all three standard streams piped.
 fn spawn(connect: &str) -> Result<tokio::process::Child> {
+    spawn_with(connect, &[])
+}
+
+/// `spawn` with extra `-D` properties (and Netty on the classpath, which ZooKeeper's TLS
+/// client needs).
+fn spawn_with(connect: &str, properties: &[String]) -> Result<tokio::process::Child> {
     let jars = java_dir();
-    let classpath = ["zookeeper.jar", "slf4j-nop.jar"]
+    let mut classpath: Vec<String> = ["zookeeper.jar", "slf4j-nop.jar"]
         .iter()
         .map(|jar| jars.join(jar).display().to_string())
-        .collect::<Vec<_>>()
-        .join(":");
+        .collect();
+    if !properties.is_empty() {
+        // ClientCnxnSocketNetty: Debian ships Netty as one jar per module (netty-all.jar
+        // holds only some of them); the unversioned names are links to the installed ones.
+        let mut netty: Vec<String> = std::fs::read_dir(&jars)
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.starts_with("netty-") && n.ends_with(".jar"))
+                    .filter(|n| !n.contains(".Final"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        netty.sort();
+        classpath.extend(netty.iter().map(|n| jars.join(n).display().to_string()));
+    }
+    let classpath = classpath.join(":");
     tokio::process::Command::new(std::env::var("JAVA").unwrap_or_else(|_| "java".into()))
         .args(["-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"])
+        .args(properties)
         .args(["-cp", &classpath, "org.apache.zookeeper.ZooKeeperMain"])
         .args(["-server", connect])
         .stdin(Stdio::piped())
@@ -42,7 +64,12 @@ fn spawn(connect: &str) -> Result<tokio::process::Child> {
 /// standard output, a `--- stderr` line, and its standard error (zkCli prints results such
 /// as `Created /a` and errors such as `Node already exists: /a` there). `quit` is appended.
 pub async fn run(connect: &str, commands: &[&str]) -> Result<String> {
-    let mut child = spawn(connect)?;
+    run_with(connect, &[], commands).await
+}
+
+/// `run` with extra JVM `-D` properties (e.g. the client's TLS settings).
+pub async fn run_with(connect: &str, properties: &[String], commands: &[&str]) -> Result<String> {
+    let mut child = spawn_with(connect, properties)?;
     let mut script = commands.join("\n");
     script.push_str("\nquit\n");
     let mut stdin = child.stdin.take().context("zkCli stdin")?;

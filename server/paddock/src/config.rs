@@ -79,6 +79,12 @@ pub struct ServerConfig {
     pub reconfig_enabled: bool,
     /// `standaloneEnabled` (default true): one server runs standalone, not as a quorum of one.
     pub standalone_enabled: bool,
+    /// `secureClientPort`: the TLS client port (unset: none).
+    pub secure_client_port: Option<u16>,
+    /// `secureClientPortAddress` (default: every address).
+    pub secure_client_port_address: Option<String>,
+    /// The `ssl.*` keys and the x509 authentication provider.
+    pub tls: TlsSettings,
     /// `paddock.otlp.endpoint`: where OpenTelemetry traces go over OTLP/gRPC (e.g.
     /// `http://127.0.0.1:4317`); `OTEL_EXPORTER_OTLP_ENDPOINT` overrides it. Unset: no traces.
     pub otlp_endpoint: Option<String>,
@@ -279,6 +285,9 @@ impl ServerConfig {
             standalone_enabled: true,
             quorum_listen_on_all_ips: false,
             otlp_endpoint: None,
+            secure_client_port: None,
+            secure_client_port_address: None,
+            tls: TlsSettings::default(),
             force_sync: true,
             snap_count: 100_000,
             pre_alloc_size_kb: 65_536,
@@ -390,6 +399,8 @@ impl ServerConfig {
             skip_acl: self.skip_acl,
             super_digest: self.super_digest.clone(),
             digest_auth_enabled: self.digest_auth_enabled,
+            x509_auth: self.tls.x509_auth,
+            x509_super_user: self.tls.x509_super_user.clone(),
             enforce_quota: self.enforce_quota,
             container_check_interval_ms: saturating_i64(self.container_check_interval_ms),
             container_max_per_minute: self.container_max_per_minute,
@@ -493,3 +504,39 @@ use parse::parse_file_text;
 
 #[cfg(test)]
 mod tests;
+
+/// Whether the TLS port asks clients for a certificate (`ssl.clientAuth`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClientAuth {
+    /// A client certificate is required (ZooKeeper's default).
+    #[default]
+    Need,
+    /// Asked for; a client without one is let in without an x509 identity.
+    Want,
+    /// Not asked for.
+    None,
+}
+
+/// ZooKeeper's `ssl.*` keys for the TLS client port, in the PEM form Paddock reads (the key
+/// store file holds the private key and the certificate chain, the trust store the CA
+/// certificates), and the x509 authentication provider.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsSettings {
+    /// `ssl.keyStore.location`.
+    pub key_store: Option<PathBuf>,
+    /// `ssl.keyStore.type`: PEM (also taken from a `.pem` name); JKS and PKCS12 are refused.
+    pub key_store_type: Option<String>,
+    /// `ssl.keyStore.password`: for encrypted PEM keys, which Paddock does not read.
+    pub key_store_password: Option<String>,
+    /// `ssl.trustStore.location`: the CAs client certificates must chain to.
+    pub trust_store: Option<PathBuf>,
+    /// `ssl.trustStore.type`.
+    pub trust_store_type: Option<String>,
+    /// `ssl.clientAuth`: `need` (default), `want` or `none`.
+    pub client_auth: ClientAuth,
+    /// An `authProvider.*` names `X509AuthenticationProvider`: a client certificate's subject
+    /// becomes an `x509` id.
+    pub x509_auth: bool,
+    /// `X509AuthenticationProvider.superUser`: the subject that gets `super`.
+    pub x509_super_user: Option<String>,
+}

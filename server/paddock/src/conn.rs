@@ -13,8 +13,7 @@ use paddock_jute::codec::{Reader, Record};
 use paddock_jute::frame::{four_letter_word, frame_len};
 use paddock_jute::proto::{ConnectRequest, Request, RequestHeader};
 use paddock_jute::{DecodeError, ErrorCode, OpCode};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
@@ -41,20 +40,44 @@ pub enum ConnEnd {
     Shutdown,
 }
 
+/// The reading half of a client connection (plain TCP or TLS).
+pub type ReadHalf = Box<dyn AsyncRead + Unpin + Send>;
+/// The writing half of a client connection (plain TCP or TLS).
+pub type WriteHalf = Box<dyn AsyncWrite + Unpin + Send>;
+
+/// Serves a plain TCP client connection.
 pub async fn serve(stream: TcpStream, peer: SocketAddr, conn: ConnId, shared: Arc<Shared>) {
     let _ = stream.set_nodelay(true);
     let (read, write) = stream.into_split();
+    serve_io(Box::new(read), Box::new(write), peer, conn, shared, None).await;
+}
+
+/// Serves a client connection over any stream; `subject` is the TLS client certificate's
+/// subject, which becomes an `x509` id.
+pub async fn serve_io(
+    read: ReadHalf,
+    write: WriteHalf,
+    peer: SocketAddr,
+    conn: ConnId,
+    shared: Arc<Shared>,
+    subject: Option<String>,
+) {
     let closed = Arc::new(Notify::new());
     let mut reader = ConnReader {
         read,
         buf: BytesMut::with_capacity(4096),
         shared,
         conn,
+        subject,
     };
     let outcome = reader.run(peer, write, closed).await;
     match &outcome {
         Ok(()) | Err(ConnEnd::Eof | ConnEnd::ClosedByServer | ConnEnd::Shutdown) => {
             tracing::debug!(conn, %peer, "connection ended")
+        }
+        // A TLS client that closes its socket without close_notify, as most do.
+        Err(ConnEnd::Io(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            tracing::debug!(conn, %peer, "connection ended without TLS close_notify")
         }
         Err(e) => tracing::info!(conn, %peer, "closing connection: {e}"),
     }
@@ -62,17 +85,18 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, conn: ConnId, shared: Ar
 }
 
 struct ConnReader {
-    read: OwnedReadHalf,
+    read: ReadHalf,
     buf: BytesMut,
     shared: Arc<Shared>,
     conn: ConnId,
+    subject: Option<String>,
 }
 
 impl ConnReader {
     async fn run(
         &mut self,
         peer: SocketAddr,
-        write: OwnedWriteHalf,
+        write: WriteHalf,
         closed: Arc<Notify>,
     ) -> Result<(), ConnEnd> {
         let handshake_wait = self.shared.handshake_timeout;
@@ -110,6 +134,7 @@ impl ConnReader {
             conn,
             peer,
             outbox: outbox_tx,
+            subject: self.subject.take(),
         };
         core.send(opened).await.map_err(|_| ConnEnd::Shutdown)?;
         let connect = CoreMsg::Connect {
@@ -211,7 +236,7 @@ impl ConnReader {
 }
 
 /// Writes queued frames, coalescing whatever is ready into one write.
-async fn write_loop(write: OwnedWriteHalf, mut outbox: OutboxReceiver, closed: Arc<Notify>) {
+async fn write_loop(write: WriteHalf, mut outbox: OutboxReceiver, closed: Arc<Notify>) {
     let mut out = BufWriter::with_capacity(64 * 1024, write);
     'outer: while let Some(first) = outbox.recv().await {
         let mut next = Some(first);

@@ -41,6 +41,8 @@ pub enum CoreMsg {
         conn: ConnId,
         peer: SocketAddr,
         outbox: Outbox,
+        /// The TLS client certificate's subject (`X500Principal.getName()`), if any.
+        subject: Option<String>,
     },
     Connect {
         conn: ConnId,
@@ -438,9 +440,15 @@ impl CoreTask {
 
     async fn handle(&mut self, msg: CoreMsg) -> Result<(), CoreError> {
         match msg {
-            CoreMsg::Opened { conn, peer, outbox } => {
+            CoreMsg::Opened {
+                conn,
+                peer,
+                outbox,
+                subject,
+            } => {
                 self.outboxes.insert(conn, outbox);
-                self.state.conn_opened(conn, peer.ip());
+                self.state
+                    .conn_opened_as(conn, peer.ip(), subject.as_deref());
                 let established = wall_ms();
                 self.conn_stats
                     .insert(conn, ConnStats::new(peer, established));

@@ -13,7 +13,6 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 
 use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
 
 use crate::conn::ConnEnd;
 use crate::core_task::{inspect, CoreView};
@@ -44,7 +43,7 @@ pub async fn answer(
     cmd: &str,
     trace_mask: Option<i64>,
     peer: SocketAddr,
-    mut write: OwnedWriteHalf,
+    mut write: crate::conn::WriteHalf,
     shared: &Shared,
 ) -> Result<(), ConnEnd> {
     let text = if shared.four_letter_word_allowed(cmd) {

@@ -16,6 +16,7 @@
 //! - `http`: serving those HTTP ports with a bound on open connections.
 //! - `metrics`: ZooKeeper's counters and summaries by name, and Paddock's own metrics.
 //! - `stats`: server and per-connection statistics (latency, packets, last operation).
+//! - `tls`: the secure client port (rustls, PEM stores reloaded on change, `x509` ids).
 //! - `logging`: the tracing subscriber, human or JSON, with a filter changeable at runtime.
 //! - `tools`: the offline tools (cleanup, log and snapshot dumps).
 //! - `wire`: frame builders.
@@ -34,6 +35,7 @@ pub mod persist;
 pub mod quorum;
 pub mod server;
 pub mod stats;
+pub mod tls;
 pub mod tools;
 pub mod wire;
 

@@ -35,6 +35,8 @@ pub enum ServerError {
     Core(#[from] CoreError),
     #[error("starting the ensemble member: {0}")]
     Quorum(#[from] QuorumError),
+    #[error("the TLS client port: {0}")]
+    Tls(#[from] crate::tls::TlsError),
     #[error("the core task ended abnormally: {0}")]
     CoreTask(String),
 }
@@ -92,6 +94,8 @@ impl Drop for ConnSlot {
 
 pub struct Server {
     listener: TcpListener,
+    /// `secureClientPort`, when set: TLS client connections.
+    secure: Option<(TcpListener, Arc<crate::tls::TlsAcceptor>)>,
     shared: Arc<Shared>,
     core: tokio::task::JoinHandle<Result<(), CoreError>>,
     purge: tokio::task::JoinHandle<()>,
@@ -118,6 +122,26 @@ impl Server {
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| ServerError::Bind { addr, source })?;
+        let secure = match config.secure_client_port {
+            Some(port) => {
+                let acceptor = Arc::new(crate::tls::TlsAcceptor::new(&config.tls)?);
+                let ip = match config.secure_client_port_address.as_deref() {
+                    Some(a) => a.parse().map_err(|_| ServerError::Bind {
+                        addr: SocketAddr::new(IpAddr::from([0, 0, 0, 0]), port),
+                        source: std::io::Error::other(format!(
+                            "secureClientPortAddress {a} is not an IP address"
+                        )),
+                    })?,
+                    None => IpAddr::from([0, 0, 0, 0]),
+                };
+                let addr = SocketAddr::new(ip, port);
+                let tls = TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| ServerError::Bind { addr, source })?;
+                Some((tls, acceptor))
+            }
+            None => None,
+        };
         // Liveness answers (and readiness says no) while the data directory loads.
         let http_state = Arc::new(HttpState::new(&config.admin_command_url));
         let http = HttpServers::start(&config, &http_state).await?;
@@ -185,6 +209,7 @@ impl Server {
         http_state.set_serving(&shared);
         Ok(Server {
             listener,
+            secure,
             shared,
             core,
             purge,
@@ -202,6 +227,11 @@ impl Server {
         self.http.admin
     }
 
+    /// Where TLS clients connect (`secureClientPort`), when it is set.
+    pub fn secure_addr(&self) -> Option<SocketAddr> {
+        self.secure.as_ref().and_then(|(l, _)| l.local_addr().ok())
+    }
+
     pub fn local_addr(&self) -> SocketAddr {
         self.listener
             .local_addr()
@@ -213,6 +243,7 @@ impl Server {
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
         let Server {
             listener,
+            secure,
             shared,
             mut core,
             purge,
@@ -243,11 +274,25 @@ impl Server {
                         tokio::time::sleep(Duration::from_millis(50)).await;
                     }
                 },
+                accepted = accept_secure(&secure), if secure.is_some() => match accepted {
+                    Ok((stream, peer)) => {
+                        let conn = next_conn.fetch_add(1, Ordering::Relaxed);
+                        if let Some(slot) = admit(&shared, peer, &conns) {
+                            let acceptor = secure.as_ref().expect("guarded").1.clone();
+                            conns.spawn(serve_tls(stream, peer, conn, slot, acceptor));
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!("TLS accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
                 Some(_) = conns.join_next(), if !conns.is_empty() => {}
             }
         }
         tracing::info!("shutting down: closing {} connections", conns.len());
         drop(listener);
+        drop(secure);
         // HTTP handlers hold the server only weakly: once the last strong reference below
         // goes, they answer "not serving" and the core task sees its inbox closed.
         drop(http);
@@ -293,6 +338,44 @@ fn admit(shared: &Arc<Shared>, peer: SocketAddr, conns: &JoinSet<()>) -> Option<
         shared: shared.clone(),
         ip: peer.ip(),
     })
+}
+
+async fn accept_secure(
+    secure: &Option<(TcpListener, Arc<crate::tls::TlsAcceptor>)>,
+) -> std::io::Result<(TcpStream, SocketAddr)> {
+    match secure {
+        Some((listener, _)) => listener.accept().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// A TLS client: the handshake (bounded by the handshake timeout), then the same connection
+/// as on the plain port, with the certificate's subject as its `x509` identity.
+async fn serve_tls(
+    stream: TcpStream,
+    peer: SocketAddr,
+    conn: u64,
+    slot: ConnSlot,
+    acceptor: Arc<crate::tls::TlsAcceptor>,
+) {
+    let shared = slot.shared.clone();
+    let _ = stream.set_nodelay(true);
+    let handshake = tokio_rustls::TlsAcceptor::from(acceptor.config()).accept(stream);
+    match tokio::time::timeout(shared.handshake_timeout, handshake).await {
+        Ok(Ok(tls)) => {
+            let subject = acceptor
+                .x509_auth()
+                .then(|| tls.get_ref().1.peer_certificates()?.first().cloned())
+                .flatten()
+                .and_then(|cert| crate::tls::subject_name(&cert));
+            let (read, write) = tokio::io::split(tls);
+            crate::conn::serve_io(Box::new(read), Box::new(write), peer, conn, shared, subject)
+                .await;
+        }
+        Ok(Err(e)) => tracing::info!(%peer, "TLS handshake failed: {e}"),
+        Err(_) => tracing::info!(%peer, "TLS handshake timed out"),
+    }
+    drop(slot);
 }
 
 async fn serve(stream: TcpStream, peer: SocketAddr, conn: u64, slot: ConnSlot) {

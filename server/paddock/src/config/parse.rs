@@ -98,6 +98,9 @@ struct Parser {
     quorum_entries: Vec<(PathBuf, Entry)>,
 }
 
+/// ZooKeeper's x509 authentication provider class.
+const X509_PROVIDER: &str = "org.apache.zookeeper.server.auth.X509AuthenticationProvider";
+
 impl Parser {
     fn entry(&mut self, e: &Entry) -> Result<(), ConfigError> {
         if self.zoo_cfg_key(e)? || self.system_property(e)? {
@@ -135,6 +138,15 @@ impl Parser {
             "maxSessionTimeout" => self.cfg.session_timeout_ms_max = self.int(e)?,
             "standaloneEnabled" => self.cfg.standalone_enabled = self.strict_bool(e)?,
             "quorumListenOnAllIPs" => self.cfg.quorum_listen_on_all_ips = self.strict_bool(e)?,
+            "secureClientPort" => {
+                let port = self.port(e)?;
+                self.secure_client_port = Some(port);
+                self.cfg.secure_client_port = Some(port);
+            }
+            "secureClientPortAddress" => {
+                self.secure_client_port_address = Some(e.value.clone());
+                self.cfg.secure_client_port_address = Some(e.value.clone());
+            }
             "initLimit" => self.cfg.init_limit = Some(self.non_negative(e, self.int(e)?.into())?),
             "syncLimit" => self.cfg.sync_limit = Some(self.non_negative(e, self.int(e)?.into())?),
             "reconfigEnabled" => self.cfg.reconfig_enabled = self.strict_bool(e)?,
@@ -149,8 +161,6 @@ impl Parser {
     fn ignored_zoo_cfg_key(&mut self, e: &Entry) -> Result<bool, ConfigError> {
         let key = e.key.as_str();
         match key {
-            "secureClientPort" => self.secure_client_port = Some(self.port(e)?),
-            "secureClientPortAddress" => self.secure_client_port_address = Some(e.value.clone()),
             "electionAlg" => {
                 if self.int(e)? != 3 {
                     return Err(
@@ -254,6 +264,35 @@ impl Parser {
             "forceSync" => cfg.force_sync = value != "no",
             // QuorumPeer reads it with Boolean.getBoolean("readonlymode.enabled").
             "readonlymode.enabled" => cfg.read_only_mode_enabled = java_bool(value),
+            "ssl.keyStore.location" => cfg.tls.key_store = Some(value.into()),
+            "ssl.keyStore.type" => cfg.tls.key_store_type = Some(value.to_string()),
+            "ssl.keyStore.password" => cfg.tls.key_store_password = Some(value.to_string()),
+            "ssl.trustStore.location" => cfg.tls.trust_store = Some(value.into()),
+            "ssl.trustStore.type" => cfg.tls.trust_store_type = Some(value.to_string()),
+            // X509Util: ClientAuth.fromPropertyValue, NEED when unset.
+            "ssl.clientAuth" => {
+                cfg.tls.client_auth = match value.to_ascii_lowercase().as_str() {
+                    "want" => crate::config::ClientAuth::Want,
+                    "none" => crate::config::ClientAuth::None,
+                    "need" | "" => crate::config::ClientAuth::Need,
+                    _ => {
+                        return Err(self.value_error(e, "ssl.clientAuth must be need, want or none"))
+                    }
+                }
+            }
+            "X509AuthenticationProvider.superUser" => {
+                cfg.tls.x509_super_user = Some(value.to_string())
+            }
+            // ProviderRegistry: every authProvider.* names a class to register.
+            name if name.starts_with("authProvider.") => {
+                if value.trim() == X509_PROVIDER {
+                    cfg.tls.x509_auth = true;
+                } else {
+                    self.cfg.ignored_keys.push(e.key.clone());
+                }
+            }
+            // ZooKeeper needs Netty for TLS; Paddock has one connection layer for both ports.
+            "serverCnxnFactory" => {}
             "globalOutstandingLimit" => {
                 self.cfg.global_outstanding_limit = self.non_negative(e, self.int(e)?.into())?;
             }

@@ -1,0 +1,251 @@
+//! TLS on the secure client port (`secureClientPort`), from ZooKeeper's `ssl.*` keys in PEM
+//! form: the key store file holds the private key and the certificate chain, the trust store
+//! the CA certificates that client certificates must chain to. With `ssl.clientAuth=need`
+//! (ZooKeeper's default) a client must present one; its subject, as Java's
+//! `X500Principal.getName()` writes it, becomes the connection's `x509` id when the
+//! `X509AuthenticationProvider` is configured.
+//!
+//! The files are checked for changes every few seconds and a changed pair is loaded for the
+//! connections that follow (ZooKeeper's `FileChangeWatcher` reload), so certificates can be
+//! rotated without a restart; a pair that fails to load keeps the previous one in use.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{RootCertStore, ServerConfig};
+
+use crate::config::{ClientAuth, TlsSettings};
+
+/// How often the key and trust store files are checked for changes.
+const RELOAD_CHECK: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("secureClientPort needs ssl.keyStore.location")]
+    NoKeyStore,
+    #[error("ssl.clientAuth={0} needs ssl.trustStore.location")]
+    NoTrustStore(&'static str),
+    #[error("{what} type {kind:?} is not supported: Paddock reads PEM files")]
+    NotPem { what: &'static str, kind: String },
+    #[error("reading {path}: {reason}")]
+    File { path: PathBuf, reason: String },
+    #[error("TLS configuration: {0}")]
+    Rustls(String),
+}
+
+/// The TLS settings in force, reloaded when their files change.
+pub struct TlsAcceptor {
+    settings: TlsSettings,
+    current: Mutex<Loaded>,
+}
+
+struct Loaded {
+    config: Arc<ServerConfig>,
+    stamps: Vec<Option<SystemTime>>,
+    checked: Instant,
+}
+
+impl TlsAcceptor {
+    pub fn new(settings: &TlsSettings) -> Result<TlsAcceptor, TlsError> {
+        let config = server_config(settings)?;
+        Ok(TlsAcceptor {
+            current: Mutex::new(Loaded {
+                config,
+                stamps: stamps(settings),
+                checked: Instant::now(),
+            }),
+            settings: settings.clone(),
+        })
+    }
+
+    /// The configuration for the next handshake, reloaded first if the files changed.
+    pub fn config(&self) -> Arc<ServerConfig> {
+        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        if current.checked.elapsed() >= RELOAD_CHECK {
+            current.checked = Instant::now();
+            let now = stamps(&self.settings);
+            if now != current.stamps {
+                match server_config(&self.settings) {
+                    Ok(config) => {
+                        tracing::info!("TLS key or trust store changed: reloaded");
+                        current.config = config;
+                        current.stamps = now;
+                    }
+                    Err(e) => tracing::warn!(
+                        "TLS stores changed but do not load, keeping the old ones: {e}"
+                    ),
+                }
+            }
+        }
+        current.config.clone()
+    }
+
+    /// Whether clients get an `x509` id from their certificate.
+    pub fn x509_auth(&self) -> bool {
+        self.settings.x509_auth
+    }
+}
+
+fn stamps(s: &TlsSettings) -> Vec<Option<SystemTime>> {
+    [&s.key_store, &s.trust_store]
+        .into_iter()
+        .map(|p| {
+            p.as_ref()
+                .and_then(|p| std::fs::metadata(p).ok())
+                .and_then(|m| m.modified().ok())
+        })
+        .collect()
+}
+
+fn check_pem(what: &'static str, kind: &Option<String>) -> Result<(), TlsError> {
+    match kind.as_deref() {
+        None | Some("") => Ok(()),
+        Some(k) if k.eq_ignore_ascii_case("pem") => Ok(()),
+        Some(k) => Err(TlsError::NotPem {
+            what,
+            kind: k.to_owned(),
+        }),
+    }
+}
+
+fn file_err(path: &Path, reason: impl ToString) -> TlsError {
+    TlsError::File {
+        path: path.to_owned(),
+        reason: reason.to_string(),
+    }
+}
+
+/// Builds the rustls server configuration the settings describe.
+pub fn server_config(s: &TlsSettings) -> Result<Arc<ServerConfig>, TlsError> {
+    check_pem("ssl.keyStore", &s.key_store_type)?;
+    check_pem("ssl.trustStore", &s.trust_store_type)?;
+    let key_store = s.key_store.as_ref().ok_or(TlsError::NoKeyStore)?;
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(key_store)
+        .map_err(|e| file_err(key_store, e))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| file_err(key_store, e))?;
+    if chain.is_empty() {
+        return Err(file_err(key_store, "no certificate in the key store"));
+    }
+    let key = PrivateKeyDer::from_pem_file(key_store)
+        .map_err(|e| file_err(key_store, format!("no usable private key: {e}")))?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let builder = ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError::Rustls(e.to_string()))?;
+    let builder = match s.client_auth {
+        ClientAuth::None => builder.with_no_client_auth(),
+        auth => {
+            let name = if auth == ClientAuth::Need {
+                "need"
+            } else {
+                "want"
+            };
+            let trust = s.trust_store.as_ref().ok_or(TlsError::NoTrustStore(name))?;
+            let mut roots = RootCertStore::empty();
+            for cert in CertificateDer::pem_file_iter(trust).map_err(|e| file_err(trust, e))? {
+                let cert = cert.map_err(|e| file_err(trust, e))?;
+                roots.add(cert).map_err(|e| file_err(trust, e))?;
+            }
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+            let verifier = if auth == ClientAuth::Want {
+                verifier.allow_unauthenticated()
+            } else {
+                verifier
+            };
+            let verifier = verifier
+                .build()
+                .map_err(|e| TlsError::Rustls(e.to_string()))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let config = builder
+        .with_single_cert(chain, key)
+        .map_err(|e| TlsError::Rustls(e.to_string()))?;
+    Ok(Arc::new(config))
+}
+
+/// `X500Principal.getName()` (RFC 2253) of a certificate's subject: the RDNs last first,
+/// comma-separated, `CN=client,O=Example`. `None` when the certificate does not parse.
+pub fn subject_name(cert: &[u8]) -> Option<String> {
+    let (_, cert) = x509_parser::parse_x509_certificate(cert).ok()?;
+    let mut rdns = Vec::new();
+    for rdn in cert.subject().iter() {
+        let parts: Vec<String> = rdn
+            .iter()
+            .map(|atv| {
+                let oid = atv.attr_type();
+                let key =
+                    x509_parser::objects::oid2abbrev(oid, x509_parser::objects::oid_registry())
+                        .map(str::to_owned)
+                        .unwrap_or_else(|_| oid.to_id_string());
+                let value = atv.as_str().map(escape_rfc2253).unwrap_or_default();
+                format!("{key}={value}")
+            })
+            .collect();
+        rdns.push(parts.join("+"));
+    }
+    rdns.reverse();
+    Some(rdns.join(","))
+}
+
+/// RFC 2253 escaping of an attribute value.
+fn escape_rfc2253(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for (i, c) in v.chars().enumerate() {
+        let special = matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';')
+            || (i == 0 && (c == ' ' || c == '#'))
+            || (i + 1 == v.chars().count() && c == ' ');
+        if special {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_pem_stores_and_missing_files_are_clear_errors() {
+        let s = TlsSettings {
+            key_store: Some("/nonexistent/key.pem".into()),
+            key_store_type: Some("JKS".into()),
+            ..TlsSettings::default()
+        };
+        assert!(matches!(server_config(&s), Err(TlsError::NotPem { .. })));
+        let s = TlsSettings {
+            key_store: Some("/nonexistent/key.pem".into()),
+            ..TlsSettings::default()
+        };
+        assert!(matches!(server_config(&s), Err(TlsError::File { .. })));
+        assert!(matches!(
+            server_config(&TlsSettings::default()),
+            Err(TlsError::NoKeyStore)
+        ));
+    }
+
+    #[test]
+    fn subjects_print_as_x500_principal_names() {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::OrganizationName, "Paddock, Inc");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "client1");
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        assert_eq!(
+            subject_name(cert.der()).as_deref(),
+            Some("CN=client1,O=Paddock\\, Inc")
+        );
+    }
+}
