@@ -174,3 +174,48 @@ async fn tls_clients_authenticate_with_their_certificate() -> Result<()> {
     );
     Ok(())
 }
+
+/// `sslQuorum`: members link to each other over mutual TLS with the `ssl.quorum.*` stores,
+/// and the ensemble forms and replicates as over plain TCP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ensemble_links_its_members_over_tls() -> Result<()> {
+    use paddock_difftest::ensemble::{Ensemble, EnsembleSpec};
+    let dir = tempfile::tempdir()?;
+    write_pki(dir.path())?;
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    let mut spec = EnsembleSpec::participants(3);
+    for (k, v) in [
+        ("sslQuorum", "true".to_string()),
+        ("ssl.quorum.keyStore.location", path("server.pem")),
+        ("ssl.quorum.keyStore.type", "PEM".to_string()),
+        ("ssl.quorum.trustStore.location", path("ca.pem")),
+        ("ssl.quorum.trustStore.type", "PEM".to_string()),
+    ] {
+        spec.config.extra.push((k.to_string(), v));
+    }
+    let ensemble = Ensemble::start(ServerKind::Paddock, &spec)?;
+    let ids = ensemble.ids();
+    let writer = zk::Client::connector()
+        .with_session_timeout(Duration::from_secs(10))
+        .connect(&ensemble.client_addr(ids[0]).to_string())
+        .await
+        .map_err(|e| anyhow!("connect: {e}"))?;
+    writer.create("/over-tls", b"x", &persistent()).await?;
+    for &id in &ids[1..] {
+        let reader = zk::Client::connector()
+            .with_session_timeout(Duration::from_secs(10))
+            .connect(&ensemble.client_addr(id).to_string())
+            .await
+            .map_err(|e| anyhow!("connect: {e}"))?;
+        reader.sync("/").await?;
+        assert_eq!(reader.get_data("/over-tls").await?.0, b"x", "member {id}");
+    }
+    assert!(
+        !ensemble
+            .log_tails()
+            .contains("ensemble link TLS configuration refused"),
+        "{}",
+        ensemble.log_tails()
+    );
+    Ok(())
+}

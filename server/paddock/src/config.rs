@@ -85,6 +85,10 @@ pub struct ServerConfig {
     pub secure_client_port_address: Option<String>,
     /// The `ssl.*` keys and the x509 authentication provider.
     pub tls: TlsSettings,
+    /// `sslQuorum`: members link to each other over mutual TLS.
+    pub ssl_quorum: bool,
+    /// The `ssl.quorum.*` keys: the key store (key and chain) and trust store of member links.
+    pub quorum_tls: TlsSettings,
     /// `paddock.otlp.endpoint`: where OpenTelemetry traces go over OTLP/gRPC (e.g.
     /// `http://127.0.0.1:4317`); `OTEL_EXPORTER_OTLP_ENDPOINT` overrides it. Unset: no traces.
     pub otlp_endpoint: Option<String>,
@@ -288,6 +292,8 @@ impl ServerConfig {
             secure_client_port: None,
             secure_client_port_address: None,
             tls: TlsSettings::default(),
+            ssl_quorum: false,
+            quorum_tls: TlsSettings::default(),
             force_sync: true,
             snap_count: 100_000,
             pre_alloc_size_kb: 65_536,

@@ -44,6 +44,8 @@ pub enum QuorumError {
     Net(#[from] paddock_peer_net::NetError),
     #[error("{0}")]
     Persist(#[from] PersistError),
+    #[error("sslQuorum: {0}")]
+    Tls(String),
 }
 
 /// What a member needs to start its quorum layer, read from zoo.cfg and the data directory.
@@ -87,12 +89,36 @@ impl QuorumSetup {
                 addr: resolve(s.id, &s.host, s.election_port)?,
             });
         }
+        let mut net = NetConfig::new(my_id, listen, peers);
+        if cfg.ssl_quorum {
+            net.tls = Some(quorum_tls(&cfg.quorum_tls)?);
+        }
         Ok(QuorumSetup {
             zab,
-            net: NetConfig::new(my_id, listen, peers),
+            net,
             read_only_enabled: cfg.read_only_mode_enabled,
         })
     }
+}
+
+/// `sslQuorum`'s PEM material from the `ssl.quorum.*` stores, checked as the client port's.
+fn quorum_tls(s: &crate::config::TlsSettings) -> Result<paddock_peer_net::NetTls, QuorumError> {
+    // The same checks as the client port's stores (PEM, a key, a chain, CAs).
+    let need_trust = crate::config::TlsSettings {
+        client_auth: crate::config::ClientAuth::Need,
+        ..s.clone()
+    };
+    crate::tls::server_config(&need_trust).map_err(|e| QuorumError::Tls(e.to_string()))?;
+    let read = |p: &Option<std::path::PathBuf>| {
+        let p = p.as_ref().expect("checked by server_config");
+        std::fs::read(p).map_err(|e| QuorumError::Tls(format!("{}: {e}", p.display())))
+    };
+    let key_store = read(&s.key_store)?;
+    Ok(paddock_peer_net::NetTls {
+        cert_pem: key_store.clone(),
+        key_pem: key_store,
+        ca_pem: read(&s.trust_store)?,
+    })
 }
 
 fn ids(cfg: &ServerConfig, role: Role) -> Vec<u64> {

@@ -12,7 +12,9 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
 use tonic::metadata::MetadataValue;
-use tonic::transport::{Channel, Endpoint, Server};
+use tonic::transport::{
+    Certificate, Channel, ClientTlsConfig, Endpoint, Identity, Server, ServerTlsConfig,
+};
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::codec::Frame;
@@ -50,6 +52,25 @@ pub struct NetConfig {
     /// Wait after a failed attempt, doubling up to `retry_max_ms`.
     pub retry_min_ms: u64,
     pub retry_max_ms: u64,
+    /// Mutual TLS between members (ZooKeeper's `sslQuorum`); `None`: plain TCP.
+    pub tls: Option<NetTls>,
+}
+
+/// The PEM material of a member's TLS links: its certificate chain and private key, which it
+/// shows as a server and as a client, and the CAs the other members' certificates must chain
+/// to.
+#[derive(Clone)]
+pub struct NetTls {
+    pub cert_pem: Vec<u8>,
+    pub key_pem: Vec<u8>,
+    pub ca_pem: Vec<u8>,
+}
+
+impl std::fmt::Debug for NetTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the key.
+        f.debug_struct("NetTls").finish_non_exhaustive()
+    }
 }
 
 impl NetConfig {
@@ -65,6 +86,7 @@ impl NetConfig {
             connect_timeout_ms: 5000,
             retry_min_ms: 50,
             retry_max_ms: 2000,
+            tls: None,
         }
     }
 }
@@ -296,9 +318,23 @@ fn serve(
     let server = LinkServer::new(service)
         .max_decoding_message_size(cfg.max_frame_bytes)
         .max_encoding_message_size(cfg.max_frame_bytes);
+    let tls = cfg.tls.clone();
     async move {
         let incoming = TcpListenerStream::new(listener);
-        let result = Server::builder()
+        let mut builder = Server::builder();
+        if let Some(tls) = tls {
+            let config = ServerTlsConfig::new()
+                .identity(Identity::from_pem(&tls.cert_pem, &tls.key_pem))
+                .client_ca_root(Certificate::from_pem(&tls.ca_pem));
+            builder = match builder.tls_config(config) {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::error!(error = %e, "ensemble link TLS configuration refused");
+                    return;
+                }
+            };
+        }
+        let result = builder
             .add_service(server)
             .serve_with_incoming_shutdown(incoming, async move {
                 let _ = stopped.wait_for(|stop| *stop).await;
@@ -342,9 +378,21 @@ impl OutboundLink {
     }
 
     async fn connect(&self) -> Result<LinkClient<Channel>, tonic::transport::Error> {
-        let endpoint = Endpoint::from_shared(format!("http://{}", self.peer.addr))?
+        let scheme = if self.cfg.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let mut endpoint = Endpoint::from_shared(format!("{scheme}://{}", self.peer.addr))?
             .connect_timeout(Duration::from_millis(self.cfg.connect_timeout_ms))
             .tcp_nodelay(true);
+        if let Some(tls) = &self.cfg.tls {
+            let config = ClientTlsConfig::new()
+                .ca_certificate(Certificate::from_pem(&tls.ca_pem))
+                .identity(Identity::from_pem(&tls.cert_pem, &tls.key_pem))
+                .domain_name(self.peer.addr.ip().to_string());
+            endpoint = endpoint.tls_config(config)?;
+        }
         let channel = endpoint.connect().await?;
         Ok(LinkClient::new(channel)
             .max_decoding_message_size(self.cfg.max_frame_bytes)

@@ -230,3 +230,60 @@ async fn bad_peer_lists_are_refused() {
         Err(NetError::DuplicatePeer(2))
     ));
 }
+
+/// A CA and one certificate for 127.0.0.1 that every member uses (as `sslQuorum` setups
+/// often do), as PEM.
+fn tls_material() -> paddock_peer_net::NetTls {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().expect("key");
+    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca.self_signed(&ca_key).expect("ca");
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate().expect("key");
+    let params = CertificateParams::new(vec!["127.0.0.1".to_string()]).expect("params");
+    let cert = params.signed_by(&key, &issuer).expect("cert");
+    paddock_peer_net::NetTls {
+        cert_pem: cert.pem().into_bytes(),
+        key_pem: key.serialize_pem().into_bytes(),
+        ca_pem: ca_cert.pem().into_bytes(),
+    }
+}
+
+// sslQuorum: members with TLS material exchange frames over mutual TLS; a member that
+// speaks plain TCP to them never gets a frame through.
+#[tokio::test]
+async fn tls_links_deliver_and_plain_peers_cannot_join_them() {
+    let members: Vec<_> = (1..=3).map(|id| (id, free_addr())).collect();
+    let tls = tls_material();
+    let with_tls = |id| {
+        let mut cfg = config(id, &members);
+        cfg.tls = Some(tls.clone());
+        cfg
+    };
+    let (one, mut one_events) = Net::start(with_tls(1)).await.expect("start 1");
+    let (two, mut two_events) = Net::start(with_tls(2)).await.expect("start 2");
+    // Member 3 forgot sslQuorum.
+    let (three, _three_events) = Net::start(config(3, &members)).await.expect("start 3");
+    one.send(2, Bytes::from_static(b"over tls"))
+        .expect("queued");
+    assert_eq!(
+        next_frame(&mut two_events).await,
+        (1, Bytes::from_static(b"over tls"))
+    );
+    two.send(1, Bytes::from_static(b"back")).expect("queued");
+    assert_eq!(
+        next_frame(&mut one_events).await,
+        (2, Bytes::from_static(b"back"))
+    );
+    for _ in 0..5 {
+        let _ = three.send(1, Bytes::from_static(b"plain"));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    while let Ok(event) = one_events.try_recv() {
+        assert!(
+            !matches!(event, Event::Frame { from: 3, .. }),
+            "a plain-TCP member got a frame through to a TLS one"
+        );
+    }
+}

@@ -26,7 +26,6 @@ const IGNORED_BOOLS: &[&str] = &[
     "localSessionsEnabled",
     "localSessionsUpgradingEnabled",
     "syncEnabled",
-    "sslQuorum",
     "portUnification",
     "sslQuorumReloadCertFiles",
     "quorum.auth.enableSasl",
@@ -138,6 +137,7 @@ impl Parser {
             "maxSessionTimeout" => self.cfg.session_timeout_ms_max = self.int(e)?,
             "standaloneEnabled" => self.cfg.standalone_enabled = self.strict_bool(e)?,
             "quorumListenOnAllIPs" => self.cfg.quorum_listen_on_all_ips = self.strict_bool(e)?,
+            "sslQuorum" => self.cfg.ssl_quorum = self.strict_bool(e)?,
             "secureClientPort" => {
                 let port = self.port(e)?;
                 self.secure_client_port = Some(port);
@@ -264,6 +264,12 @@ impl Parser {
             "forceSync" => cfg.force_sync = value != "no",
             // QuorumPeer reads it with Boolean.getBoolean("readonlymode.enabled").
             "readonlymode.enabled" => cfg.read_only_mode_enabled = java_bool(value),
+            "ssl.quorum.keyStore.location" => cfg.quorum_tls.key_store = Some(value.into()),
+            "ssl.quorum.keyStore.type" => cfg.quorum_tls.key_store_type = Some(value.to_string()),
+            "ssl.quorum.trustStore.location" => cfg.quorum_tls.trust_store = Some(value.into()),
+            "ssl.quorum.trustStore.type" => {
+                cfg.quorum_tls.trust_store_type = Some(value.to_string())
+            }
             "ssl.keyStore.location" => cfg.tls.key_store = Some(value.into()),
             "ssl.keyStore.type" => cfg.tls.key_store_type = Some(value.to_string()),
             "ssl.keyStore.password" => cfg.tls.key_store_password = Some(value.to_string()),

@@ -221,6 +221,8 @@ someFutureKey=1
         secure_client_port: None,
         secure_client_port_address: None,
         tls: Default::default(),
+        ssl_quorum: false,
+        quorum_tls: Default::default(),
         force_sync: false,
         snap_count: 1000,
         pre_alloc_size_kb: 1024,
