@@ -148,8 +148,9 @@ pub const COMMANDS: &[&[&str]] = &[
     &["watches", "wchc"],
     &["watches_by_path", "wchp"],
     &["zabstate"],
-    // ZooKeeper 3.9 (ZOOKEEPER-4570): an intended difference from 3.8.
+    // ZooKeeper 3.9 (ZOOKEEPER-4570): intended differences from 3.8.
     &["snapshot", "snap"],
+    &["restore", "rest"],
 ];
 
 /// The primary name of `name` (itself or an alias).
@@ -174,7 +175,9 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .route("/log_level", get(log_level).put(set_log_level))
         .route(
             &format!("{}/{{name}}", base.trim_end_matches('/')),
-            get(command),
+            get(command)
+                .post(command_post)
+                .layer(axum::extract::DefaultBodyLimit::max(MAX_RESTORE_BYTES)),
         );
     router = router.route(&base, get(listing));
     if base != "/" {
@@ -380,6 +383,100 @@ async fn snapshot(
         }
     }
     response
+}
+
+/// The largest snapshot `restore` takes in one request.
+const MAX_RESTORE_BYTES: usize = 1 << 30;
+
+/// POST commands: ZooKeeper 3.9's `restore` (alias `rest`). The body is a snapshot stream as
+/// `snapshot` sends it; the caller needs ALL on `/` as for `snapshot`; one restore per
+/// 300 000 ms, ZooKeeper's limit (its `RateLimiter` counts this one in milliseconds). The
+/// reply is `{"last_zxid": <zxid of the restored snapshot>}`. A standalone server only.
+async fn command_post(
+    State(state): State<Arc<HttpState>>,
+    Path(name): Path<String>,
+    ConnectInfo(crate::http::PeerAddr(peer)): ConnectInfo<crate::http::PeerAddr>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let fail = |status: StatusCode, error: &str| {
+        let mut r = Json::obj();
+        finish(&mut r, "restore", Some(error.to_owned()));
+        (status, [(CONTENT_TYPE, "application/json")], r.render()).into_response()
+    };
+    if primary_name(&name) != Some("restore") {
+        return StatusCode::METHOD_NOT_ALLOWED.into_response();
+    }
+    let Some(shared) = state.serving() else {
+        return fail(StatusCode::OK, fourlw::ZK_NOT_SERVING);
+    };
+    let Some(auth) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+        return fail(
+            StatusCode::UNAUTHORIZED,
+            "Auth info is missing for the command",
+        );
+    };
+    let mut parts = auth.splitn(2, ' ');
+    let scheme = parts.next().unwrap_or_default().to_owned();
+    let credential = parts.next().map(|c| c.as_bytes().to_vec());
+    let ip = peer.ip();
+    let allowed = inspect(&shared.core, move |v| {
+        let perm = paddock_jute::perms::ALL;
+        v.state
+            .authorize_admin(&scheme, credential.as_deref(), ip, "/", perm)
+    })
+    .await;
+    match allowed {
+        None => return fail(StatusCode::OK, fourlw::ZK_NOT_SERVING),
+        Some(Err(paddock_core::AdminAuth::NotAuthenticated)) => {
+            return fail(StatusCode::UNAUTHORIZED, "Not authenticated")
+        }
+        Some(Err(paddock_core::AdminAuth::NotAuthorized)) => {
+            return fail(StatusCode::FORBIDDEN, "Not authorized")
+        }
+        Some(Ok(())) => {}
+    }
+    if body.is_empty() {
+        return fail(StatusCode::BAD_REQUEST, "no snapshot in the request body");
+    }
+    if !restore_allowed_now() {
+        return fail(StatusCode::TOO_MANY_REQUESTS, "rate limited");
+    }
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    let msg = crate::core_task::CoreMsg::Restore {
+        data: body.to_vec(),
+        reply,
+    };
+    if shared.core.send(msg).await.is_err() {
+        return fail(StatusCode::OK, fourlw::ZK_NOT_SERVING);
+    }
+    match answer.await {
+        Ok(Ok(zxid)) => {
+            let mut r = Json::obj();
+            r.put("last_zxid", zxid);
+            finish(&mut r, "restore", None);
+            ([(CONTENT_TYPE, "application/json")], r.render()).into_response()
+        }
+        Ok(Err(e)) => {
+            tracing::warn!("restore failed: {e}");
+            fail(StatusCode::INTERNAL_SERVER_ERROR, &e)
+        }
+        Err(_) => fail(StatusCode::OK, fourlw::ZK_NOT_SERVING),
+    }
+}
+
+/// `RateLimiter(1, 300000, MILLISECONDS)` of `RestoreCommand`: one restore per 5 minutes.
+fn restore_allowed_now() -> bool {
+    use std::sync::Mutex;
+    use std::time::{Duration, Instant};
+    static LAST: Mutex<Option<Instant>> = Mutex::new(None);
+    let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+    let now = Instant::now();
+    if last.is_some_and(|t| now.duration_since(t) < Duration::from_secs(300)) {
+        return false;
+    }
+    *last = Some(now);
+    true
 }
 
 /// `RateLimiter(1, 300000 µs)` of `SnapshotCommand`: one snapshot per 300 ms.

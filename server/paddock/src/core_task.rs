@@ -72,6 +72,11 @@ pub enum CoreMsg {
     /// Runs a function against the core's state between requests: how the four-letter
     /// words, the AdminServer and the metrics read (and reset) what only the core knows.
     Inspect(InspectFn),
+    /// The AdminServer's `restore`: replace the data with this snapshot; answers its zxid.
+    Restore {
+        data: Vec<u8>,
+        reply: tokio::sync::oneshot::Sender<Result<i64, String>>,
+    },
 }
 
 /// A query against [`CoreView`]; it sends its answer through its own channel.
@@ -564,6 +569,10 @@ impl CoreTask {
                 }
                 self.conn_stats.remove(&conn);
             }
+            CoreMsg::Restore { data, reply } => {
+                let outcome = self.restore(&data).await;
+                let _ = reply.send(outcome);
+            }
             CoreMsg::Inspect(f) => {
                 let mut view = CoreView {
                     state: &self.state,
@@ -578,6 +587,48 @@ impl CoreTask {
             }
         }
         Ok(())
+    }
+
+    /// `ZooKeeperServer.restoreFromSnapshot`: the snapshot replaces the data (the old files
+    /// are kept aside), every client connection closes, and the server continues from the
+    /// snapshot's zxid. Only a standalone server restores: an ensemble member's data is the
+    /// ensemble's, which one member cannot replace.
+    async fn restore(&mut self, data: &[u8]) -> Result<i64, String> {
+        if self.quorum.is_some() {
+            return Err("restore is only available on a standalone server".into());
+        }
+        // Everything accepted so far is made durable and answered first.
+        let last = self.state.last_zxid();
+        let mut durable = self.log.durable.clone();
+        while *durable.borrow_and_update() < last {
+            if durable.changed().await.is_err() {
+                return Err("the transaction log failed".into());
+            }
+        }
+        self.release(last);
+        if let Some(s) = self.snapshot.take() {
+            s.job.abandon();
+        }
+        let fresh_log = {
+            let cfg = self.state.config().clone();
+            let now = self.clock.now_ms();
+            let (state, zxid) = crate::persist::restore_snapshot(&self.storage, cfg, now, data)
+                .map_err(|e| e.to_string())?;
+            let conns: Vec<ConnId> = self.outboxes.keys().copied().collect();
+            for conn in conns {
+                self.close(conn);
+            }
+            self.state = state;
+            self.digest_log.clear();
+            zxid
+        };
+        let old = std::mem::replace(&mut self.log, LogHandle::start(&self.storage, fresh_log));
+        self.log_generation += 1;
+        let _ = tokio::task::spawn_blocking(move || old.close()).await;
+        self.durable_zxid = fresh_log;
+        self.metrics.snapshot_taken(fresh_log);
+        tracing::info!("restored a snapshot of zxid {fresh_log:#x}");
+        Ok(fresh_log)
     }
 
     /// A request entered the pipeline: in a standalone ZooKeeper every request passes the

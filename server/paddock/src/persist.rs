@@ -305,6 +305,91 @@ pub fn install_snapshot_file(
     Ok(path)
 }
 
+/// Why a snapshot handed to the AdminServer's `restore` cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreError {
+    #[error("the snapshot does not load: {0}")]
+    Unreadable(String),
+    #[error("the snapshot records no zxid (no digest and no lastProcessedZxid)")]
+    NoZxid,
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// ZooKeeper 3.9's `restoreFromSnapshot` for a standalone server: loads `data` (a snapshot
+/// stream, as the `snapshot` command sends it) into a new state, moves every snapshot and log
+/// file of the data directories into `<dataDir>/before-restore-<unix seconds>/` (kept, not
+/// deleted: the restore may be a mistake), and installs the snapshot as
+/// `snapshot.<its zxid>`, so a restart comes back to exactly it. Returns the state and zxid.
+pub fn restore_snapshot(
+    storage: &Storage,
+    cfg: CoreConfig,
+    now_ms: i64,
+    data: &[u8],
+) -> Result<(State, i64), RestoreError> {
+    let fs = &*storage.fs;
+    let data_dir = storage
+        .snap_dir
+        .parent()
+        .unwrap_or(&storage.snap_dir)
+        .to_owned();
+    let staging = data_dir.join("restore.tmp");
+    if let Ok(names) = fs.list(&staging) {
+        for name in names {
+            let _ = fs.remove_file(&staging.join(name));
+        }
+    }
+    fs.create_dir_all(&staging)?;
+    // First pass: where the snapshot ends (its zxid is in its trailer).
+    install_into(fs, &staging, "snapshot.0", data)?;
+    let first = visit_newest_snapshot(fs, &staging, |zxid| Loading::new(cfg.clone(), now_ms, zxid))
+        .map_err(|e| RestoreError::Unreadable(e.to_string()))?;
+    let Some((_, first_path, _, trailer)) = first else {
+        return Err(RestoreError::Unreadable("not a snapshot".into()));
+    };
+    let zxid = (trailer.last_processed_zxid)
+        .or(trailer.digest.map(|d| d.zxid))
+        .ok_or(RestoreError::NoZxid)?;
+    fs.remove_file(&first_path)?;
+    let name = paddock_storage::names::snapshot_name(zxid, "");
+    install_into(fs, &staging, &name, data)?;
+    let loaded = visit_newest_snapshot(fs, &staging, |z| Loading::new(cfg.clone(), now_ms, z))
+        .map_err(|e| RestoreError::Unreadable(e.to_string()))?;
+    let Some((_, staged, loading, _)) = loaded else {
+        return Err(RestoreError::Unreadable("not a snapshot".into()));
+    };
+    let mut state = loading
+        .finish()
+        .map_err(|e| RestoreError::Unreadable(e.to_string()))?;
+    state.recovery_done(now_ms);
+    // The old history goes aside, then the restored snapshot takes its place.
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let aside = data_dir.join(format!("before-restore-{secs}"));
+    fs.create_dir_all(&aside)?;
+    for dir in [&storage.snap_dir, &storage.log_dir] {
+        for name in fs.list(dir)? {
+            if name.starts_with("snapshot.") || name.starts_with("log.") {
+                fs.rename(&dir.join(&name), &aside.join(&name))?;
+            }
+        }
+        fs.sync_dir(dir)?;
+    }
+    fs.rename(&staged, &storage.snap_dir.join(&name))?;
+    fs.sync_dir(&storage.snap_dir)?;
+    Ok((state, zxid))
+}
+
+fn install_into(fs: &dyn Fs, dir: &Path, name: &str, data: &[u8]) -> std::io::Result<()> {
+    let path = dir.join(name);
+    let mut file = fs.create(&path)?;
+    file.write_at(0, data)?;
+    file.sync_data()?;
+    drop(file);
+    fs.sync_dir(dir)
+}
+
 /// Snapshots still being written when the server stopped stay as `snapshot.<zxid>.tmp`; no
 /// reader takes them, so they are only clutter (and disk space) and go at startup.
 fn remove_unfinished_snapshots(storage: &Storage) {

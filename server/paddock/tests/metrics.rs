@@ -476,10 +476,35 @@ async fn get_authorized(
     (status, headers, raw[split + 4..].to_vec())
 }
 
+/// One POST with an `Authorization` header and a binary body: (status, body text).
+async fn post_authorized(addr: SocketAddr, path: &str, auth: &str, body: &[u8]) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\nConnection: close\r\n\
+         Content-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).await.expect("write");
+    s.write_all(body).await.expect("write");
+    let mut raw = Vec::new();
+    tokio::time::timeout(DEADLINE, s.read_to_end(&mut raw))
+        .await
+        .expect("answered")
+        .expect("read");
+    let raw = String::from_utf8_lossy(&raw).into_owned();
+    let status = raw
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status");
+    let body = raw.split_once("\r\n\r\n").map_or("", |b| b.1).to_owned();
+    (status, body)
+}
+
 /// ZooKeeper 3.9's `snapshot` command: ALL on `/` for the identity in the `Authorization`
 /// header, one per 300 ms, the snapshot streamed with `last_zxid` and `snapshot_size`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_snapshot_command_streams_a_snapshot_to_an_authorized_caller() {
+async fn snapshot_and_restore_serve_an_authorized_caller() {
     let server = start(true).await;
     let admin = server.admin.expect("admin enabled");
     let mut client = Client::connect(server.addr).await.expect("session");
@@ -508,6 +533,7 @@ async fn the_snapshot_command_streams_a_snapshot_to_an_authorized_caller() {
     let zxid = i64::from_str_radix(header("last_zxid").trim_start_matches("0x"), 16).unwrap();
     assert_eq!(zxid, 6, "one session and five creates");
     assert_eq!(&body[..4], b"ZKSN", "a ZooKeeper snapshot file");
+    let snap = body.clone();
     // RateLimiter(1, 300 ms).
     let (status, _, _) =
         get_authorized(admin, "/commands/snapshot", Some("digest bob:secret")).await;
@@ -542,5 +568,32 @@ async fn the_snapshot_command_streams_a_snapshot_to_an_authorized_caller() {
         get_authorized(admin, "/commands/snapshot", Some("digest alice:pw")).await;
     assert_eq!(status, 200);
     assert_eq!(&body[..4], b"ZKSN");
+
+    // restore (3.9): the snapshot taken at zxid 6 replaces what came after it.
+    client.call(create("/after-backup")).await.expect("create");
+    let (status, reply) =
+        post_authorized(admin, "/commands/restore", "digest bob:secret", &snap).await;
+    assert_eq!(status, 403, "bob is not authorized on / any more: {reply}");
+    let (status, reply) = post_authorized(admin, "/commands/rest", "digest alice:pw", &snap).await;
+    assert_eq!(status, 200, "{reply}");
+    assert!(reply.contains("\"last_zxid\" : 6"), "{reply}");
+    let mut fresh = Client::connect(server.addr).await.expect("a new session");
+    for i in 0..5 {
+        assert!(fresh
+            .get_data(&format!("/snap{i}"))
+            .await
+            .expect("read")
+            .is_some());
+    }
+    assert!(
+        fresh
+            .get_data("/after-backup")
+            .await
+            .expect("read")
+            .is_none(),
+        "the restored tree is the snapshot's"
+    );
+    let (status, _) = post_authorized(admin, "/commands/restore", "digest alice:pw", &snap).await;
+    assert_eq!(status, 429, "one restore per 5 minutes");
     server.stop().await;
 }

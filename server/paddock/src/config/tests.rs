@@ -218,9 +218,12 @@ someFutureKey=1
         standalone_enabled: true,
         quorum_listen_on_all_ips: false,
         otlp_endpoint: None,
-        secure_client_port: None,
+        secure_client_port: Some(2282),
         secure_client_port_address: None,
-        tls: Default::default(),
+        tls: crate::config::TlsSettings {
+            key_store: Some("/k".into()),
+            ..Default::default()
+        },
         ssl_quorum: false,
         quorum_tls: Default::default(),
         force_sync: false,
@@ -246,9 +249,6 @@ someFutureKey=1
         sync_limit: Some(5),
         ignored_keys: [
             "metricsProvider.exportJvmInfo",
-            "secureClientPort",
-            "sslQuorum",
-            "ssl.keyStore.location",
             "localSessionsEnabled",
             "electionAlg",
             "peerType",
