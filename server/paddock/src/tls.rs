@@ -41,31 +41,52 @@ pub enum TlsError {
 pub struct TlsAcceptor {
     settings: TlsSettings,
     current: Mutex<Loaded>,
+    check_every: Duration,
 }
 
 struct Loaded {
     config: Arc<ServerConfig>,
     stamps: Vec<Option<SystemTime>>,
     checked: Instant,
+    /// Bumped on every successful reload.
+    generation: u64,
 }
 
 impl TlsAcceptor {
     pub fn new(settings: &TlsSettings) -> Result<TlsAcceptor, TlsError> {
+        TlsAcceptor::with_check_interval(settings, RELOAD_CHECK)
+    }
+
+    /// `new`, checking the files for changes every `check_every`.
+    pub fn with_check_interval(
+        settings: &TlsSettings,
+        check_every: Duration,
+    ) -> Result<TlsAcceptor, TlsError> {
         let config = server_config(settings)?;
         Ok(TlsAcceptor {
             current: Mutex::new(Loaded {
                 config,
                 stamps: stamps(settings),
                 checked: Instant::now(),
+                generation: 0,
             }),
             settings: settings.clone(),
+            check_every,
         })
+    }
+
+    /// How many times the stores were reloaded.
+    pub fn generation(&self) -> u64 {
+        self.current
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .generation
     }
 
     /// The configuration for the next handshake, reloaded first if the files changed.
     pub fn config(&self) -> Arc<ServerConfig> {
         let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
-        if current.checked.elapsed() >= RELOAD_CHECK {
+        if current.checked.elapsed() >= self.check_every {
             current.checked = Instant::now();
             let now = stamps(&self.settings);
             if now != current.stamps {
@@ -74,6 +95,7 @@ impl TlsAcceptor {
                         tracing::info!("TLS key or trust store changed: reloaded");
                         current.config = config;
                         current.stamps = now;
+                        current.generation += 1;
                     }
                     Err(e) => tracing::warn!(
                         "TLS stores changed but do not load, keeping the old ones: {e}"
@@ -229,6 +251,47 @@ mod tests {
             server_config(&TlsSettings::default()),
             Err(TlsError::NoKeyStore)
         ));
+    }
+
+    /// A key store (key and self-signed certificate) for `name`, written to `path`.
+    fn write_key_store(path: &Path, name: &str) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec![name.to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        std::fs::write(path, format!("{}{}", key.serialize_pem(), cert.pem())).unwrap();
+    }
+
+    // FileChangeWatcher: a changed key store is loaded for the next handshakes; one that
+    // does not load leaves the previous pair in use.
+    #[test]
+    fn changed_stores_are_reloaded_and_broken_ones_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("server.pem");
+        write_key_store(&store, "first");
+        let s = TlsSettings {
+            key_store: Some(store.clone()),
+            client_auth: ClientAuth::None,
+            ..TlsSettings::default()
+        };
+        let acceptor = TlsAcceptor::with_check_interval(&s, Duration::ZERO).unwrap();
+        let first = acceptor.config();
+        assert!(
+            Arc::ptr_eq(&first, &acceptor.config()),
+            "unchanged files, same config"
+        );
+        // A new modification time, then a new pair.
+        std::thread::sleep(Duration::from_millis(20));
+        write_key_store(&store, "second");
+        let second = acceptor.config();
+        assert_eq!(acceptor.generation(), 1);
+        assert!(!Arc::ptr_eq(&first, &second));
+        std::thread::sleep(Duration::from_millis(20));
+        std::fs::write(&store, "not a key store").unwrap();
+        let kept = acceptor.config();
+        assert_eq!(acceptor.generation(), 1, "a broken store is not loaded");
+        assert!(Arc::ptr_eq(&second, &kept));
     }
 
     #[test]
