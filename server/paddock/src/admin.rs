@@ -309,43 +309,24 @@ async fn snapshot(
         finish(&mut r, "snapshot", Some(error.to_owned()));
         (status, [(CONTENT_TYPE, "application/json")], r.render()).into_response()
     };
-    let Some(auth) = auth else {
-        return fail(
-            StatusCode::UNAUTHORIZED,
-            "Auth info is missing for the command",
-        );
-    };
-    // `AUTH_INFO_SEPARATOR` is a space: "digest user:password", or "ip" alone.
-    let mut parts = auth.splitn(2, ' ');
-    let scheme = parts.next().unwrap_or_default().to_owned();
-    let credential = parts.next().map(|c| c.as_bytes().to_vec());
-    let ip = peer.ip();
+    if let Err((status, error)) = authorize(shared, auth.as_deref(), peer).await {
+        return fail(status, error);
+    }
     let taken = inspect(&shared.core, move |v| {
-        let perm = paddock_jute::perms::ALL;
-        v.state
-            .authorize_admin(&scheme, credential.as_deref(), ip, "/", perm)
-            .map(|()| {
-                if !snapshot_allowed_now() {
-                    return None;
-                }
-                let zxid = v.state.last_zxid();
-                Some(crate::persist::write_snapshot_now(v.storage, v.state).map(|p| (p, zxid)))
-            })
+        if !snapshot_allowed_now() {
+            return None;
+        }
+        let zxid = v.state.last_zxid();
+        Some(crate::persist::write_snapshot_now(v.storage, v.state).map(|p| (p, zxid)))
     })
     .await;
     let written = match taken {
         None => return fail(StatusCode::OK, fourlw::ZK_NOT_SERVING),
-        Some(Err(paddock_core::AdminAuth::NotAuthenticated)) => {
-            return fail(StatusCode::UNAUTHORIZED, "Not authenticated")
-        }
-        Some(Err(paddock_core::AdminAuth::NotAuthorized)) => {
-            return fail(StatusCode::FORBIDDEN, "Not authorized")
-        }
-        Some(Ok(None)) => {
+        Some(None) => {
             tracing::warn!("snapshot request was rate limited");
             return fail(StatusCode::TOO_MANY_REQUESTS, "rate limited");
         }
-        Some(Ok(Some(written))) => written,
+        Some(Some(written)) => written,
     };
     let (path, zxid) = match written {
         Ok(w) => w,
@@ -385,6 +366,41 @@ async fn snapshot(
     response
 }
 
+/// `Commands.runCommand`'s `AuthRequest` check for the 3.9 commands: the identity of the
+/// `Authorization: <scheme> [<auth>]` header (`AUTH_INFO_SEPARATOR` is a space) must have ALL
+/// on `/`. The error is ZooKeeper's status and message.
+async fn authorize(
+    shared: &Arc<Shared>,
+    auth: Option<&str>,
+    peer: std::net::SocketAddr,
+) -> Result<(), (StatusCode, &'static str)> {
+    let missing = (
+        StatusCode::UNAUTHORIZED,
+        "Auth info is missing for the command",
+    );
+    let auth = auth.ok_or(missing)?;
+    let mut parts = auth.splitn(2, ' ');
+    let scheme = parts.next().unwrap_or_default().to_owned();
+    let credential = parts.next().map(|c| c.as_bytes().to_vec());
+    let ip = peer.ip();
+    let checked = inspect(&shared.core, move |v| {
+        let perm = paddock_jute::perms::ALL;
+        v.state
+            .authorize_admin(&scheme, credential.as_deref(), ip, "/", perm)
+    })
+    .await;
+    match checked {
+        None => Err((StatusCode::OK, fourlw::ZK_NOT_SERVING)),
+        Some(Err(paddock_core::AdminAuth::NotAuthenticated)) => {
+            Err((StatusCode::UNAUTHORIZED, "Not authenticated"))
+        }
+        Some(Err(paddock_core::AdminAuth::NotAuthorized)) => {
+            Err((StatusCode::FORBIDDEN, "Not authorized"))
+        }
+        Some(Ok(())) => Ok(()),
+    }
+}
+
 /// The largest snapshot `restore` takes in one request.
 const MAX_RESTORE_BYTES: usize = 1 << 30;
 
@@ -410,31 +426,9 @@ async fn command_post(
     let Some(shared) = state.serving() else {
         return fail(StatusCode::OK, fourlw::ZK_NOT_SERVING);
     };
-    let Some(auth) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
-        return fail(
-            StatusCode::UNAUTHORIZED,
-            "Auth info is missing for the command",
-        );
-    };
-    let mut parts = auth.splitn(2, ' ');
-    let scheme = parts.next().unwrap_or_default().to_owned();
-    let credential = parts.next().map(|c| c.as_bytes().to_vec());
-    let ip = peer.ip();
-    let allowed = inspect(&shared.core, move |v| {
-        let perm = paddock_jute::perms::ALL;
-        v.state
-            .authorize_admin(&scheme, credential.as_deref(), ip, "/", perm)
-    })
-    .await;
-    match allowed {
-        None => return fail(StatusCode::OK, fourlw::ZK_NOT_SERVING),
-        Some(Err(paddock_core::AdminAuth::NotAuthenticated)) => {
-            return fail(StatusCode::UNAUTHORIZED, "Not authenticated")
-        }
-        Some(Err(paddock_core::AdminAuth::NotAuthorized)) => {
-            return fail(StatusCode::FORBIDDEN, "Not authorized")
-        }
-        Some(Ok(())) => {}
+    let auth = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
+    if let Err((status, error)) = authorize(&shared, auth, peer).await {
+        return fail(status, error);
     }
     if body.is_empty() {
         return fail(StatusCode::BAD_REQUEST, "no snapshot in the request body");
