@@ -313,7 +313,7 @@ async fn snapshot(
         return fail(status, error);
     }
     let taken = inspect(&shared.core, move |v| {
-        if !snapshot_allowed_now() {
+        if !SNAPSHOT_LIMIT.allow() {
             return None;
         }
         let zxid = v.state.last_zxid();
@@ -433,7 +433,7 @@ async fn command_post(
     if body.is_empty() {
         return fail(StatusCode::BAD_REQUEST, "no snapshot in the request body");
     }
-    if !restore_allowed_now() {
+    if !RESTORE_LIMIT.allow() {
         return fail(StatusCode::TOO_MANY_REQUESTS, "rate limited");
     }
     let (reply, answer) = tokio::sync::oneshot::channel();
@@ -459,33 +459,35 @@ async fn command_post(
     }
 }
 
-/// `RateLimiter(1, 300000, MILLISECONDS)` of `RestoreCommand`: one restore per 5 minutes.
-fn restore_allowed_now() -> bool {
-    use std::sync::Mutex;
-    use std::time::{Duration, Instant};
-    static LAST: Mutex<Option<Instant>> = Mutex::new(None);
-    let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
-    let now = Instant::now();
-    if last.is_some_and(|t| now.duration_since(t) < Duration::from_secs(300)) {
-        return false;
-    }
-    *last = Some(now);
-    true
+/// ZooKeeper's `RateLimiter(1, interval)`: one permit per interval.
+struct RateLimit {
+    last: std::sync::Mutex<Option<std::time::Instant>>,
+    every: std::time::Duration,
 }
 
-/// `RateLimiter(1, 300000 µs)` of `SnapshotCommand`: one snapshot per 300 ms.
-fn snapshot_allowed_now() -> bool {
-    use std::sync::Mutex;
-    use std::time::{Duration, Instant};
-    static LAST: Mutex<Option<Instant>> = Mutex::new(None);
-    let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
-    let now = Instant::now();
-    if last.is_some_and(|t| now.duration_since(t) < Duration::from_millis(300)) {
-        return false;
+impl RateLimit {
+    const fn new(every: std::time::Duration) -> RateLimit {
+        RateLimit {
+            last: std::sync::Mutex::new(None),
+            every,
+        }
     }
-    *last = Some(now);
-    true
+
+    fn allow(&self) -> bool {
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        let now = std::time::Instant::now();
+        if last.is_some_and(|t| now.duration_since(t) < self.every) {
+            return false;
+        }
+        *last = Some(now);
+        true
+    }
 }
+
+/// `SnapshotCommand`'s limit: 300000 µs.
+static SNAPSHOT_LIMIT: RateLimit = RateLimit::new(std::time::Duration::from_millis(300));
+/// `RestoreCommand`'s limit: 300000 ms (its `RateLimiter` counts in milliseconds).
+static RESTORE_LIMIT: RateLimit = RateLimit::new(std::time::Duration::from_secs(300));
 
 /// `CommandResponse.toMap`: the command's entries, then `command` and `error` (a command
 /// that put its own `error` keeps it in its place).
