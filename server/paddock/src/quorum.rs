@@ -101,24 +101,73 @@ impl QuorumSetup {
     }
 }
 
-/// `sslQuorum`'s PEM material from the `ssl.quorum.*` stores, checked as the client port's.
-fn quorum_tls(s: &crate::config::TlsSettings) -> Result<paddock_peer_net::NetTls, QuorumError> {
-    // The same checks as the client port's stores (PEM, a key, a chain, CAs).
-    let need_trust = crate::config::TlsSettings {
-        client_auth: crate::config::ClientAuth::Need,
-        ..s.clone()
+/// `sslQuorum`'s PEM material from the `ssl.quorum.*` stores, checked as the client port's,
+/// and read again for later links when the files change (`sslQuorumReloadCertFiles`).
+struct QuorumTlsFiles {
+    settings: crate::config::TlsSettings,
+    loaded: std::sync::Mutex<(Vec<Option<std::time::SystemTime>>, paddock_peer_net::NetTls)>,
+}
+
+impl QuorumTlsFiles {
+    fn load(s: &crate::config::TlsSettings) -> Result<paddock_peer_net::NetTls, String> {
+        // The same checks as the client port's stores (PEM, a key, a chain, CAs).
+        let need_trust = crate::config::TlsSettings {
+            client_auth: crate::config::ClientAuth::Need,
+            ..s.clone()
+        };
+        crate::tls::server_config(&need_trust).map_err(|e| e.to_string())?;
+        let read = |p: &Option<std::path::PathBuf>| {
+            let p = p.as_ref().expect("checked by server_config");
+            std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))
+        };
+        let key_store = read(&s.key_store)?;
+        Ok(paddock_peer_net::NetTls {
+            cert_pem: key_store.clone(),
+            key_pem: key_store,
+            ca_pem: read(&s.trust_store)?,
+        })
+    }
+
+    fn stamps(&self) -> Vec<Option<std::time::SystemTime>> {
+        [&self.settings.key_store, &self.settings.trust_store]
+            .into_iter()
+            .map(|p| {
+                p.as_ref()
+                    .and_then(|p| std::fs::metadata(p).ok())
+                    .and_then(|m| m.modified().ok())
+            })
+            .collect()
+    }
+}
+
+impl paddock_peer_net::TlsSource for QuorumTlsFiles {
+    fn current(&self) -> paddock_peer_net::NetTls {
+        let now = self.stamps();
+        let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        if now != loaded.0 {
+            match QuorumTlsFiles::load(&self.settings) {
+                Ok(tls) => {
+                    tracing::info!("sslQuorum stores changed: later links use the new ones");
+                    *loaded = (now, tls);
+                }
+                Err(e) => tracing::warn!("sslQuorum stores changed but do not load: {e}"),
+            }
+        }
+        loaded.1.clone()
+    }
+}
+
+fn quorum_tls(
+    s: &crate::config::TlsSettings,
+) -> Result<std::sync::Arc<dyn paddock_peer_net::TlsSource>, QuorumError> {
+    let tls = QuorumTlsFiles::load(s).map_err(QuorumError::Tls)?;
+    let files = QuorumTlsFiles {
+        settings: s.clone(),
+        loaded: std::sync::Mutex::new((Vec::new(), tls)),
     };
-    crate::tls::server_config(&need_trust).map_err(|e| QuorumError::Tls(e.to_string()))?;
-    let read = |p: &Option<std::path::PathBuf>| {
-        let p = p.as_ref().expect("checked by server_config");
-        std::fs::read(p).map_err(|e| QuorumError::Tls(format!("{}: {e}", p.display())))
-    };
-    let key_store = read(&s.key_store)?;
-    Ok(paddock_peer_net::NetTls {
-        cert_pem: key_store.clone(),
-        key_pem: key_store,
-        ca_pem: read(&s.trust_store)?,
-    })
+    let stamps = files.stamps();
+    files.loaded.lock().unwrap_or_else(|e| e.into_inner()).0 = stamps;
+    Ok(std::sync::Arc::new(files))
 }
 
 fn ids(cfg: &ServerConfig, role: Role) -> Vec<u64> {

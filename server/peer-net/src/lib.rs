@@ -24,4 +24,4 @@ pub(crate) mod proto {
 
 pub use codec::{Frame, FrameCodec};
 pub use error::{NetError, SendError};
-pub use net::{Direction, Event, LinkStats, Net, NetConfig, NetTls, Peer};
+pub use net::{Direction, Event, LinkStats, Net, NetConfig, NetTls, Peer, TlsSource};

@@ -12,9 +12,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
 use tonic::metadata::MetadataValue;
-use tonic::transport::{
-    Certificate, Channel, ClientTlsConfig, Endpoint, Identity, Server, ServerTlsConfig,
-};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity, Server};
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::codec::Frame;
@@ -52,8 +50,22 @@ pub struct NetConfig {
     /// Wait after a failed attempt, doubling up to `retry_max_ms`.
     pub retry_min_ms: u64,
     pub retry_max_ms: u64,
-    /// Mutual TLS between members (ZooKeeper's `sslQuorum`); `None`: plain TCP.
-    pub tls: Option<NetTls>,
+    /// Mutual TLS between members (ZooKeeper's `sslQuorum`); `None`: plain TCP. Each new
+    /// connection, either way, takes the source's current material, so a host that reloads
+    /// its certificate files changes what later connections use without a restart.
+    pub tls: Option<Arc<dyn TlsSource>>,
+}
+
+/// Where the TLS material of member links comes from.
+pub trait TlsSource: Send + Sync + 'static {
+    /// The material for the next connection.
+    fn current(&self) -> NetTls;
+}
+
+impl TlsSource for NetTls {
+    fn current(&self) -> NetTls {
+        self.clone()
+    }
 }
 
 /// The PEM material of a member's TLS links: its certificate chain and private key, which it
@@ -64,6 +76,45 @@ pub struct NetTls {
     pub cert_pem: Vec<u8>,
     pub key_pem: Vec<u8>,
     pub ca_pem: Vec<u8>,
+}
+
+impl std::fmt::Debug for dyn TlsSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TlsSource")
+    }
+}
+
+/// The rustls server side of a link: this member's certificate, and client certificates
+/// required to chain to the CAs; HTTP/2 by ALPN, as gRPC clients ask.
+fn server_tls(tls: &NetTls) -> Result<tokio_rustls::rustls::ServerConfig, String> {
+    use tokio_rustls::rustls;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&tls.cert_pem)
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
+    let key = PrivateKeyDer::from_pem_slice(&tls.key_pem).map_err(|e| e.to_string())?;
+    let mut roots = rustls::RootCertStore::empty();
+    for ca in CertificateDer::pem_slice_iter(&tls.ca_pem) {
+        roots
+            .add(ca.map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .build()
+    .map_err(|e| e.to_string())?;
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(chain, key)
+        .map_err(|e| e.to_string())?;
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    Ok(config)
 }
 
 impl std::fmt::Debug for NetTls {
@@ -320,20 +371,57 @@ fn serve(
         .max_encoding_message_size(cfg.max_frame_bytes);
     let tls = cfg.tls.clone();
     async move {
-        let incoming = TcpListenerStream::new(listener);
         let mut builder = Server::builder();
-        if let Some(tls) = tls {
-            let config = ServerTlsConfig::new()
-                .identity(Identity::from_pem(&tls.cert_pem, &tls.key_pem))
-                .client_ca_root(Certificate::from_pem(&tls.ca_pem));
-            builder = match builder.tls_config(config) {
-                Ok(b) => b,
-                Err(e) => {
-                    tracing::error!(error = %e, "ensemble link TLS configuration refused");
-                    return;
-                }
-            };
-        }
+        let Some(tls) = tls else {
+            let incoming = TcpListenerStream::new(listener);
+            let result = builder
+                .add_service(server)
+                .serve_with_incoming_shutdown(incoming, async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                })
+                .await;
+            if let Err(e) = result {
+                tracing::error!(error = %e, "ensemble link service stopped");
+            }
+            return;
+        };
+        // TLS: each accepted connection is handshaken with the source's current material,
+        // off the accept loop, and handed to the gRPC server once established.
+        let (tx, rx) = mpsc::channel(64);
+        let mut accepting = stopped.clone();
+        tokio::spawn(async move {
+            loop {
+                let accepted = tokio::select! {
+                    a = listener.accept() => a,
+                    _ = accepting.wait_for(|stop| *stop) => return,
+                };
+                let Ok((tcp, addr)) = accepted else {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                };
+                let config = match server_tls(&tls.current()) {
+                    Ok(c) => Arc::new(c),
+                    Err(e) => {
+                        tracing::error!(error = %e, "ensemble link TLS configuration refused");
+                        continue;
+                    }
+                };
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    let handshake = tokio_rustls::TlsAcceptor::from(config).accept(tcp);
+                    match tokio::time::timeout(Duration::from_secs(10), handshake).await {
+                        Ok(Ok(stream)) => {
+                            let _ = tx.send(Ok::<_, std::io::Error>(stream)).await;
+                        }
+                        Ok(Err(e)) => {
+                            tracing::debug!(%addr, error = %e, "link TLS handshake failed")
+                        }
+                        Err(_) => tracing::debug!(%addr, "link TLS handshake timed out"),
+                    }
+                });
+            }
+        });
+        let incoming = ReceiverStream::new(rx);
         let result = builder
             .add_service(server)
             .serve_with_incoming_shutdown(incoming, async move {
@@ -386,7 +474,8 @@ impl OutboundLink {
         let mut endpoint = Endpoint::from_shared(format!("{scheme}://{}", self.peer.addr))?
             .connect_timeout(Duration::from_millis(self.cfg.connect_timeout_ms))
             .tcp_nodelay(true);
-        if let Some(tls) = &self.cfg.tls {
+        if let Some(source) = &self.cfg.tls {
+            let tls = source.current();
             let config = ClientTlsConfig::new()
                 .ca_certificate(Certificate::from_pem(&tls.ca_pem))
                 .identity(Identity::from_pem(&tls.cert_pem, &tls.key_pem))

@@ -258,7 +258,7 @@ async fn tls_links_deliver_and_plain_peers_cannot_join_them() {
     let tls = tls_material();
     let with_tls = |id| {
         let mut cfg = config(id, &members);
-        cfg.tls = Some(tls.clone());
+        cfg.tls = Some(std::sync::Arc::new(tls.clone()));
         cfg
     };
     let (one, mut one_events) = Net::start(with_tls(1)).await.expect("start 1");
@@ -285,5 +285,61 @@ async fn tls_links_deliver_and_plain_peers_cannot_join_them() {
             !matches!(event, Event::Frame { from: 3, .. }),
             "a plain-TCP member got a frame through to a TLS one"
         );
+    }
+}
+
+/// Material that can be swapped while the member runs (the host reloading its files).
+struct Swappable(std::sync::Mutex<paddock_peer_net::NetTls>);
+
+impl paddock_peer_net::TlsSource for Swappable {
+    fn current(&self) -> paddock_peer_net::NetTls {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+// Certificate reload: a member whose material changes uses the new one for its next
+// connections, without a restart. Member 2 comes back with a new CA and certificate; member
+// 1 reaches it only once its own source has the new material too.
+#[tokio::test]
+async fn new_links_use_reloaded_tls_material() {
+    let members: Vec<_> = (1..=2).map(|id| (id, free_addr())).collect();
+    let old = tls_material();
+    let new = tls_material();
+    let source = std::sync::Arc::new(Swappable(std::sync::Mutex::new(old.clone())));
+    let mut one_cfg = config(1, &members);
+    one_cfg.tls = Some(source.clone());
+    let (one, _one_events) = Net::start(one_cfg).await.expect("start 1");
+    let mut two_cfg = config(2, &members);
+    two_cfg.tls = Some(std::sync::Arc::new(old.clone()));
+    let (two, mut two_events) = Net::start(two_cfg).await.expect("start 2");
+    one.send(2, Bytes::from_static(b"old")).expect("queued");
+    assert_eq!(
+        next_frame(&mut two_events).await,
+        (1, Bytes::from_static(b"old"))
+    );
+    drop(two);
+    drop(two_events);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Member 2 restarts on the new CA: member 1's old material no longer gets through.
+    let mut two_cfg = config(2, &members);
+    two_cfg.tls = Some(std::sync::Arc::new(new.clone()));
+    let (_two, mut two_events) = Net::start(two_cfg).await.expect("restart 2");
+    for _ in 0..5 {
+        let _ = one.send(2, Bytes::from_static(b"stale"));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        !matches!(two_events.try_recv(), Ok(Event::Frame { .. })),
+        "a link with the old CA got through"
+    );
+    // Member 1 reloads: its next connection attempt carries the new material.
+    *source.0.lock().unwrap() = new;
+    loop {
+        let _ = one.send(2, Bytes::from_static(b"new"));
+        let (from, frame) = next_frame(&mut two_events).await;
+        if frame == Bytes::from_static(b"new") {
+            assert_eq!(from, 1);
+            break;
+        }
     }
 }
