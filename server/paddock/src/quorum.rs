@@ -127,22 +127,11 @@ impl QuorumTlsFiles {
             ca_pem: read(&s.trust_store)?,
         })
     }
-
-    fn stamps(&self) -> Vec<Option<std::time::SystemTime>> {
-        [&self.settings.key_store, &self.settings.trust_store]
-            .into_iter()
-            .map(|p| {
-                p.as_ref()
-                    .and_then(|p| std::fs::metadata(p).ok())
-                    .and_then(|m| m.modified().ok())
-            })
-            .collect()
-    }
 }
 
 impl paddock_peer_net::TlsSource for QuorumTlsFiles {
     fn current(&self) -> paddock_peer_net::NetTls {
-        let now = self.stamps();
+        let now = crate::tls::stamps(&self.settings);
         let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
         if now != loaded.0 {
             match QuorumTlsFiles::load(&self.settings) {
@@ -165,7 +154,7 @@ fn quorum_tls(
         settings: s.clone(),
         loaded: std::sync::Mutex::new((Vec::new(), tls)),
     };
-    let stamps = files.stamps();
+    let stamps = crate::tls::stamps(&files.settings);
     files.loaded.lock().unwrap_or_else(|e| e.into_inner()).0 = stamps;
     Ok(std::sync::Arc::new(files))
 }

@@ -112,7 +112,8 @@ impl TlsAcceptor {
     }
 }
 
-fn stamps(s: &TlsSettings) -> Vec<Option<SystemTime>> {
+/// The modification times of a store pair's files: what a reload watches.
+pub fn stamps(s: &TlsSettings) -> Vec<Option<SystemTime>> {
     [&s.key_store, &s.trust_store]
         .into_iter()
         .map(|p| {

@@ -365,24 +365,13 @@ fn serve(
         inbox,
         stopped: stopped.clone(),
     };
-    let mut stopped = stopped;
     let server = LinkServer::new(service)
         .max_decoding_message_size(cfg.max_frame_bytes)
         .max_encoding_message_size(cfg.max_frame_bytes);
     let tls = cfg.tls.clone();
     async move {
-        let mut builder = Server::builder();
         let Some(tls) = tls else {
-            let incoming = TcpListenerStream::new(listener);
-            let result = builder
-                .add_service(server)
-                .serve_with_incoming_shutdown(incoming, async move {
-                    let _ = stopped.wait_for(|stop| *stop).await;
-                })
-                .await;
-            if let Err(e) = result {
-                tracing::error!(error = %e, "ensemble link service stopped");
-            }
+            serve_until_stopped(server, TcpListenerStream::new(listener), stopped).await;
             return;
         };
         // TLS: each accepted connection is handshaken with the source's current material,
@@ -421,16 +410,34 @@ fn serve(
                 });
             }
         });
-        let incoming = ReceiverStream::new(rx);
-        let result = builder
-            .add_service(server)
-            .serve_with_incoming_shutdown(incoming, async move {
-                let _ = stopped.wait_for(|stop| *stop).await;
-            })
-            .await;
-        if let Err(e) = result {
-            tracing::error!(error = %e, "ensemble link service stopped");
-        }
+        serve_until_stopped(server, ReceiverStream::new(rx), stopped).await;
+    }
+}
+
+/// Runs the link service on `incoming` connections until the member stops.
+async fn serve_until_stopped<I, IO, IE>(
+    server: LinkServer<LinkService>,
+    incoming: I,
+    mut stopped: watch::Receiver<bool>,
+) where
+    I: tokio_stream::Stream<Item = Result<IO, IE>>,
+    IO: tokio::io::AsyncRead
+        + tokio::io::AsyncWrite
+        + tonic::transport::server::Connected
+        + Unpin
+        + Send
+        + 'static,
+    IO::ConnectInfo: Clone + Send + Sync + 'static,
+    IE: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let result = Server::builder()
+        .add_service(server)
+        .serve_with_incoming_shutdown(incoming, async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        })
+        .await;
+    if let Err(e) = result {
+        tracing::error!(error = %e, "ensemble link service stopped");
     }
 }
 
