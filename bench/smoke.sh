@@ -4,7 +4,8 @@
 #  - bench/storage.py: 2,000 znodes, 2-second runs, one restart (build, start, load,
 #    populate, SIGTERM, restart, recovery read, memory).
 #  - bench/compare --quick: every workload cell, the sessions sweep (1 and 10), the watch
-#    fan-out (100 sessions x 20 znodes) and the recovery phase, in 1-second cells.
+#    fan-out (100 sessions x 20 znodes), the recovery phase in 1-second cells, and one
+#    leader-failover trial.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 workdir="${BENCH_SMOKE_WORKDIR:-$here/../target/bench-smoke}"
@@ -19,7 +20,8 @@ compare_dir="$workdir-compare"
 /usr/bin/python3 "$here/compare" --quick --servers paddock --profile debug --no-install \
   --no-build --workdir "$compare_dir"
 for row in 'get ops/s' 'create-delete ops/s' 'multi ops/s' 'churn sessions/s' \
-  'sweep set 10x1 ops/s' 'watch: burst notifications/s' 'memory per znode (bytes)'; do
+  'sweep set 10x1 ops/s' 'watch: burst notifications/s' 'memory per znode (bytes)' \
+  'leader failover, kill to first write (s, median of 1)'; do
   grep -q "^| $row | [0-9]" "$compare_dir/results.md" || { echo "missing: $row" >&2; exit 1; }
 done
 test -s "$compare_dir/throughput-vs-sessions.svg"
