@@ -294,13 +294,10 @@ pub fn install_snapshot_file(
 ) -> std::io::Result<PathBuf> {
     let name = paddock_storage::names::snapshot_name(zxid, suffix);
     let path = storage.snap_dir.join(&name);
-    let tmp = storage.snap_dir.join(format!("{name}.tmp"));
+    let tmp = format!("{name}.tmp");
     let fs = &*storage.fs;
-    let mut file = fs.create(&tmp)?;
-    file.write_at(0, data)?;
-    file.sync_data()?;
-    drop(file);
-    fs.rename(&tmp, &path)?;
+    install_into(fs, &storage.snap_dir, &tmp, data)?;
+    fs.rename(&storage.snap_dir.join(&tmp), &path)?;
     fs.sync_dir(&storage.snap_dir)?;
     Ok(path)
 }
@@ -381,6 +378,7 @@ pub fn restore_snapshot(
     Ok((state, zxid))
 }
 
+/// Writes `dir/name` and makes it durable (file and directory entry).
 fn install_into(fs: &dyn Fs, dir: &Path, name: &str, data: &[u8]) -> std::io::Result<()> {
     let path = dir.join(name);
     let mut file = fs.create(&path)?;

@@ -262,8 +262,11 @@ pub struct Quorum {
     started: Instant,
     /// Appends handed to the log writer and not yet fsynced: (write id, last zxid).
     unconfirmed: VecDeque<(u64, i64)>,
-    /// Leader: the client connection and xid each locally prepared proposal answers.
-    pub origins: HashMap<i64, (ConnId, i32)>,
+    /// Leader: each transaction it proposed and has not applied yet, with its trace span
+    /// (cleared when it stops leading, so bounded by the proposals in flight). Applied from
+    /// here on commit: the leader does not decode what it encoded, and the proposal keeps
+    /// the client connection it answers.
+    pub pending: HashMap<i64, (paddock_core::state::Proposal, tracing::Span)>,
     /// Serving clients (an established leader or an up-to-date learner).
     pub serving: bool,
     /// When a learner next relays its clients' session touches to the leader.
@@ -285,9 +288,6 @@ pub struct Quorum {
     proposed_at: VecDeque<(Zxid, Instant)>,
     /// Leader: the highest zxid each learner had acknowledged when last looked at.
     acked_seen: HashMap<u64, Zxid>,
-    /// Leader: the trace span of each proposal until it commits (cleared when it stops
-    /// leading, so bounded by the proposals in flight).
-    pub spans: HashMap<i64, tracing::Span>,
     /// Handshakes that arrived while the member was between leaders, oldest first.
     pub parked: VecDeque<Parked>,
     /// The zxid the previous completed snapshot walk ended at: the in-memory log keeps the
@@ -327,7 +327,7 @@ impl Quorum {
             events: Some(events),
             started: Instant::now(),
             unconfirmed: VecDeque::new(),
-            origins: HashMap::new(),
+            pending: HashMap::new(),
             serving: false,
             next_touch_relay: Instant::now(),
             parked: VecDeque::new(),
@@ -339,7 +339,6 @@ impl Quorum {
             proposal_sizes: None,
             proposed_at: VecDeque::new(),
             acked_seen: HashMap::new(),
-            spans: HashMap::new(),
             compact_floor: applied_zxid,
         })
     }

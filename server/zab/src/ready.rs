@@ -62,6 +62,9 @@ pub struct Forwarded {
 /// 5. `forwarded` (a leader only): prepare each request and `Peer::propose` it;
 /// 6. `synced` (a learner only): answer the `sync` requests behind them;
 /// 7. `events`.
+///
+/// Steps 5 to 7 may be taken in any order among themselves (a host whose preparation depends
+/// on its role handles `events` first).
 #[derive(Debug, Default)]
 pub struct Ready {
     pub storage: Vec<StorageOp>,

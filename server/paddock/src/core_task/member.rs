@@ -183,16 +183,11 @@ impl CoreTask {
             Ok(Proposed::Logged(z)) => {
                 self.metrics.count("proposal_count", 1);
                 self.member().proposed(z, size);
-                if !span.is_disabled() {
-                    self.member().spans.insert(zxid, span);
-                }
                 assert_eq!(
                     z.0 as i64, zxid,
                     "the state machine and the ZAB core disagree on the next zxid"
                 );
-                if let Some(origin) = proposal.origin {
-                    self.member().origins.insert(zxid, origin);
-                }
+                self.member().pending.insert(zxid, (proposal, span));
             }
             Ok(Proposed::Forwarded { .. }) => {
                 unreachable!("only a leader prepares transactions")
@@ -394,26 +389,23 @@ impl CoreTask {
         if role == Role::Learner {
             self.state.become_learner();
         }
-        self.member().origins.clear();
+        self.member().pending.clear();
         self.member().compact_floor = zxid;
         Ok(())
     }
 
-    /// Applies a committed transaction and answers its client if it is connected here.
+    /// Applies a committed transaction and answers its client if it is connected here. A
+    /// leader applies the proposal it kept; a learner decodes the entry.
     async fn apply_committed(&mut self, entry: Entry) -> Result<(), CoreError> {
         let zxid = entry.zxid.0 as i64;
-        let decoded = decode_entry(&entry.payload).map_err(|e| {
-            quorum_err(format!(
-                "committed transaction {zxid:#x} does not decode: {e}"
-            ))
-        })?;
-        if decoded.header.zxid != zxid {
-            return Err(quorum_err(format!(
-                "committed entry {zxid:#x} carries zxid {:#x}",
-                decoded.header.zxid
-            )));
-        }
-        let txn_age = Self::since_txn_time(decoded.header.time);
+        let (proposal, parent) = match self.member().pending.remove(&zxid) {
+            Some(kept) => kept,
+            None => (
+                decode_committed(zxid, &entry.payload)?,
+                tracing::Span::none(),
+            ),
+        };
+        let txn_age = Self::since_txn_time(proposal.hdr.time);
         if self.state.role() == Role::Leader {
             // Leader.commit counts (`commit_count`) and times (`quorum_ack_latency`).
             self.metrics.count("commit_count", 1);
@@ -422,28 +414,16 @@ impl CoreTask {
             self.metrics.count("learner_commit_received_count", 1);
             self.metrics.observe("commit_propagation_latency", txn_age);
         }
-        let origin = self.member().origins.remove(&zxid);
-        let expired = origin.is_none()
-            && matches!(decoded.txn, paddock_jute::txn::Txn::CloseSession(_))
-            && self.state.role() == Role::Leader;
-        if expired {
-            self.metrics.count("stale_sessions_expired", 1);
-        }
-        crate::stats::record_writes(&self.metrics, &decoded.txn);
-        let proposal = Proposal {
-            hdr: decoded.header,
-            txn: decoded.txn,
-            origin,
-        };
-        let parent = self.member().spans.remove(&zxid);
-        let commit_span = match &parent {
-            Some(p) => tracing::info_span!(
+        crate::stats::record_writes(&self.metrics, &proposal.txn);
+        let commit_span = if parent.is_disabled() {
+            tracing::info_span!(target: crate::logging::SPAN_TARGET, "commit", zxid)
+        } else {
+            tracing::info_span!(
                 target: crate::logging::SPAN_TARGET,
-                parent: p,
+                parent: &parent,
                 "commit",
                 zxid
-            ),
-            None => tracing::info_span!(target: crate::logging::SPAN_TARGET, "commit", zxid),
+            )
         };
         let actions = commit_span.in_scope(|| self.state.apply(proposal));
         self.perform(actions);
@@ -506,8 +486,7 @@ impl CoreTask {
         match event {
             RoleEvent::Looking => {
                 let was_serving = std::mem::replace(&mut self.member().serving, false);
-                self.member().origins.clear();
-                self.member().spans.clear();
+                self.member().pending.clear();
                 // Parked handshakes keep waiting for the next leader (`stop_serving` leaves
                 // connections without a session open).
                 let closes = self.state.stop_serving();
@@ -572,6 +551,26 @@ impl CoreTask {
             }
         }
     }
+}
+
+/// A committed log entry as the transaction it carries, checked against its zxid.
+fn decode_committed(zxid: i64, payload: &[u8]) -> Result<Proposal, CoreError> {
+    let decoded = decode_entry(payload).map_err(|e| {
+        quorum_err(format!(
+            "committed transaction {zxid:#x} does not decode: {e}"
+        ))
+    })?;
+    if decoded.header.zxid != zxid {
+        return Err(quorum_err(format!(
+            "committed entry {zxid:#x} carries zxid {:#x}",
+            decoded.header.zxid
+        )));
+    }
+    Ok(Proposal {
+        hdr: decoded.header,
+        txn: decoded.txn,
+        origin: None,
+    })
 }
 
 /// A SNAP payload: the sender's snapshot file, prefixed with its name's compression suffix
