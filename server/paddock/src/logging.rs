@@ -76,10 +76,14 @@ pub fn init(format: LogFormat, otlp_endpoint: Option<&str>) {
         }
         None => None,
     };
-    let installed = tracing_subscriber::registry()
-        .with(lines.with_filter(filter))
-        .with(traces)
-        .try_init();
+    // Without an exporter the trace layer is left out entirely, not added as `None`: an absent
+    // `Option` layer counts as interested in every callsite, so each request would still create
+    // (and close) a span in the registry.
+    let lines = tracing_subscriber::registry().with(lines.with_filter(filter));
+    let installed = match traces {
+        Some(traces) => lines.with(traces).try_init(),
+        None => lines.try_init(),
+    };
     if installed.is_ok() {
         let _ = FILTER.set((handle, std::sync::Mutex::new(initial)));
         if let Some(endpoint) = otlp_endpoint.filter(|_| TRACER.get().is_some()) {
