@@ -47,25 +47,34 @@ pub fn validate_path(path: &str) -> Result<(), PathError> {
 }
 
 /// Walks the path as ZooKeeper does (skipping the leading slash) and returns the reason for
-/// the first offending character.
+/// the first offending character. An ASCII path is its own UTF-16 (one unit per byte), so
+/// the common case walks the bytes without converting.
 fn first_invalid(path: &str) -> Option<String> {
-    let units: Vec<u16> = path.encode_utf16().collect();
+    if path.is_ascii() {
+        first_invalid_unit(path.as_bytes())
+    } else {
+        first_invalid_unit(&path.encode_utf16().collect::<Vec<u16>>())
+    }
+}
+
+fn first_invalid_unit<U: Copy + Into<u16>>(units: &[U]) -> Option<String> {
+    let unit = |i: usize| -> u16 { units[i].into() };
     let dot = u16::from(b'.');
     let slash = u16::from(b'/');
     let mut lastc = slash;
     for i in 1..units.len() {
-        let c = units[i];
-        let ends_component = i + 1 == units.len() || units[i + 1] == slash;
+        let c = unit(i);
+        let ends_component = i + 1 == units.len() || unit(i + 1) == slash;
         if c == 0 {
             return Some(format!("null character not allowed @{i}"));
         } else if c == slash && lastc == slash {
             return Some(format!("empty node name specified @{i}"));
         } else if c == dot && lastc == dot {
-            if units[i - 2] == slash && ends_component {
+            if unit(i - 2) == slash && ends_component {
                 return Some(format!("relative paths not allowed @{i}"));
             }
         } else if c == dot {
-            if units[i - 1] == slash && ends_component {
+            if unit(i - 1) == slash && ends_component {
                 return Some(format!("relative paths not allowed @{i}"));
             }
         } else if is_forbidden(c) {
@@ -181,6 +190,11 @@ mod tests {
         assert_eq!(
             reason("/\u{fff0}"),
             "Invalid path string \"/\u{fff0}\" caused by invalid character @1"
+        );
+        // Positions count UTF-16 units, not bytes ("é" is two bytes, one unit).
+        assert_eq!(
+            reason("/é//b"),
+            "Invalid path string \"/é//b\" caused by empty node name specified @3"
         );
         // A supplementary character is a surrogate pair in Java.
         assert_eq!(
