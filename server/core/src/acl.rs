@@ -11,7 +11,7 @@
 //! bad UTF-8, and the iteration order of the `ConcurrentHashMap` set holding a connection's ids
 //! (see `AuthInfo`).
 
-use std::collections::HashMap;
+use crate::fasthash::HashMap;
 use std::net::IpAddr;
 
 use base64::Engine;
@@ -553,8 +553,8 @@ impl AclCache {
 
     pub fn new() -> Self {
         AclCache {
-            by_key: HashMap::new(),
-            by_list: HashMap::new(),
+            by_key: HashMap::default(),
+            by_list: HashMap::default(),
             last_key: 0,
             open_unsafe: Acl::open_unsafe(),
             unresolved: vec![Acl {

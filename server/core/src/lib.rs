@@ -34,6 +34,7 @@ pub mod acl;
 pub mod config;
 pub mod digest;
 mod ensemble;
+pub mod fasthash;
 pub mod forward;
 pub mod javahash;
 pub mod nodes;

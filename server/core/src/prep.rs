@@ -8,7 +8,7 @@
 //! the previous ones wait for their quorum. A standalone server applies each transaction
 //! right after preparing it, so its outstanding changes never outlive a request.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use paddock_jute::proto::{CreateRequest, CreateTtlRequest, MultiOp};
 use paddock_jute::txn::{
@@ -18,6 +18,7 @@ use paddock_jute::txn::{
 use paddock_jute::{perms, Acl, CreateMode, ErrorCode, Id, OpCode, StatPersisted};
 
 use crate::acl::{self, AuthConfig};
+use crate::fasthash::HashMap;
 use crate::path;
 use crate::tree::{self, DataTree, NodeKind};
 
@@ -132,7 +133,7 @@ impl<'a> Prep<'a> {
             time,
             extended_types,
             enforce_quota,
-            overlay: HashMap::new(),
+            overlay: HashMap::default(),
         }
     }
 

@@ -7,7 +7,7 @@
 //! module). Watch events produced by a transaction are returned before the reply to its
 //! writer, which gives clients ZooKeeper's ordering guarantee.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::IpAddr;
 
 use paddock_jute::proto::OpResult;
@@ -17,6 +17,7 @@ use paddock_jute::{perms, Acl, ErrorCode, EventType, Id, KeeperState, OpCode};
 
 use crate::acl::{self, AuthConfig};
 use crate::ensemble::{Queued, Role};
+use crate::fasthash::HashMap;
 use crate::forward::Forward;
 use crate::path;
 use crate::prep::{error_txn, Outstanding, OutstandingChanges, Prep};
@@ -167,17 +168,17 @@ impl State {
             tree,
             sessions,
             watches: WatchManager::new(),
-            conns: HashMap::new(),
-            owners: HashMap::new(),
+            conns: HashMap::default(),
+            owners: HashMap::default(),
             last_zxid: 0,
             prepared_zxid: 0,
             next_sweep_ms,
             wall_offset_ms: 0,
             started_at_ms: now_ms,
             role: Role::Standalone,
-            queues: HashMap::new(),
-            pending_connects: HashMap::new(),
-            touched: HashMap::new(),
+            queues: HashMap::default(),
+            pending_connects: HashMap::default(),
+            touched: HashMap::default(),
             read_only: None,
             outstanding: Outstanding::default(),
         }

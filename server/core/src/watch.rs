@@ -11,7 +11,7 @@
 //! Where ZooKeeper iterates hash sets (the watchers notified by one trigger, the `wchc`/`wchp`
 //! dumps), this module returns connections ascending and paths sorted.
 
-use std::collections::{HashMap, HashSet};
+use crate::fasthash::{HashMap, HashSet};
 use std::sync::Arc;
 
 use paddock_jute::{AddWatchMode, EventType, WatcherType};

@@ -7,12 +7,13 @@
 //! reading, as ZooKeeper throttles) and it answers through each connection's bounded outbox. A
 //! connection that does not drain its outbox is closed rather than allowed to hold memory.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use paddock_core::fasthash::HashMap;
 use paddock_core::snapshot::{SnapNode, SnapshotCursor};
 use paddock_core::state::{Action, Proposal, State, Step};
 use paddock_core::ConnId;
@@ -271,9 +272,9 @@ impl CoreTask {
         let mut task = CoreTask {
             state,
             clock,
-            outboxes: HashMap::new(),
+            outboxes: HashMap::default(),
             stats: ServerStats::default(),
-            conn_stats: HashMap::new(),
+            conn_stats: HashMap::default(),
             metrics,
             digest_log: VecDeque::new(),
             started: Instant::now(),

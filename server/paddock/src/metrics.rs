@@ -8,9 +8,11 @@
 //! move (proposals, learners, elections) stay at zero in a standalone server, as they do in
 //! ZooKeeper.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+
+use paddock_core::fasthash::HashMap;
 
 /// What a metric is, as ZooKeeper registers it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -385,8 +387,8 @@ impl Default for ServerMetrics {
 
 impl ServerMetrics {
     pub fn new() -> Self {
-        let mut counters = HashMap::new();
-        let mut summaries = HashMap::new();
+        let mut counters = HashMap::default();
+        let mut summaries = HashMap::default();
         for &(name, kind) in LAYOUT {
             match kind {
                 Kind::Gauge => {}
