@@ -197,6 +197,11 @@ impl Clock {
     pub fn now_ms(&self) -> i64 {
         self.wall_at_start_ms + self.start.elapsed().as_millis() as i64
     }
+
+    /// When `now_ms` reaches `ms` (the start for times before it).
+    fn instant_of(&self, ms: i64) -> Instant {
+        self.start + Duration::from_millis((ms - self.wall_at_start_ms).max(0) as u64)
+    }
 }
 
 pub struct CoreTask {
@@ -321,6 +326,11 @@ impl CoreTask {
                 return Err(e);
             }
         }
+        // One timer for the state machine's ticks, moved only when the next tick moves: a
+        // fresh `sleep` per message would register and cancel a timer for every request.
+        let mut last_tick = Instant::now();
+        let tick_sleep = tokio::time::sleep_until(self.next_tick_at(last_tick).into());
+        tokio::pin!(tick_sleep);
         let outcome = loop {
             if let Err(e) = self.unpark().await {
                 break Err(e);
@@ -329,7 +339,10 @@ impl CoreTask {
                 durable = self.log.durable.clone();
                 generation = self.log_generation;
             }
-            let sleep = self.until_next_tick();
+            let tick_at = tokio::time::Instant::from_std(self.next_tick_at(last_tick));
+            if tick_sleep.deadline() != tick_at {
+                tick_sleep.as_mut().reset(tick_at);
+            }
             let snapshotting = self.snapshot.is_some();
             let quorum = self.quorum.is_some();
             tokio::select! {
@@ -365,7 +378,8 @@ impl CoreTask {
                         break Err(e);
                     }
                 }
-                _ = tokio::time::sleep(sleep) => {
+                () = &mut tick_sleep => {
+                    last_tick = Instant::now();
                     if let Err(e) = self.tick().await {
                         break Err(e);
                     }
@@ -408,14 +422,12 @@ impl CoreTask {
         let _ = tokio::task::spawn_blocking(move || log.close()).await;
     }
 
-    fn until_next_tick(&self) -> Duration {
-        // Wake at least once a second so that sweeps that are not yet due get re-checked.
-        let max = Duration::from_secs(1);
+    /// When the state machine next has something due (session expiry, container sweep), and
+    /// at least a second after the last tick, so that sweeps not yet due get re-checked.
+    fn next_tick_at(&self, last_tick: Instant) -> Instant {
+        let max = last_tick + Duration::from_secs(1);
         match self.state.next_tick_ms() {
-            Some(at) => {
-                let wait = at.saturating_sub(self.clock.now_ms()).max(0) as u64;
-                Duration::from_millis(wait).min(max)
-            }
+            Some(at) => self.clock.instant_of(at).min(max),
             None => max,
         }
     }
