@@ -117,7 +117,12 @@ impl ConnReader {
         }
         let connect = match tokio::time::timeout(handshake_wait, self.next_frame()).await {
             // ZooKeeper ignores bytes after the record, so `read`, not `from_bytes`.
-            Ok(frame) => ConnectRequest::read(&mut Reader::new(&frame?)),
+            Ok(len) => {
+                let len = len?;
+                let connect = ConnectRequest::read(&mut Reader::new(&self.buf[..len]));
+                self.buf.advance(len);
+                connect
+            }
             Err(_) => return Err(ConnEnd::HandshakeTimeout(handshake_wait)),
         };
         let received = Instant::now();
@@ -144,12 +149,18 @@ impl ConnReader {
         };
         core.send(connect).await.map_err(|_| ConnEnd::Shutdown)?;
 
+        // One waiter for the whole connection, not one registered and dropped per request.
+        let closed_by_server = closed.notified();
+        tokio::pin!(closed_by_server);
         loop {
-            let frame = tokio::select! {
-                frame = self.next_frame() => frame?,
-                _ = closed.notified() => return Err(ConnEnd::ClosedByServer),
+            let len = tokio::select! {
+                len = self.next_frame() => len?,
+                () = &mut closed_by_server => return Err(ConnEnd::ClosedByServer),
             };
-            let msg = self.parse_request(&frame)?;
+            // Decoded in place: the request owns copies of what it keeps, the frame is dropped.
+            let msg = self.parse_request(&self.buf[..len]);
+            self.buf.advance(len);
+            let msg = msg?;
             self.shared
                 .core
                 .send(msg)
@@ -217,16 +228,17 @@ impl ConnReader {
         Ok(true)
     }
 
-    /// The payload of the next complete frame.
-    async fn next_frame(&mut self) -> Result<Vec<u8>, ConnEnd> {
+    /// Waits for the next complete frame and drops its length prefix: its payload is the
+    /// first `len` (the value returned) bytes of `buf`, for the caller to decode and advance
+    /// past. Cancel-safe: what was read stays in `buf`.
+    async fn next_frame(&mut self) -> Result<usize, ConnEnd> {
         loop {
             if let Some(len) = frame_len(&self.buf, self.shared.max_frame_bytes)? {
                 self.buf.advance(4);
                 self.shared
                     .metrics
                     .count("bytes_received_count", 4 + len as u64);
-                let payload = self.buf.split_to(len).to_vec();
-                return Ok(payload);
+                return Ok(len);
             }
             if self.read.read_buf(&mut self.buf).await? == 0 {
                 return Err(ConnEnd::Eof);
