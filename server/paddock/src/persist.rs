@@ -26,8 +26,9 @@ use paddock_jute::txn::{Txn, TxnDigest, TxnHeader};
 use paddock_storage::snapshot::Compression;
 use paddock_storage::txnlog::marshal_entry;
 use paddock_storage::{
-    repair_torn_tail, visit_log_dir, visit_newest_snapshot, Fs, LogError, SnapNode, SnapshotError,
-    SnapshotVisitor, SnapshotWriter, TxnLogConfig, TxnLogWriter, ZxidDigest,
+    newest_snapshot_zxid, repair_torn_tail, replay_scanned_logs, scan_log_dir, visit_log_dir,
+    visit_newest_snapshot, Fs, LogError, SnapNode, SnapshotError, SnapshotVisitor, SnapshotWriter,
+    TxnLogConfig, TxnLogWriter, ZxidDigest,
 };
 use tokio::sync::{mpsc, watch};
 
@@ -174,9 +175,31 @@ fn recover_up_to(
     let fs = &*storage.fs;
     remove_unfinished_snapshots(storage);
     let started = Instant::now();
-    let loaded = visit_newest_snapshot(fs, &storage.snap_dir, |zxid| {
-        Loading::new(cfg.clone(), now_ms, zxid)
-    })?;
+    // The log files after the newest snapshot are read and checked on a second thread while
+    // the snapshot loads (reading means page-cache copies of whole preallocated files); if
+    // that snapshot turns out unusable, the log is read again after the one that loads.
+    let (loaded, scanned) = std::thread::scope(|scope| {
+        let scan = newest_snapshot_zxid(fs, &storage.snap_dir)
+            .ok()
+            .and_then(|zxid| {
+                std::thread::Builder::new()
+                    .name("paddock-logscan".into())
+                    .spawn_scoped(scope, move || {
+                        scan_log_dir(fs, &storage.log_dir, zxid.unwrap_or(0))
+                    })
+                    .ok()
+            });
+        let loaded = visit_newest_snapshot(fs, &storage.snap_dir, |zxid| {
+            Loading::new(cfg.clone(), now_ms, zxid)
+        });
+        let scanned = scan.map(|handle| {
+            handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        });
+        (loaded, scanned)
+    });
+    let loaded = loaded?;
     let (mut state, snapshot_zxid, snapshot_path, walked) = match loaded {
         None => (State::new(cfg, now_ms), None, None, 0),
         Some((zxid, path, loading, trailer)) => {
@@ -194,21 +217,23 @@ fn recover_up_to(
     // would keep their space).
     let mut first_zxid = None;
     let mut replayed = 0;
-    let log = visit_log_dir(
-        fs,
-        &storage.log_dir,
-        snapshot_zxid.unwrap_or(0),
-        &mut |entry| {
-            first_zxid.get_or_insert(entry.header.zxid);
-            if entry.header.zxid <= apply_up_to {
-                replayed += 1;
-                state.replay(&entry.header, &entry.txn);
-            } else {
-                let bytes = marshal_entry(&entry.header, &entry.txn, entry.digest.as_ref());
-                log_tail.push((entry.header.zxid, bytes));
-            }
-        },
-    )?;
+    let mut on_entry = |entry: paddock_storage::LogEntry| {
+        first_zxid.get_or_insert(entry.header.zxid);
+        if entry.header.zxid <= apply_up_to {
+            replayed += 1;
+            state.replay(&entry.header, &entry.txn);
+        } else {
+            let bytes = marshal_entry(&entry.header, &entry.txn, entry.digest.as_ref());
+            log_tail.push((entry.header.zxid, bytes));
+        }
+    };
+    let from_zxid = snapshot_zxid.unwrap_or(0);
+    let log = match scanned {
+        Some(Ok(scanned)) if scanned.from_zxid() == from_zxid => {
+            replay_scanned_logs(scanned, &mut on_entry)?
+        }
+        _ => visit_log_dir(fs, &storage.log_dir, from_zxid, &mut on_entry)?,
+    };
     if snapshot_zxid.is_none() {
         // Without a snapshot the log alone must hold the whole history, from the first
         // transaction on; otherwise older transactions are gone (a purged or lost file) and

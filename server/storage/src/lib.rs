@@ -27,10 +27,11 @@ pub mod txnlog;
 pub use error::{LogError, SnapshotError};
 pub use fs::{FaultFs, Fs, FsFile, RealFs};
 pub use snapshot::{
-    is_valid_snapshot, load_newest_snapshot, read_snapshot, visit_newest_snapshot, visit_snapshot,
-    Compression, SnapNode, Snapshot, SnapshotTrailer, SnapshotVisitor, SnapshotWriter, ZxidDigest,
+    is_valid_snapshot, load_newest_snapshot, newest_snapshot_zxid, read_snapshot,
+    visit_newest_snapshot, visit_snapshot, Compression, SnapNode, Snapshot, SnapshotTrailer,
+    SnapshotVisitor, SnapshotWriter, ZxidDigest,
 };
 pub use txnlog::{
-    read_log_dir, read_log_file, repair_torn_tail, truncate_log, visit_log_dir, LogEntry, LogRead,
-    TornTail, TxnLogConfig, TxnLogWriter,
+    read_log_dir, read_log_file, repair_torn_tail, replay_scanned_logs, scan_log_dir, truncate_log,
+    visit_log_dir, LogEntry, LogRead, ScannedLogs, TornTail, TxnLogConfig, TxnLogWriter,
 };

@@ -370,6 +370,7 @@ pub fn log_files_from(names: &[String], snapshot_zxid: i64) -> Vec<(i64, String)
 /// One entry as found in a file: checked and decoded once, then only its place is kept, so
 /// a file's entries are not all held decoded at once (recovery decodes each again as it
 /// replays it).
+#[derive(Debug)]
 struct Scanned {
     zxid: i64,
     /// Where the entry bytes (header, record, digest) lie in the file.
@@ -389,6 +390,7 @@ impl Scanned {
 }
 
 /// How a file ended.
+#[derive(Debug)]
 enum FileEnd {
     /// The data ran out, or a zero length (preallocated space) was reached.
     Clean,
@@ -634,18 +636,113 @@ pub fn visit_log_dir(
     from_zxid: i64,
     on_entry: &mut dyn FnMut(LogEntry),
 ) -> Result<LogRead, LogError> {
+    let paths = log_paths_from(fs, dir, from_zxid)?;
+    let count = paths.len();
+    let files = paths.into_iter().map(|path| scan_log_file(fs, path));
+    replay_scanned(files, count, from_zxid, on_entry)
+}
+
+/// One log file read and scanned (every entry's length, checksum and record checked), not
+/// yet handed on.
+#[derive(Debug)]
+pub struct ScannedLog {
+    path: PathBuf,
+    buf: Vec<u8>,
+    entries: Vec<Scanned>,
+    end: FileEnd,
+}
+
+/// What [`scan_log_dir`] read for replay after `from_zxid`.
+#[derive(Debug)]
+pub struct ScannedLogs {
+    from_zxid: i64,
+    /// In file order, ending at the first file that failed.
+    files: Vec<Result<ScannedLog, LogError>>,
+    count: usize,
+}
+
+impl ScannedLogs {
+    /// The zxid the files were chosen for.
+    pub fn from_zxid(&self) -> i64 {
+        self.from_zxid
+    }
+}
+
+/// The part of [`visit_log_dir`] that needs no tree: reading and checking the files that can
+/// hold transactions after `from_zxid`. Recovery runs it beside the snapshot load and then
+/// hands the result to [`replay_scanned_logs`]; errors are kept in file order, so they
+/// surface exactly where the sequential walk would meet them.
+pub fn scan_log_dir(fs: &dyn Fs, dir: &Path, from_zxid: i64) -> Result<ScannedLogs, LogError> {
+    let paths = log_paths_from(fs, dir, from_zxid)?;
+    let count = paths.len();
+    let mut files = Vec::with_capacity(count);
+    for path in paths {
+        let scanned = scan_log_file(fs, path);
+        let failed = scanned.is_err();
+        files.push(scanned);
+        if failed {
+            break;
+        }
+    }
+    Ok(ScannedLogs {
+        from_zxid,
+        files,
+        count,
+    })
+}
+
+/// [`visit_log_dir`]'s replay of files [`scan_log_dir`] read.
+pub fn replay_scanned_logs(
+    scanned: ScannedLogs,
+    on_entry: &mut dyn FnMut(LogEntry),
+) -> Result<LogRead, LogError> {
+    let ScannedLogs {
+        from_zxid,
+        files,
+        count,
+    } = scanned;
+    replay_scanned(files, count, from_zxid, on_entry)
+}
+
+fn log_paths_from(fs: &dyn Fs, dir: &Path, from_zxid: i64) -> Result<Vec<PathBuf>, LogError> {
     let names = fs.list(dir).map_err(|e| io_err("list", dir, e))?;
-    let files = log_files_from(&names, from_zxid);
+    Ok(log_files_from(&names, from_zxid)
+        .into_iter()
+        .map(|(_, name)| dir.join(name))
+        .collect())
+}
+
+fn scan_log_file(fs: &dyn Fs, path: PathBuf) -> Result<ScannedLog, LogError> {
+    let buf = read_log_bytes(fs, &path)?;
+    let (entries, end) = scan_file(&path, &buf)?;
+    Ok(ScannedLog {
+        path,
+        buf,
+        entries,
+        end,
+    })
+}
+
+/// Hands on the transactions after `from_zxid` of `count` files, in order, each file as soon
+/// as it is scanned (the log is never held whole unless the caller scanned ahead).
+fn replay_scanned(
+    files: impl IntoIterator<Item = Result<ScannedLog, LogError>>,
+    count: usize,
+    from_zxid: i64,
+    on_entry: &mut dyn FnMut(LogEntry),
+) -> Result<LogRead, LogError> {
     let mut out = LogRead::default();
-    let count = files.len();
     // Only the history after `from_zxid` must be gapless: what lies at or below it is covered
     // by the snapshot recovery starts from (ZooKeeper reads nothing below it either), and an
     // older file may end short of it.
     let mut last_replayed = None;
-    for (i, (_, name)) in files.into_iter().enumerate() {
-        let path = dir.join(&name);
-        let buf = read_log_bytes(fs, &path)?;
-        let (entries, end) = scan_file(&path, &buf)?;
+    for (i, file) in files.into_iter().enumerate() {
+        let ScannedLog {
+            path,
+            buf,
+            entries,
+            end,
+        } = file?;
         for scanned in &entries {
             if scanned.zxid > from_zxid {
                 check_order(&path, last_replayed, scanned)?;
