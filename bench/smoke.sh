@@ -5,7 +5,7 @@
 #    populate, SIGTERM, restart, recovery read, memory).
 #  - bench/compare --quick: every workload cell, the sessions sweep (1 and 10), the watch
 #    fan-out (100 sessions x 20 znodes), the recovery phase in 1-second cells, and one
-#    leader-failover trial.
+#    leader-failover trial; and once more for one cell with --repeat 2.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 workdir="${BENCH_SMOKE_WORKDIR:-$here/../target/bench-smoke}"
@@ -25,4 +25,9 @@ for row in 'get ops/s' 'create-delete ops/s' 'multi ops/s' 'churn sessions/s' \
   grep -q "^| $row | [0-9]" "$compare_dir/results.md" || { echo "missing: $row" >&2; exit 1; }
 done
 test -s "$compare_dir/throughput-vs-sessions.svg"
+# --repeat: medians of alternating runs.
+/usr/bin/python3 "$here/compare" --quick --servers paddock --profile debug --no-install \
+  --no-build --workloads set --repeat 2 --workdir "$compare_dir-repeat"
+grep -q 'the median of 2 runs per server' "$compare_dir-repeat/results.md"
+grep -q '^| set ops/s | [0-9]' "$compare_dir-repeat/results.md"
 echo "bench smoke: ok"
