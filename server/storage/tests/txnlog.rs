@@ -95,6 +95,29 @@ fn entries_round_trip_across_rolled_files() {
     assert_eq!(zxids(&fs, 7), vec![8, 9]);
 }
 
+// A rolled file is cut back to its last entry: its preallocated tail is given back, and it
+// still reads to the end.
+#[test]
+fn a_rolled_file_gives_back_its_preallocation() {
+    let fs = fault_fs(21);
+    let mut w = writer(&fs);
+    for z in 1..=3 {
+        append(&mut w, z);
+    }
+    w.flush_and_sync().unwrap();
+    let log1 = dir().join("log.1");
+    let preallocated = fs.file_len(&log1).unwrap();
+    let spare = w.appendable_bytes();
+    assert!(spare > 0);
+    w.roll();
+    assert_eq!(fs.file_len(&log1).unwrap(), preallocated - spare);
+    append(&mut w, 4);
+    w.flush_and_sync().unwrap();
+    assert_eq!(zxids(&fs, 0), vec![1, 2, 3, 4]);
+    let read = read_log_dir(&fs, &dir(), 0).unwrap();
+    assert_eq!(read.torn_tail, None);
+}
+
 // FilePadding.padFile: the file is preallocated with zeros, and a zero length ends the log.
 #[test]
 fn preallocation_reserves_space_in_blocks() {
