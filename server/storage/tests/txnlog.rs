@@ -46,6 +46,14 @@ fn txn(zxid: i64) -> (TxnHeader, Txn) {
     (hdr, body)
 }
 
+/// Appends `zxids` and writes them with one fsync.
+fn append_synced(w: &mut TxnLogWriter, zxids: std::ops::RangeInclusive<i64>) {
+    for z in zxids {
+        append(w, z);
+    }
+    w.flush_and_sync().unwrap();
+}
+
 fn append(w: &mut TxnLogWriter, zxid: i64) {
     let (h, t) = txn(zxid);
     let digest = TxnDigest {
@@ -73,10 +81,7 @@ fn zxids(fs: &FaultFs, from: i64) -> Vec<i64> {
 fn entries_round_trip_across_rolled_files() {
     let fs = fault_fs(1);
     let mut w = writer(&fs);
-    for z in 1..=5 {
-        append(&mut w, z);
-    }
-    w.flush_and_sync().unwrap();
+    append_synced(&mut w, 1..=5);
     w.roll();
     for z in 6..=9 {
         append(&mut w, z);
@@ -101,10 +106,7 @@ fn entries_round_trip_across_rolled_files() {
 fn a_rolled_file_gives_back_its_preallocation() {
     let fs = fault_fs(21);
     let mut w = writer(&fs);
-    for z in 1..=3 {
-        append(&mut w, z);
-    }
-    w.flush_and_sync().unwrap();
+    append_synced(&mut w, 1..=3);
     let log1 = dir().join("log.1");
     let preallocated = fs.file_len(&log1).unwrap();
     let spare = w.appendable_bytes();
@@ -282,10 +284,7 @@ fn read_errors_are_typed() {
 
 fn three_entries(fs: &FaultFs) -> Vec<u8> {
     let mut w = writer(fs);
-    for z in 1..=3 {
-        append(&mut w, z);
-    }
-    w.flush_and_sync().unwrap();
+    append_synced(&mut w, 1..=3);
     fs.read(&dir().join("log.1")).unwrap()
 }
 
@@ -349,15 +348,9 @@ fn zxid_gap_is_corruption() {
 fn a_gap_covered_by_the_snapshot_is_not_corruption() {
     let fs = fault_fs(12);
     let mut w = writer(&fs);
-    for z in 1..=5 {
-        append(&mut w, z);
-    }
-    w.flush_and_sync().unwrap();
+    append_synced(&mut w, 1..=5);
     let mut w = TxnLogWriter::new(Arc::new(fs.clone()), &dir(), config(), 8);
-    for z in 9..=10 {
-        append(&mut w, z);
-    }
-    w.flush_and_sync().unwrap();
+    append_synced(&mut w, 9..=10);
     let read = read_log_dir(&fs, &dir(), 8).unwrap();
     let replayed: Vec<i64> = read.entries.iter().map(|e| e.header.zxid).collect();
     assert_eq!(replayed, vec![9, 10]);
@@ -373,10 +366,7 @@ fn a_gap_covered_by_the_snapshot_is_not_corruption() {
 fn truncate_drops_everything_after_the_zxid() {
     let fs = fault_fs(11);
     let mut w = writer(&fs);
-    for z in 1..=4 {
-        append(&mut w, z);
-    }
-    w.flush_and_sync().unwrap();
+    append_synced(&mut w, 1..=4);
     w.roll();
     append(&mut w, 5);
     w.flush_and_sync().unwrap();
@@ -424,10 +414,7 @@ fn three_entries_in_big_preallocation(fs: &FaultFs) -> Vec<u8> {
         ..TxnLogConfig::default()
     };
     let mut w = TxnLogWriter::new(Arc::new(fs.clone()), &dir(), cfg, 0);
-    for z in 1..=3 {
-        append(&mut w, z);
-    }
-    w.flush_and_sync().unwrap();
+    append_synced(&mut w, 1..=3);
     fs.read(&dir().join("log.1")).unwrap()
 }
 
