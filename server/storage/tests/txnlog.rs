@@ -226,6 +226,24 @@ fn torn_write_at_every_byte_of_the_last_entry() {
     }
 }
 
+// A new file's header is made durable by its first batch's fsync: a crash before that leaves
+// an empty newest file, which reads as an empty log after the entries of the older ones.
+#[test]
+fn a_new_file_lost_before_its_first_fsync_reads_as_empty() {
+    let fs = fault_fs(22);
+    let mut w = writer(&fs);
+    append_synced(&mut w, 1..=3);
+    w.roll();
+    append(&mut w, 4);
+    fs.fail_next_fsyncs(1);
+    assert!(w.flush_and_sync().is_err());
+    fs.crash(false);
+    assert_eq!(fs.file_len(&dir().join("log.4")).unwrap(), 0);
+    let read = read_log_dir(&fs, &dir(), 0).unwrap();
+    assert_eq!(read.entries.len(), 3);
+    assert_eq!(read.last_zxid, Some(3));
+}
+
 // A random torn crash from a seed is replayable: the same seed gives the same files.
 #[test]
 fn seeded_torn_crash_is_deterministic() {
