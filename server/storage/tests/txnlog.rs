@@ -63,6 +63,16 @@ fn append(w: &mut TxnLogWriter, zxid: i64) {
     w.append(&h, &t, Some(&digest)).unwrap();
 }
 
+/// A writer that has synced `zxids` into its first file and rolled: the next append starts
+/// a new file.
+fn rolled_after(seed: u64, zxids: std::ops::RangeInclusive<i64>) -> (FaultFs, TxnLogWriter) {
+    let fs = fault_fs(seed);
+    let mut w = writer(&fs);
+    append_synced(&mut w, zxids);
+    w.roll();
+    (fs, w)
+}
+
 fn writer(fs: &FaultFs) -> TxnLogWriter {
     TxnLogWriter::new(Arc::new(fs.clone()), &dir(), config(), 0)
 }
@@ -79,10 +89,7 @@ fn zxids(fs: &FaultFs, from: i64) -> Vec<i64> {
 // FileTxnLog.append / FileTxnIterator.next: what is written reads back, digests included.
 #[test]
 fn entries_round_trip_across_rolled_files() {
-    let fs = fault_fs(1);
-    let mut w = writer(&fs);
-    append_synced(&mut w, 1..=5);
-    w.roll();
+    let (fs, mut w) = rolled_after(1, 1..=5);
     for z in 6..=9 {
         append(&mut w, z);
         w.flush_and_sync().unwrap();
@@ -230,10 +237,7 @@ fn torn_write_at_every_byte_of_the_last_entry() {
 // an empty newest file, which reads as an empty log after the entries of the older ones.
 #[test]
 fn a_new_file_lost_before_its_first_fsync_reads_as_empty() {
-    let fs = fault_fs(22);
-    let mut w = writer(&fs);
-    append_synced(&mut w, 1..=3);
-    w.roll();
+    let (fs, mut w) = rolled_after(22, 1..=3);
     append(&mut w, 4);
     fs.fail_next_fsyncs(1);
     assert!(w.flush_and_sync().is_err());
@@ -382,10 +386,7 @@ fn a_gap_covered_by_the_snapshot_is_not_corruption() {
 // FileTxnLog.truncate: keep txns up to zxid, drop later ones and later files.
 #[test]
 fn truncate_drops_everything_after_the_zxid() {
-    let fs = fault_fs(11);
-    let mut w = writer(&fs);
-    append_synced(&mut w, 1..=4);
-    w.roll();
+    let (fs, mut w) = rolled_after(11, 1..=4);
     append(&mut w, 5);
     w.flush_and_sync().unwrap();
     truncate_log(&fs, &dir(), 2).unwrap();
