@@ -288,6 +288,9 @@ pub struct Quorum {
     proposed_at: VecDeque<(Zxid, Instant)>,
     /// Leader: the highest zxid each learner had acknowledged when last looked at.
     acked_seen: HashMap<u64, Zxid>,
+    /// Leader: when each learner's latest ACK arrived; `ack_latency` ends there, not at
+    /// the tick that samples it.
+    ack_arrived: HashMap<u64, Instant>,
     /// Handshakes that arrived while the member was between leaders, oldest first.
     pub parked: VecDeque<Parked>,
     /// The zxid the previous completed snapshot walk ended at: the in-memory log keeps the
@@ -339,6 +342,7 @@ impl Quorum {
             proposal_sizes: None,
             proposed_at: VecDeque::new(),
             acked_seen: HashMap::new(),
+            ack_arrived: HashMap::new(),
             compact_floor: applied_zxid,
         })
     }
@@ -366,13 +370,19 @@ impl Quorum {
         });
     }
 
+    /// An ACK from `learner` arrived now.
+    pub fn ack_arrived(&mut self, learner: u64) {
+        self.ack_arrived.insert(learner, Instant::now());
+    }
+
     /// Leader: the learners whose acknowledgements advanced since the last call, each with
-    /// the time since the newest proposal it acknowledged was made (`ack_latency`, which
-    /// ZooKeeper's `Leader.processAck` records per learner).
+    /// the time from the newest proposal it acknowledged to the arrival of its latest ACK
+    /// (`ack_latency`, which ZooKeeper's `Leader.processAck` records per learner).
     pub fn ack_latencies(&mut self) -> Vec<(u64, Duration)> {
         let Some(view) = self.peer.leader_view() else {
             self.proposed_at.clear();
             self.acked_seen.clear();
+            self.ack_arrived.clear();
             return Vec::new();
         };
         let mut out = Vec::new();
@@ -385,7 +395,12 @@ impl Quorum {
             let i = self.proposed_at.partition_point(|(z, _)| *z < acked);
             if let Some((z, at)) = self.proposed_at.get(i) {
                 if *z == acked {
-                    out.push((id, at.elapsed()));
+                    let arrived = self
+                        .ack_arrived
+                        .get(&id)
+                        .copied()
+                        .unwrap_or_else(Instant::now);
+                    out.push((id, arrived.saturating_duration_since(*at)));
                 }
             }
         }

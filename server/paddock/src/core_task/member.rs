@@ -17,7 +17,9 @@ use paddock_core::Role;
 use paddock_peer_net::Event;
 use paddock_storage::txnlog::{decode_entry, truncate_log};
 use paddock_storage::LogError;
-use paddock_zab::{codec, Entry, Proposed, Ready, RoleEvent, Snapshot, StorageOp, Zxid};
+use paddock_zab::{
+    codec, Entry, Message, Packet, Proposed, Ready, RoleEvent, Snapshot, StorageOp, Zxid,
+};
 use tokio::sync::mpsc;
 
 use super::{CoreError, CoreTask};
@@ -60,6 +62,15 @@ impl CoreTask {
                         return Ok(());
                     }
                 };
+                if matches!(
+                    message,
+                    Message::Quorum {
+                        packet: Packet::Ack { .. },
+                        ..
+                    }
+                ) {
+                    self.member().ack_arrived(from);
+                }
                 if let Err(e) = self.member().peer.step(from, message) {
                     tracing::debug!(from, "quorum input dropped: {e}");
                 }
@@ -211,7 +222,8 @@ impl CoreTask {
     /// The ZAB core's sync counters as ZooKeeper's `diff_count` (DIFF, TRUNC and TRUNC+DIFF
     /// all count there, `LearnerHandler.syncFollower`) and `snap_count`, and each learner's
     /// `ack_latency`. Called every ZAB tick (at most 50 ms apart), not per message: it walks
-    /// the learners, which showed in the leader's CPU per write.
+    /// the learners, which showed in the leader's CPU per write. The latency still ends when
+    /// the ACK arrived (recorded per frame), so sampling late does not inflate it.
     fn export_zab_stats(&mut self) {
         for (id, took) in self.member().ack_latencies() {
             let ms = took.as_millis() as i64;
