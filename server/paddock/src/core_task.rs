@@ -247,9 +247,9 @@ struct Snapshotting {
 
 /// Nodes handed to the snapshot thread after each request, and when idle.
 const SNAPSHOT_CHUNK_BUSY: usize = 256;
+const SNAPSHOT_CHUNK_IDLE: usize = 4096;
 /// Messages the core task takes from its inbox in one go (see `handle_burst`).
 const INBOX_BURST: usize = 64;
-const SNAPSHOT_CHUNK_IDLE: usize = 4096;
 
 /// Why the core task stopped on its own.
 #[derive(Debug, thiserror::Error)]
@@ -406,15 +406,13 @@ impl CoreTask {
         first: CoreMsg,
         inbox: &mut mpsc::Receiver<CoreMsg>,
     ) -> Result<(), CoreError> {
-        let mut next = Some(first);
-        let mut handled = 0;
-        while let Some(msg) = next.take() {
+        let mut first = Some(first);
+        for _ in 0..INBOX_BURST {
+            let Some(msg) = first.take().or_else(|| inbox.try_recv().ok()) else {
+                break;
+            };
             self.handle(msg).await?;
             self.snapshot_step(SNAPSHOT_CHUNK_BUSY);
-            handled += 1;
-            if handled < INBOX_BURST {
-                next = inbox.try_recv().ok();
-            }
         }
         Ok(())
     }

@@ -178,6 +178,7 @@ fn recover_up_to(
     // The log files after the newest snapshot are read and checked on a second thread while
     // the snapshot loads (reading means page-cache copies of whole preallocated files); if
     // that snapshot turns out unusable, the log is read again after the one that loads.
+    let newest_log = newest_log_zxid(fs, &storage.log_dir);
     let (loaded, scanned) = std::thread::scope(|scope| {
         let scan = newest_snapshot_zxid(fs, &storage.snap_dir)
             .ok()
@@ -190,7 +191,7 @@ fn recover_up_to(
                     .ok()
             });
         let loaded = visit_newest_snapshot(fs, &storage.snap_dir, |zxid| {
-            let growth = log_growth_hint(fs, &storage.log_dir, zxid);
+            let growth = log_growth_hint(newest_log, zxid);
             Loading::new(cfg.clone(), now_ms, zxid, growth)
         });
         let scanned = scan.map(|handle| {
@@ -213,9 +214,10 @@ fn recover_up_to(
     let mut log_tail = Vec::new();
     let snapshot_load = started.elapsed();
     let started = Instant::now();
-    // Each file's transactions are replayed as it is read, so that the log is never held in
-    // memory whole (its entries would be freed around the tree's new nodes, and the heap
-    // would keep their space).
+    // Entries are decoded one at a time as they are replayed, never all at once (they would
+    // be freed around the tree's new nodes, and the heap would keep their space). The scan
+    // holds the raw bytes of the log after the snapshot (usually one or two files, cut at
+    // their end-of-log marker) while the tree loads; the fallback walk holds one file.
     let mut first_zxid = None;
     let mut replayed = 0;
     let mut on_entry = |entry: paddock_storage::LogEntry| {
@@ -453,22 +455,24 @@ struct Loading {
 /// snapshot loads, because growing it during replay rehashes every node already loaded
 /// (an eighth of recovery's time with 1M znodes and 110k logged creates). 0 across an epoch
 /// change or when unknown.
-fn log_growth_hint(fs: &dyn Fs, log_dir: &Path, zxid: i64) -> usize {
-    let Ok(names) = fs.list(log_dir) else {
-        return 0;
-    };
-    let newest = names
-        .iter()
-        .filter_map(|n| {
-            paddock_storage::names::zxid_from_name(n, paddock_storage::names::LOG_PREFIX)
-        })
-        .max();
-    match newest {
+fn log_growth_hint(newest_log: Option<i64>, zxid: i64) -> usize {
+    match newest_log {
         Some(newest) if newest > zxid && newest >> 32 == zxid >> 32 => {
             usize::try_from(newest - zxid).unwrap_or(0)
         }
         _ => 0,
     }
+}
+
+/// The first zxid of the newest log file in `log_dir`, if any.
+fn newest_log_zxid(fs: &dyn Fs, log_dir: &Path) -> Option<i64> {
+    let names = fs.list(log_dir).ok()?;
+    names
+        .iter()
+        .filter_map(|n| {
+            paddock_storage::names::zxid_from_name(n, paddock_storage::names::LOG_PREFIX)
+        })
+        .max()
 }
 
 impl Loading {

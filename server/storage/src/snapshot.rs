@@ -741,12 +741,7 @@ pub fn find_snapshots(fs: &dyn Fs, dir: &Path) -> Result<Vec<(i64, PathBuf)>, Sn
 /// The zxid of the snapshot [`visit_newest_snapshot`] tries first (its file name's), if any:
 /// what recovery can start reading the log after while that snapshot loads.
 pub fn newest_snapshot_zxid(fs: &dyn Fs, dir: &Path) -> Result<Option<i64>, SnapshotError> {
-    Ok(find_snapshots(fs, dir)?
-        .into_iter()
-        .find_map(|(zxid, path)| {
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            is_snapshot_name(name).then_some(zxid)
-        }))
+    Ok(find_snapshots(fs, dir)?.first().map(|&(zxid, _)| zxid))
 }
 
 /// `FileSnap.findNValidSnapshots`: up to `n` valid snapshots, newest first.

@@ -657,7 +657,7 @@ pub fn visit_log_dir(
 /// One log file read and scanned (every entry's length, checksum and record checked), not
 /// yet handed on.
 #[derive(Debug)]
-pub struct ScannedLog {
+struct ScannedLog {
     path: PathBuf,
     buf: Vec<u8>,
     entries: Vec<Scanned>,
