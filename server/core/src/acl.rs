@@ -232,9 +232,8 @@ impl Provider {
     /// `matches(id, aclExpr)`: whether the caller's id satisfies an ACL id.
     fn matches(self, id: &str, acl_expr: &str) -> bool {
         match self {
-            Provider::Digest => id == acl_expr,
+            Provider::Digest | Provider::X509 => id == acl_expr,
             Provider::Ip => ip_matches(id, acl_expr),
-            Provider::X509 => id == acl_expr,
         }
     }
 }

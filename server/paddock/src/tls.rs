@@ -219,10 +219,10 @@ pub fn subject_name(cert: &[u8]) -> Option<String> {
 /// RFC 2253 escaping of an attribute value.
 fn escape_rfc2253(v: &str) -> String {
     let mut out = String::with_capacity(v.len());
-    for (i, c) in v.chars().enumerate() {
+    for (i, c) in v.char_indices() {
         let special = matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';')
             || (i == 0 && (c == ' ' || c == '#'))
-            || (i + 1 == v.chars().count() && c == ' ');
+            || (i + c.len_utf8() == v.len() && c == ' ');
         if special {
             out.push('\\');
         }
