@@ -63,6 +63,16 @@ fn write_pki(dir: &Path) -> Result<Pki> {
 
 const SUBJECT: &str = "CN=client1,O=Paddock";
 
+/// ZooKeeper's four PEM store keys under `prefix` (`ssl`, `ssl.quorum`, `zookeeper.ssl`).
+fn pem_stores(prefix: &str, key_store: String, trust_store: String) -> [(String, String); 4] {
+    [
+        (format!("{prefix}.keyStore.location"), key_store),
+        (format!("{prefix}.keyStore.type"), "PEM".to_string()),
+        (format!("{prefix}.trustStore.location"), trust_store),
+        (format!("{prefix}.trustStore.type"), "PEM".to_string()),
+    ]
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_clients_authenticate_with_their_certificate() -> Result<()> {
     let dir = tempfile::tempdir()?;
@@ -77,10 +87,6 @@ async fn tls_clients_authenticate_with_their_certificate() -> Result<()> {
             "serverCnxnFactory",
             "org.apache.zookeeper.server.NettyServerCnxnFactory".to_string(),
         ),
-        ("ssl.keyStore.location", path("server.pem")),
-        ("ssl.keyStore.type", "PEM".to_string()),
-        ("ssl.trustStore.location", path("ca.pem")),
-        ("ssl.trustStore.type", "PEM".to_string()),
         (
             "authProvider.x509",
             "org.apache.zookeeper.server.auth.X509AuthenticationProvider".to_string(),
@@ -88,6 +94,9 @@ async fn tls_clients_authenticate_with_their_certificate() -> Result<()> {
     ] {
         config.extra.push((k.to_string(), v));
     }
+    config
+        .extra
+        .extend(pem_stores("ssl", path("server.pem"), path("ca.pem")));
     let server = ServerProcess::start(ServerKind::Paddock, &config)?;
     let secure = format!("127.0.0.1:{secure_port}");
 
@@ -132,20 +141,22 @@ async fn tls_clients_authenticate_with_their_certificate() -> Result<()> {
     plain.create("/plain", b"", &persistent()).await?;
 
     // ZooKeeper's own Java client over TLS (Netty, PEM stores).
-    let props: Vec<String> = [
-        ("zookeeper.client.secure", "true".to_string()),
+    let client = [
+        ("zookeeper.client.secure".to_string(), "true".to_string()),
         (
-            "zookeeper.clientCnxnSocket",
+            "zookeeper.clientCnxnSocket".to_string(),
             "org.apache.zookeeper.ClientCnxnSocketNetty".to_string(),
         ),
-        ("zookeeper.ssl.keyStore.location", path("client.pem")),
-        ("zookeeper.ssl.keyStore.type", "PEM".to_string()),
-        ("zookeeper.ssl.trustStore.location", path("ca.pem")),
-        ("zookeeper.ssl.trustStore.type", "PEM".to_string()),
-    ]
-    .iter()
-    .map(|(k, v)| format!("-D{k}={v}"))
-    .collect();
+    ];
+    let props: Vec<String> = client
+        .into_iter()
+        .chain(pem_stores(
+            "zookeeper.ssl",
+            path("client.pem"),
+            path("ca.pem"),
+        ))
+        .map(|(k, v)| format!("-D{k}={v}"))
+        .collect();
     let out = zkcli::run_with(&secure, &props, &["get /tls-owned", "ls /"]).await?;
     assert!(
         out.contains("secret"),
@@ -184,15 +195,12 @@ async fn an_ensemble_links_its_members_over_tls() -> Result<()> {
     write_pki(dir.path())?;
     let path = |name: &str| dir.path().join(name).display().to_string();
     let mut spec = EnsembleSpec::participants(3);
-    for (k, v) in [
-        ("sslQuorum", "true".to_string()),
-        ("ssl.quorum.keyStore.location", path("server.pem")),
-        ("ssl.quorum.keyStore.type", "PEM".to_string()),
-        ("ssl.quorum.trustStore.location", path("ca.pem")),
-        ("ssl.quorum.trustStore.type", "PEM".to_string()),
-    ] {
-        spec.config.extra.push((k.to_string(), v));
-    }
+    spec.config
+        .extra
+        .push(("sslQuorum".to_string(), "true".to_string()));
+    spec.config
+        .extra
+        .extend(pem_stores("ssl.quorum", path("server.pem"), path("ca.pem")));
     let ensemble = Ensemble::start(ServerKind::Paddock, &spec)?;
     let ids = ensemble.ids();
     let writer = zk::Client::connector()

@@ -34,6 +34,22 @@ fn config(my_id: u64, members: &[(u64, SocketAddr)]) -> NetConfig {
 }
 
 /// The next frame in the inbox, skipping link events; fails the test at the deadline.
+/// `net` (member `from`) sends `payload` to member `to`, whose events are `to_events`; it
+/// arrives there.
+async fn deliver(
+    net: &Net,
+    from: u64,
+    to: u64,
+    to_events: &mut mpsc::Receiver<Event>,
+    payload: &'static [u8],
+) {
+    net.send(to, Bytes::from_static(payload)).expect("queued");
+    assert_eq!(
+        next_frame(to_events).await,
+        (from, Bytes::from_static(payload))
+    );
+}
+
 async fn next_frame(events: &mut mpsc::Receiver<Event>) -> (u64, Bytes) {
     timeout(DEADLINE, async {
         loop {
@@ -123,11 +139,7 @@ async fn a_restarted_member_is_reconnected() {
     let members = [(1, free_addr()), (2, free_addr())];
     let (one, mut one_events) = Net::start(config(1, &members)).await.expect("start");
     let (two, mut two_events) = Net::start(config(2, &members)).await.expect("start");
-    one.send(2, Bytes::from_static(b"first")).expect("queued");
-    assert_eq!(
-        next_frame(&mut two_events).await,
-        (1, Bytes::from_static(b"first"))
-    );
+    deliver(&one, 1, 2, &mut two_events, b"first").await;
 
     drop(two);
     drop(two_events);
@@ -143,16 +155,8 @@ async fn a_restarted_member_is_reconnected() {
         direction: Direction::Outbound,
     };
     wait_for(&mut one_events, &up).await;
-    one.send(2, Bytes::from_static(b"again")).expect("queued");
-    assert_eq!(
-        next_frame(&mut two_events).await,
-        (1, Bytes::from_static(b"again"))
-    );
-    two.send(1, Bytes::from_static(b"back")).expect("queued");
-    assert_eq!(
-        next_frame(&mut one_events).await,
-        (2, Bytes::from_static(b"back"))
-    );
+    deliver(&one, 1, 2, &mut two_events, b"again").await;
+    deliver(&two, 2, 1, &mut one_events, b"back").await;
 }
 
 #[tokio::test]
@@ -208,11 +212,7 @@ async fn an_oversized_frame_breaks_the_link_and_later_frames_still_arrive() {
     };
     wait_for(&mut one_events, &out(2, false)).await;
     wait_for(&mut one_events, &out(2, true)).await;
-    one.send(2, Bytes::from_static(b"small")).expect("queued");
-    assert_eq!(
-        next_frame(&mut two_events).await,
-        (1, Bytes::from_static(b"small"))
-    );
+    deliver(&one, 1, 2, &mut two_events, b"small").await;
 }
 
 #[tokio::test]
@@ -265,17 +265,8 @@ async fn tls_links_deliver_and_plain_peers_cannot_join_them() {
     let (two, mut two_events) = Net::start(with_tls(2)).await.expect("start 2");
     // Member 3 forgot sslQuorum.
     let (three, _three_events) = Net::start(config(3, &members)).await.expect("start 3");
-    one.send(2, Bytes::from_static(b"over tls"))
-        .expect("queued");
-    assert_eq!(
-        next_frame(&mut two_events).await,
-        (1, Bytes::from_static(b"over tls"))
-    );
-    two.send(1, Bytes::from_static(b"back")).expect("queued");
-    assert_eq!(
-        next_frame(&mut one_events).await,
-        (2, Bytes::from_static(b"back"))
-    );
+    deliver(&one, 1, 2, &mut two_events, b"over tls").await;
+    deliver(&two, 2, 1, &mut one_events, b"back").await;
     for _ in 0..5 {
         let _ = three.send(1, Bytes::from_static(b"plain"));
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -312,11 +303,7 @@ async fn new_links_use_reloaded_tls_material() {
     let mut two_cfg = config(2, &members);
     two_cfg.tls = Some(std::sync::Arc::new(old.clone()));
     let (two, mut two_events) = Net::start(two_cfg).await.expect("start 2");
-    one.send(2, Bytes::from_static(b"old")).expect("queued");
-    assert_eq!(
-        next_frame(&mut two_events).await,
-        (1, Bytes::from_static(b"old"))
-    );
+    deliver(&one, 1, 2, &mut two_events, b"old").await;
     drop(two);
     drop(two_events);
     tokio::time::sleep(Duration::from_millis(200)).await;
