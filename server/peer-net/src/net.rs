@@ -388,15 +388,18 @@ fn serve(
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 };
-                let config = match server_tls(&tls.current()) {
-                    Ok(c) => Arc::new(c),
-                    Err(e) => {
-                        tracing::error!(error = %e, "ensemble link TLS configuration refused");
-                        continue;
-                    }
-                };
                 let tx = tx.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
+                    // The material (which may read files) and the rustls configuration are
+                    // taken here, not on the accept loop.
+                    let config = match server_tls(&tls.current()) {
+                        Ok(c) => Arc::new(c),
+                        Err(e) => {
+                            tracing::error!(error = %e, "ensemble link TLS configuration refused");
+                            return;
+                        }
+                    };
                     let handshake = tokio_rustls::TlsAcceptor::from(config).accept(tcp);
                     match tokio::time::timeout(Duration::from_secs(10), handshake).await {
                         Ok(Ok(stream)) => {
