@@ -23,12 +23,12 @@ use paddock_core::state::State;
 use paddock_core::CoreConfig;
 use paddock_jute::codec::{Record, Writer};
 use paddock_jute::txn::{Txn, TxnDigest, TxnHeader};
-use paddock_storage::snapshot::Compression;
+use paddock_storage::snapshot::{checked_stream, Compression};
 use paddock_storage::txnlog::marshal_entry;
 use paddock_storage::{
     newest_snapshot_zxid, repair_torn_tail, replay_scanned_logs, scan_log_dir, visit_log_dir,
-    visit_newest_snapshot, Fs, LogError, SnapNode, SnapshotError, SnapshotVisitor, SnapshotWriter,
-    TxnLogConfig, TxnLogWriter, ZxidDigest,
+    visit_newest_snapshot, visit_snapshot, Fs, LogError, SnapNode, SnapshotError, SnapshotVisitor,
+    SnapshotWriter, TxnLogConfig, TxnLogWriter, ZxidDigest,
 };
 use tokio::sync::{mpsc, watch};
 
@@ -365,30 +365,25 @@ pub fn restore_snapshot(
         }
     }
     fs.create_dir_all(&staging)?;
-    // First pass: where the snapshot ends (its zxid is in its trailer).
-    install_into(fs, &staging, "snapshot.0", data)?;
-    let first = visit_newest_snapshot(fs, &staging, |zxid| {
-        Loading::new(cfg.clone(), now_ms, zxid, 0)
-    })
-    .map_err(|e| RestoreError::Unreadable(e.to_string()))?;
-    let Some((_, first_path, _, trailer)) = first else {
-        return Err(RestoreError::Unreadable("not a snapshot".into()));
-    };
+    // The snapshot is parsed from memory: first for its zxid (in its trailer), which the
+    // tree's loader needs before the first node, then into the tree; it is written once.
+    let unreadable = |e: SnapshotError| RestoreError::Unreadable(e.to_string());
+    let compression = Compression::from_magic(data);
+    let stream = checked_stream(data, compression).map_err(unreadable)?;
+    let trailer = visit_snapshot(&stream, &mut TrailerOnly).map_err(unreadable)?;
     let zxid = (trailer.last_processed_zxid)
         .or(trailer.digest.map(|d| d.zxid))
         .ok_or(RestoreError::NoZxid)?;
-    fs.remove_file(&first_path)?;
-    let name = paddock_storage::names::snapshot_name(zxid, "");
-    install_into(fs, &staging, &name, data)?;
-    let loaded = visit_newest_snapshot(fs, &staging, |z| Loading::new(cfg.clone(), now_ms, z, 0))
-        .map_err(|e| RestoreError::Unreadable(e.to_string()))?;
-    let Some((_, staged, loading, _)) = loaded else {
-        return Err(RestoreError::Unreadable("not a snapshot".into()));
-    };
+    let mut loading = Loading::new(cfg, now_ms, zxid, 0);
+    visit_snapshot(&stream, &mut loading).map_err(unreadable)?;
+    drop(stream);
     let mut state = loading
         .finish()
         .map_err(|e| RestoreError::Unreadable(e.to_string()))?;
     state.recovery_done(now_ms);
+    let name = paddock_storage::names::snapshot_name(zxid, compression.extension());
+    install_into(fs, &staging, &name, data)?;
+    let staged = staging.join(&name);
     // The old history goes aside, then the restored snapshot takes its place.
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -406,6 +401,29 @@ pub fn restore_snapshot(
     fs.rename(&staged, &storage.snap_dir.join(&name))?;
     fs.sync_dir(&storage.snap_dir)?;
     Ok((state, zxid))
+}
+
+/// A visitor that keeps nothing: a parse for the trailer alone.
+struct TrailerOnly;
+
+impl SnapshotVisitor for TrailerOnly {
+    fn session(&mut self, _id: i64, _timeout_ms: i32) {}
+
+    fn acl(&mut self, _key: i64, _acls: Vec<paddock_jute::Acl>) {}
+
+    fn node(&mut self, _path: String, _node: SnapNode) -> Result<(), SnapshotError> {
+        Ok(())
+    }
+
+    fn node_ref(
+        &mut self,
+        _path: &str,
+        _data: Option<&[u8]>,
+        _acl: i64,
+        _stat: paddock_jute::StatPersisted,
+    ) -> Result<(), SnapshotError> {
+        Ok(())
+    }
 }
 
 /// Writes `dir/name` and makes it durable (file and directory entry).
@@ -856,4 +874,54 @@ pub fn describe(path: &Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use paddock_jute::txn::CreateTxn;
+    use paddock_storage::FaultFs;
+
+    /// The `snapshot` command streams the newest file as written, so with snapshot
+    /// compression on, `restore` receives gzip or snappy: it is told by its magic, loaded and
+    /// installed under its compression's name.
+    #[test]
+    fn restore_takes_a_compressed_snapshot() {
+        for (method, ext) in [("gz", ".gz"), ("snappy", ".snappy")] {
+            let cfg = ServerConfig {
+                data_dir: "/data".into(),
+                data_log_dir: "/data".into(),
+                snapshot_compression: method.into(),
+                ..ServerConfig::default()
+            };
+            let fs = FaultFs::new(7);
+            let storage = Storage::new(&cfg, Arc::new(fs.clone()));
+            storage.create_dirs().unwrap();
+            let mut state = State::new(cfg.core_config(), 0);
+            let hdr = TxnHeader {
+                client_id: 0,
+                cxid: 1,
+                zxid: 1,
+                time: 0,
+                txn_type: paddock_jute::OpCode::Create as i32,
+            };
+            let txn = Txn::Create(CreateTxn {
+                path: "/kept".into(),
+                data: Some(b"v".to_vec()),
+                acl: paddock_jute::Acl::open_unsafe(),
+                ephemeral: false,
+                parent_c_version: 1,
+            });
+            state.replay(&hdr, &txn);
+            let written = write_snapshot_now(&storage, &state).unwrap();
+            let data = fs.read(&written).unwrap();
+            assert_eq!(Compression::from_magic(&data).extension(), ext);
+
+            let (restored, zxid) = restore_snapshot(&storage, cfg.core_config(), 0, &data).unwrap();
+            assert_eq!(zxid, 1);
+            assert_eq!(restored.last_zxid(), 1);
+            let names = fs.list(&storage.snap_dir).unwrap();
+            assert_eq!(names, vec![format!("snapshot.1{ext}")], "{method}");
+        }
+    }
 }

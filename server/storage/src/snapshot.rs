@@ -67,6 +67,18 @@ impl Compression {
         }
     }
 
+    /// What a snapshot's first bytes say it is, for bytes without a file name (an upload):
+    /// gzip's or snappy-java's magic, else uncompressed.
+    pub fn from_magic(bytes: &[u8]) -> Compression {
+        if bytes.starts_with(&[0x1f, 0x8b]) {
+            Compression::Gzip
+        } else if bytes.starts_with(&SNAPPY_MAGIC) {
+            Compression::Snappy
+        } else {
+            Compression::None
+        }
+    }
+
     /// The zoo.cfg value (`zookeeper.snapshot.compression.method`: "", "gz", "snappy").
     pub fn from_config(value: &str) -> Option<Compression> {
         match value {
@@ -436,7 +448,10 @@ fn write_count(w: &mut Writer, n: usize) {
 
 /// The checked stream of a snapshot file: the bytes themselves when uncompressed (no copy of
 /// a file that can be hundreds of megabytes), else their decompression.
-fn checked_stream(bytes: &[u8], compression: Compression) -> Result<Cow<'_, [u8]>, SnapshotError> {
+pub fn checked_stream(
+    bytes: &[u8],
+    compression: Compression,
+) -> Result<Cow<'_, [u8]>, SnapshotError> {
     match compression {
         Compression::None => Ok(Cow::Borrowed(bytes)),
         _ => decompress(bytes, compression).map(Cow::Owned),
