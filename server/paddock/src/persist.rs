@@ -426,14 +426,13 @@ impl SnapshotVisitor for TrailerOnly {
     }
 }
 
-/// Writes `dir/name` and makes it durable (file and directory entry).
+/// Writes `dir/name` with its content durable. Both callers then rename it into place and
+/// sync the directory it lands in, which is what makes the name durable.
 fn install_into(fs: &dyn Fs, dir: &Path, name: &str, data: &[u8]) -> std::io::Result<()> {
     let path = dir.join(name);
     let mut file = fs.create(&path)?;
     file.write_at(0, data)?;
-    file.sync_data()?;
-    drop(file);
-    fs.sync_dir(dir)
+    file.sync_data()
 }
 
 /// Snapshots still being written when the server stopped stay as `snapshot.<zxid>.tmp`; no
