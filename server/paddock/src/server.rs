@@ -227,11 +227,6 @@ impl Server {
         self.http.admin
     }
 
-    /// Where TLS clients connect (`secureClientPort`), when it is set.
-    pub fn secure_addr(&self) -> Option<SocketAddr> {
-        self.secure.as_ref().and_then(|(l, _)| l.local_addr().ok())
-    }
-
     pub fn local_addr(&self) -> SocketAddr {
         self.listener
             .local_addr()

@@ -51,8 +51,6 @@ pub(super) fn parse_file_text(
         data_log_dir_set: false,
         client_port: None,
         client_port_address: None,
-        secure_client_port: None,
-        secure_client_port_address: None,
         extra_size: None,
         dynamic_config_file: None,
         has_dynamic_config_file: entries.iter().any(|e| e.key == "dynamicConfigFile"),
@@ -88,8 +86,6 @@ struct Parser {
     data_log_dir_set: bool,
     client_port: Option<u16>,
     client_port_address: Option<(String, u32)>,
-    secure_client_port: Option<u16>,
-    secure_client_port_address: Option<String>,
     extra_size: Option<u32>,
     dynamic_config_file: Option<String>,
     has_dynamic_config_file: bool,
@@ -138,13 +134,8 @@ impl Parser {
             "standaloneEnabled" => self.cfg.standalone_enabled = self.strict_bool(e)?,
             "quorumListenOnAllIPs" => self.cfg.quorum_listen_on_all_ips = self.strict_bool(e)?,
             "sslQuorum" => self.cfg.ssl_quorum = self.strict_bool(e)?,
-            "secureClientPort" => {
-                let port = self.port(e)?;
-                self.secure_client_port = Some(port);
-                self.cfg.secure_client_port = Some(port);
-            }
+            "secureClientPort" => self.cfg.secure_client_port = Some(self.port(e)?),
             "secureClientPortAddress" => {
-                self.secure_client_port_address = Some(e.value.clone());
                 self.cfg.secure_client_port_address = Some(e.value.clone());
             }
             "initLimit" => self.cfg.init_limit = Some(self.non_negative(e, self.int(e)?.into())?),
@@ -358,7 +349,7 @@ impl Parser {
         self.cfg.jute_max_buffer_extra_bytes =
             self.extra_size.unwrap_or(self.cfg.jute_max_buffer_bytes);
         self.client_address()?;
-        if self.secure_client_port.is_none() && self.secure_client_port_address.is_some() {
+        if self.cfg.secure_client_port.is_none() && self.cfg.secure_client_port_address.is_some() {
             return Err(
                 self.invalid_file("secureClientPortAddress is set but secureClientPort is not set")
             );
