@@ -218,6 +218,16 @@ async fn an_ensemble_links_its_members_over_tls() -> Result<()> {
         reader.sync("/").await?;
         assert_eq!(reader.get_data("/over-tls").await?.0, b"x", "member {id}");
     }
+    // Without this the test would pass on plain links too: each member says it took TLS.
+    for &id in &ids {
+        assert!(
+            ensemble
+                .log(id)
+                .contains("ensemble links use mutual TLS (sslQuorum)"),
+            "member {id}: {}",
+            ensemble.log(id)
+        );
+    }
     assert!(
         !ensemble
             .log_tails()

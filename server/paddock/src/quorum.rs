@@ -92,6 +92,7 @@ impl QuorumSetup {
         let mut net = NetConfig::new(my_id, listen, peers);
         if cfg.ssl_quorum {
             net.tls = Some(quorum_tls(&cfg.quorum_tls)?);
+            tracing::info!("ensemble links use mutual TLS (sslQuorum)");
         }
         Ok(QuorumSetup {
             zab,
