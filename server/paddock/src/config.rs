@@ -81,8 +81,9 @@ pub struct ServerConfig {
     pub standalone_enabled: bool,
     /// `secureClientPort`: the TLS client port (unset: none).
     pub secure_client_port: Option<u16>,
-    /// `secureClientPortAddress` (default: every address).
-    pub secure_client_port_address: Option<String>,
+    /// `secureClientPortAddress` (default 0.0.0.0, every interface): the address of the TLS
+    /// client port. A host name is resolved when the file is read, as for `clientPortAddress`.
+    pub secure_client_port_address: IpAddr,
     /// The `ssl.*` keys and the x509 authentication provider.
     pub tls: TlsSettings,
     /// `sslQuorum`: members link to each other over mutual TLS.
@@ -290,7 +291,7 @@ impl ServerConfig {
             quorum_listen_on_all_ips: false,
             otlp_endpoint: None,
             secure_client_port: None,
-            secure_client_port_address: None,
+            secure_client_port_address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             tls: TlsSettings::default(),
             ssl_quorum: false,
             quorum_tls: TlsSettings::default(),

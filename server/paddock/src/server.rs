@@ -125,16 +125,7 @@ impl Server {
         let secure = match config.secure_client_port {
             Some(port) => {
                 let acceptor = Arc::new(crate::tls::TlsAcceptor::new(&config.tls)?);
-                let ip = match config.secure_client_port_address.as_deref() {
-                    Some(a) => a.parse().map_err(|_| ServerError::Bind {
-                        addr: SocketAddr::new(IpAddr::from([0, 0, 0, 0]), port),
-                        source: std::io::Error::other(format!(
-                            "secureClientPortAddress {a} is not an IP address"
-                        )),
-                    })?,
-                    None => IpAddr::from([0, 0, 0, 0]),
-                };
-                let addr = SocketAddr::new(ip, port);
+                let addr = SocketAddr::new(config.secure_client_port_address, port);
                 let tls = TcpListener::bind(addr)
                     .await
                     .map_err(|source| ServerError::Bind { addr, source })?;

@@ -51,6 +51,7 @@ pub(super) fn parse_file_text(
         data_log_dir_set: false,
         client_port: None,
         client_port_address: None,
+        secure_client_port_address: None,
         extra_size: None,
         dynamic_config_file: None,
         has_dynamic_config_file: entries.iter().any(|e| e.key == "dynamicConfigFile"),
@@ -85,7 +86,9 @@ struct Parser {
     data_dir_set: bool,
     data_log_dir_set: bool,
     client_port: Option<u16>,
-    client_port_address: Option<(String, u32)>,
+    /// `clientPortAddress` and `secureClientPortAddress`, resolved once the ports are known.
+    client_port_address: Option<Entry>,
+    secure_client_port_address: Option<Entry>,
     extra_size: Option<u32>,
     dynamic_config_file: Option<String>,
     has_dynamic_config_file: bool,
@@ -123,7 +126,7 @@ impl Parser {
                 self.client_port = Some(port);
                 self.cfg.client_port = port;
             }
-            "clientPortAddress" => self.client_port_address = Some((e.value.clone(), e.line)),
+            "clientPortAddress" => self.client_port_address = Some(e.clone()),
             "tickTime" => self.cfg.tick_ms = self.non_negative(e, self.int(e)?.into())?,
             "maxClientCnxns" => {
                 // NIOServerCnxnFactory limits only when maxClientCnxns > 0.
@@ -135,9 +138,7 @@ impl Parser {
             "quorumListenOnAllIPs" => self.cfg.quorum_listen_on_all_ips = self.strict_bool(e)?,
             "sslQuorum" => self.cfg.ssl_quorum = self.strict_bool(e)?,
             "secureClientPort" => self.cfg.secure_client_port = Some(self.port(e)?),
-            "secureClientPortAddress" => {
-                self.cfg.secure_client_port_address = Some(e.value.clone());
-            }
+            "secureClientPortAddress" => self.secure_client_port_address = Some(e.clone()),
             "initLimit" => self.cfg.init_limit = Some(self.non_negative(e, self.int(e)?.into())?),
             "syncLimit" => self.cfg.sync_limit = Some(self.non_negative(e, self.int(e)?.into())?),
             "reconfigEnabled" => self.cfg.reconfig_enabled = self.strict_bool(e)?,
@@ -348,12 +349,7 @@ impl Parser {
         }
         self.cfg.jute_max_buffer_extra_bytes =
             self.extra_size.unwrap_or(self.cfg.jute_max_buffer_bytes);
-        self.client_address()?;
-        if self.cfg.secure_client_port.is_none() && self.cfg.secure_client_port_address.is_some() {
-            return Err(
-                self.invalid_file("secureClientPortAddress is set but secureClientPort is not set")
-            );
-        }
+        self.client_addresses()?;
         if self.cfg.tick_ms == 0 {
             return Err(self.invalid_file("tickTime is not set"));
         }
@@ -375,23 +371,43 @@ impl Parser {
         Ok(self.cfg)
     }
 
-    /// `clientPortAddress` needs `clientPort`; without an address ZooKeeper binds all interfaces.
-    fn client_address(&mut self) -> Result<(), ConfigError> {
-        match (&self.client_port_address, self.client_port) {
-            (Some(_), None) => {
-                Err(self.invalid_file("clientPortAddress is set but clientPort is not set"))
-            }
-            (Some((host, line)), Some(_)) => {
-                let entry = Entry {
-                    key: "clientPortAddress".into(),
-                    value: host.clone(),
-                    line: *line,
-                };
-                self.cfg.client_port_address = self.ip(&entry, host)?;
-                Ok(())
-            }
-            _ => Ok(()),
+    /// `clientPortAddress` and `secureClientPortAddress`, in ZooKeeper's order; without an
+    /// address ZooKeeper binds all interfaces.
+    fn client_addresses(&mut self) -> Result<(), ConfigError> {
+        let plain = self.port_address(
+            self.client_port_address.as_ref(),
+            self.client_port,
+            "clientPort",
+        )?;
+        if let Some(ip) = plain {
+            self.cfg.client_port_address = ip;
         }
+        let secure = self.port_address(
+            self.secure_client_port_address.as_ref(),
+            self.cfg.secure_client_port,
+            "secureClientPort",
+        )?;
+        if let Some(ip) = secure {
+            self.cfg.secure_client_port_address = ip;
+        }
+        Ok(())
+    }
+
+    /// A port's address key resolved through `InetAddress.getByName`, as
+    /// `QuorumPeerConfig` does after the key loop: an address without its port is an error.
+    fn port_address(
+        &self,
+        address: Option<&Entry>,
+        port: Option<u16>,
+        port_key: &str,
+    ) -> Result<Option<IpAddr>, ConfigError> {
+        let Some(e) = address else {
+            return Ok(None);
+        };
+        if port.is_none() {
+            return Err(self.invalid_file(&format!("{} is set but {port_key} is not set", e.key)));
+        }
+        self.ip(e, &e.value).map(Some)
     }
 
     /// `dynamicConfigFile`: a properties file of `server.N`, `group`, `weight`

@@ -219,7 +219,7 @@ someFutureKey=1
         quorum_listen_on_all_ips: false,
         otlp_endpoint: None,
         secure_client_port: Some(2282),
-        secure_client_port_address: None,
+        secure_client_port_address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
         tls: crate::config::TlsSettings {
             key_store: Some("/k".into()),
             ..Default::default()
@@ -392,6 +392,38 @@ fn client_port_address_forms() {
     );
     let named = parse_ok("dataDir=/d\nclientPort=1\nclientPortAddress=localhost\n");
     assert!(named.client_port_address.is_loopback());
+}
+
+// QuorumPeerConfig: secureClientPortAddress goes through InetAddress.getByName after the key
+// loop, as clientPortAddress does, so a bad host fails when the file is read, not at bind.
+#[test]
+fn secure_client_port_address_is_resolved_when_the_file_is_read() {
+    let base = "dataDir=/d\nclientPort=1\nsecureClientPort=2\n";
+    let literal = parse_ok(&format!("{base}secureClientPortAddress=127.0.0.3\n"));
+    assert_eq!(
+        literal.secure_client_port_address,
+        IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3))
+    );
+    let named = parse_ok(&format!("{base}secureClientPortAddress=localhost\n"));
+    assert!(named.secure_client_port_address.is_loopback());
+    let unset = parse_ok(base);
+    assert_eq!(
+        unset.secure_client_port_address,
+        IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+    );
+    // RFC 6761 reserves .invalid: no resolver answers for it.
+    let err = error(&format!(
+        "{base}secureClientPortAddress=no-such-host.invalid\n"
+    ));
+    assert_eq!(
+        err,
+        "zoo.cfg:4: invalid value \"no-such-host.invalid\" for secureClientPortAddress: \
+         unknown host \"no-such-host.invalid\""
+    );
+    assert_eq!(
+        error("dataDir=/d\nclientPort=1\nsecureClientPortAddress=127.0.0.1\n"),
+        "zoo.cfg: secureClientPortAddress is set but secureClientPort is not set"
+    );
 }
 
 // Only a standalone server's validity: QuorumPeerConfig.parseDynamicConfig with
