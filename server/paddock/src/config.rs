@@ -533,8 +533,6 @@ pub struct TlsSettings {
     pub key_store: Option<PathBuf>,
     /// `ssl.keyStore.type`: PEM (also taken from a `.pem` name); JKS and PKCS12 are refused.
     pub key_store_type: Option<String>,
-    /// `ssl.keyStore.password`: for encrypted PEM keys, which Paddock does not read.
-    pub key_store_password: Option<String>,
     /// `ssl.trustStore.location`: the CAs client certificates must chain to.
     pub trust_store: Option<PathBuf>,
     /// `ssl.trustStore.type`.

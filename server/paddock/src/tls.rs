@@ -33,6 +33,12 @@ pub enum TlsError {
     NotPem { what: &'static str, kind: String },
     #[error("reading {path}: {reason}")]
     File { path: PathBuf, reason: String },
+    /// ZooKeeper decrypts such a key with `ssl.keyStore.password`; Paddock does not.
+    #[error(
+        "{path}: the private key is encrypted, which Paddock does not support \
+         (ssl.keyStore.password is not used); store it unencrypted, e.g. with `openssl pkey`"
+    )]
+    EncryptedKey { path: PathBuf },
     #[error("TLS configuration: {0}")]
     Rustls(String),
 }
@@ -147,15 +153,7 @@ pub fn server_config(s: &TlsSettings) -> Result<Arc<ServerConfig>, TlsError> {
     check_pem("ssl.keyStore", &s.key_store_type)?;
     check_pem("ssl.trustStore", &s.trust_store_type)?;
     let key_store = s.key_store.as_ref().ok_or(TlsError::NoKeyStore)?;
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(key_store)
-        .map_err(|e| file_err(key_store, e))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| file_err(key_store, e))?;
-    if chain.is_empty() {
-        return Err(file_err(key_store, "no certificate in the key store"));
-    }
-    let key = PrivateKeyDer::from_pem_file(key_store)
-        .map_err(|e| file_err(key_store, format!("no usable private key: {e}")))?;
+    let (chain, key) = read_key_store(key_store)?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -190,6 +188,37 @@ pub fn server_config(s: &TlsSettings) -> Result<Arc<ServerConfig>, TlsError> {
         .with_single_cert(chain, key)
         .map_err(|e| TlsError::Rustls(e.to_string()))?;
     Ok(Arc::new(config))
+}
+
+/// The certificate chain and private key of a PEM key store, both from one read of the file
+/// (a reload racing a rewrite cannot pair a new chain with an old key).
+fn read_key_store(
+    path: &Path,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsError> {
+    let pem = std::fs::read(path).map_err(|e| file_err(path, e))?;
+    if has_encrypted_key(&pem) {
+        return Err(TlsError::EncryptedKey {
+            path: path.to_owned(),
+        });
+    }
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<_, _>>()
+        .map_err(|e| file_err(path, e))?;
+    if chain.is_empty() {
+        return Err(file_err(path, "no certificate in the key store"));
+    }
+    let key = PrivateKeyDer::from_pem_slice(&pem)
+        .map_err(|e| file_err(path, format!("no usable private key: {e}")))?;
+    Ok((chain, key))
+}
+
+/// Whether a PEM file holds an encrypted private key: PKCS#8's `ENCRYPTED PRIVATE KEY`, the
+/// form ZooKeeper's `PemReader` decrypts with the key store password, or OpenSSL's legacy
+/// `Proc-Type: 4,ENCRYPTED` header. The PEM parser skips the first and fails on the second
+/// with a message that does not say why, so both are named here.
+fn has_encrypted_key(pem: &[u8]) -> bool {
+    let contains = |needle: &[u8]| pem.windows(needle.len()).any(|w| w == needle);
+    contains(b"-----BEGIN ENCRYPTED PRIVATE KEY-----") || contains(b"Proc-Type: 4,ENCRYPTED")
 }
 
 /// `X500Principal.getName()` (RFC 2253) of a certificate's subject: the RDNs last first,
@@ -262,6 +291,28 @@ mod tests {
             .self_signed(&key)
             .unwrap();
         std::fs::write(path, format!("{}{}", key.serialize_pem(), cert.pem())).unwrap();
+    }
+
+    // PemReader.loadPrivateKey decrypts a PKCS#8 `ENCRYPTED PRIVATE KEY` with
+    // ssl.keyStore.password; Paddock refuses such a key by name instead of "no private key".
+    #[test]
+    fn an_encrypted_private_key_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("server.pem");
+        write_key_store(&store, "server");
+        let plain = std::fs::read_to_string(&store).unwrap();
+        let s = TlsSettings {
+            key_store: Some(store.clone()),
+            client_auth: ClientAuth::None,
+            ..TlsSettings::default()
+        };
+        assert!(server_config(&s).is_ok(), "the unencrypted key loads");
+        // The PKCS#8 labels of an encrypted key; the check looks no further than them.
+        let encrypted = plain.replace("PRIVATE KEY-----", "ENCRYPTED PRIVATE KEY-----");
+        std::fs::write(&store, encrypted).unwrap();
+        let err = server_config(&s).expect_err("an encrypted key does not load");
+        assert!(matches!(err, TlsError::EncryptedKey { .. }), "{err}");
+        assert!(err.to_string().contains("encrypted"), "{err}");
     }
 
     // FileChangeWatcher: a changed key store is loaded for the next handshakes; one that

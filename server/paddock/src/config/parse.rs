@@ -264,9 +264,15 @@ impl Parser {
             }
             "ssl.keyStore.location" => cfg.tls.key_store = Some(value.into()),
             "ssl.keyStore.type" => cfg.tls.key_store_type = Some(value.to_string()),
-            "ssl.keyStore.password" => cfg.tls.key_store_password = Some(value.to_string()),
             "ssl.trustStore.location" => cfg.tls.trust_store = Some(value.into()),
             "ssl.trustStore.type" => cfg.tls.trust_store_type = Some(value.to_string()),
+            // PEMFileLoader needs a key store password only to decrypt an encrypted key, which
+            // Paddock refuses when it loads the store, and never reads a trust store password.
+            // Deployments set them anyway, so they are accepted without a warning.
+            "ssl.keyStore.password"
+            | "ssl.trustStore.password"
+            | "ssl.quorum.keyStore.password"
+            | "ssl.quorum.trustStore.password" => {}
             // X509Util: ClientAuth.fromPropertyValue, NEED when unset.
             "ssl.clientAuth" => {
                 cfg.tls.client_auth = match value.to_ascii_lowercase().as_str() {

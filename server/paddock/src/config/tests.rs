@@ -426,6 +426,18 @@ fn secure_client_port_address_is_resolved_when_the_file_is_read() {
     );
 }
 
+// PEMFileLoader uses ssl.keyStore.password only to decrypt an encrypted key (refused when the
+// store loads, see tls.rs) and never reads a PEM trust store's password: the keys are accepted
+// and, as nothing is lost by not acting on them, not reported as ignored.
+#[test]
+fn store_passwords_are_accepted_without_a_warning() {
+    let cfg = parse_ok(
+        "dataDir=/d\nclientPort=1\nssl.keyStore.password=secret\nssl.trustStore.password=x\n\
+         ssl.quorum.keyStore.password=y\nssl.quorum.trustStore.password=z\n",
+    );
+    assert!(cfg.ignored_keys.is_empty(), "{:?}", cfg.ignored_keys);
+}
+
 // Only a standalone server's validity: QuorumPeerConfig.parseDynamicConfig with
 // one participant and standaloneEnabled runs standalone; the server line gives
 // the client port (setupClientPort) once myid names it (setupMyId).
