@@ -23,6 +23,7 @@ use tokio::sync::mpsc;
 
 use crate::config::{Role, ServerConfig};
 use crate::persist::{PersistError, Storage};
+use crate::tls::{Stores, TlsError};
 
 /// Why an ensemble member cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -45,7 +46,7 @@ pub enum QuorumError {
     #[error("{0}")]
     Persist(#[from] PersistError),
     #[error("sslQuorum: {0}")]
-    Tls(String),
+    Tls(#[from] crate::tls::TlsError),
 }
 
 /// What a member needs to start its quorum layer, read from zoo.cfg and the data directory.
@@ -110,22 +111,27 @@ struct QuorumTlsFiles {
 }
 
 impl QuorumTlsFiles {
-    fn load(s: &crate::config::TlsSettings) -> Result<paddock_peer_net::NetTls, String> {
-        // The same checks as the client port's stores (PEM, a key, a chain, CAs).
+    fn load(s: &crate::config::TlsSettings) -> Result<paddock_peer_net::NetTls, TlsError> {
+        // The same checks as the client port's stores (PEM, a key, a chain, CAs); member
+        // links always check the other side's certificate.
         let need_trust = crate::config::TlsSettings {
             client_auth: crate::config::ClientAuth::Need,
             ..s.clone()
         };
-        crate::tls::server_config(&need_trust).map_err(|e| e.to_string())?;
-        let read = |p: &Option<std::path::PathBuf>| {
+        crate::tls::server_config(&need_trust, Stores::Quorum)?;
+        let read = |store: &str, p: &Option<std::path::PathBuf>| {
             let p = p.as_ref().expect("checked by server_config");
-            std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))
+            std::fs::read(p).map_err(|e| TlsError::File {
+                key: Stores::Quorum.key(&format!("{store}.location")),
+                path: p.clone(),
+                reason: e.to_string(),
+            })
         };
-        let key_store = read(&s.key_store)?;
+        let key_store = read("keyStore", &s.key_store)?;
         Ok(paddock_peer_net::NetTls {
             cert_pem: key_store.clone(),
             key_pem: key_store,
-            ca_pem: read(&s.trust_store)?,
+            ca_pem: read("trustStore", &s.trust_store)?,
         })
     }
 }
@@ -150,7 +156,7 @@ impl paddock_peer_net::TlsSource for QuorumTlsFiles {
 fn quorum_tls(
     s: &crate::config::TlsSettings,
 ) -> Result<std::sync::Arc<dyn paddock_peer_net::TlsSource>, QuorumError> {
-    let tls = QuorumTlsFiles::load(s).map_err(QuorumError::Tls)?;
+    let tls = QuorumTlsFiles::load(s)?;
     let files = QuorumTlsFiles {
         settings: s.clone(),
         loaded: std::sync::Mutex::new((Vec::new(), tls)),
@@ -478,4 +484,30 @@ pub fn write_epoch_file(storage: &Storage, accepted: bool, epoch: u32) -> Result
         CURRENT_EPOCH
     };
     write_epoch(&*storage.fs, &storage.snap_dir, name, i64::from(epoch)).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // sslQuorum reads ssl.quorum.*, not the client port's ssl.*: a member that cannot start
+    // its links says which of those keys to fix.
+    #[test]
+    fn a_broken_quorum_store_names_its_ssl_quorum_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("quorum.pem");
+        std::fs::write(&store, "not a key store").unwrap();
+        let settings = crate::config::TlsSettings {
+            key_store: Some(store),
+            trust_store: Some(dir.path().join("ca.pem")),
+            ..Default::default()
+        };
+        let err = quorum_tls(&settings).expect_err("a broken key store");
+        assert!(matches!(err, QuorumError::Tls(_)), "{err}");
+        let message = err.to_string();
+        assert!(
+            message.contains("ssl.quorum.keyStore.location"),
+            "{message}"
+        );
+    }
 }

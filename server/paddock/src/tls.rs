@@ -15,6 +15,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::danger::ClientCertVerifier;
 use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig};
 
@@ -23,24 +24,67 @@ use crate::config::{ClientAuth, TlsSettings};
 /// How often the key and trust store files are checked for changes.
 const RELOAD_CHECK: Duration = Duration::from_secs(5);
 
+/// Which zoo.cfg keys a pair of stores comes from, so that an error names the keys to fix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stores {
+    /// `ssl.*`: the stores of the TLS client port (`secureClientPort`).
+    ClientPort,
+    /// `ssl.quorum.*`: the stores of the links between members (`sslQuorum`).
+    Quorum,
+}
+
+impl Stores {
+    /// The full key of a store setting, e.g. `ssl.quorum.keyStore.location`.
+    pub fn key(self, name: &str) -> String {
+        let prefix = match self {
+            Stores::ClientPort => "ssl",
+            Stores::Quorum => "ssl.quorum",
+        };
+        format!("{prefix}.{name}")
+    }
+
+    /// The setting that asks for a key store.
+    fn user(self) -> &'static str {
+        match self {
+            Stores::ClientPort => "secureClientPort",
+            Stores::Quorum => "sslQuorum",
+        }
+    }
+
+    /// The setting that asks for a trust store: the client port's `ssl.clientAuth`; member
+    /// links are always mutual.
+    fn trust_user(self, auth: ClientAuth) -> String {
+        match (self, auth) {
+            (Stores::ClientPort, ClientAuth::Want) => "ssl.clientAuth=want".into(),
+            (Stores::ClientPort, _) => "ssl.clientAuth=need".into(),
+            (Stores::Quorum, _) => self.user().into(),
+        }
+    }
+}
+
+/// Why a pair of stores does not load. Each message names the zoo.cfg key to look at.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
-    #[error("secureClientPort needs ssl.keyStore.location")]
-    NoKeyStore,
-    #[error("ssl.clientAuth={0} needs ssl.trustStore.location")]
-    NoTrustStore(&'static str),
-    #[error("{what} type {kind:?} is not supported: Paddock reads PEM files")]
-    NotPem { what: &'static str, kind: String },
-    #[error("reading {path}: {reason}")]
-    File { path: PathBuf, reason: String },
-    /// ZooKeeper decrypts such a key with `ssl.keyStore.password`; Paddock does not.
+    #[error("{needed_by} needs {key}")]
+    Missing { key: String, needed_by: String },
+    #[error("{key}={kind:?} is not supported: Paddock reads PEM files")]
+    NotPem { key: String, kind: String },
+    #[error("reading {key} ({path}): {reason}")]
+    File {
+        key: String,
+        path: PathBuf,
+        reason: String,
+    },
+    /// ZooKeeper decrypts such a key with the key store password; Paddock does not.
     #[error(
-        "{path}: the private key is encrypted, which Paddock does not support \
-         (ssl.keyStore.password is not used); store it unencrypted, e.g. with `openssl pkey`"
+        "reading {} ({path}): the private key is encrypted, which Paddock does not support \
+         ({} is not used); store it unencrypted, e.g. with `openssl pkey`",
+        stores.key("keyStore.location"),
+        stores.key("keyStore.password")
     )]
-    EncryptedKey { path: PathBuf },
-    #[error("TLS configuration: {0}")]
-    Rustls(String),
+    EncryptedKey { stores: Stores, path: PathBuf },
+    #[error("the {}* stores do not make a TLS configuration: {reason}", stores.key(""))]
+    Rustls { stores: Stores, reason: String },
 }
 
 /// The TLS settings in force, reloaded when their files change.
@@ -68,7 +112,7 @@ impl TlsAcceptor {
         settings: &TlsSettings,
         check_every: Duration,
     ) -> Result<TlsAcceptor, TlsError> {
-        let config = server_config(settings)?;
+        let config = server_config(settings, Stores::ClientPort)?;
         Ok(TlsAcceptor {
             current: Mutex::new(Loaded {
                 config,
@@ -96,7 +140,7 @@ impl TlsAcceptor {
             current.checked = Instant::now();
             let now = stamps(&self.settings);
             if now != current.stamps {
-                match server_config(&self.settings) {
+                match server_config(&self.settings, Stores::ClientPort) {
                     Ok(config) => {
                         tracing::info!("TLS key or trust store changed: reloaded");
                         current.config = config;
@@ -130,85 +174,126 @@ pub fn stamps(s: &TlsSettings) -> Vec<Option<SystemTime>> {
         .collect()
 }
 
-fn check_pem(what: &'static str, kind: &Option<String>) -> Result<(), TlsError> {
+/// `<store>.type` must be PEM or unset: Paddock reads every store as PEM.
+fn check_pem(stores: Stores, store: &str, kind: &Option<String>) -> Result<(), TlsError> {
     match kind.as_deref() {
         None | Some("") => Ok(()),
         Some(k) if k.eq_ignore_ascii_case("pem") => Ok(()),
         Some(k) => Err(TlsError::NotPem {
-            what,
+            key: stores.key(&format!("{store}.type")),
             kind: k.to_owned(),
         }),
     }
 }
 
-fn file_err(path: &Path, reason: impl ToString) -> TlsError {
-    TlsError::File {
-        path: path.to_owned(),
-        reason: reason.to_string(),
+/// A store file with the key that names it, which its errors carry.
+struct StoreFile<'a> {
+    key: String,
+    path: &'a Path,
+}
+
+impl StoreFile<'_> {
+    fn error(&self, reason: impl ToString) -> TlsError {
+        TlsError::File {
+            key: self.key.clone(),
+            path: self.path.to_owned(),
+            reason: reason.to_string(),
+        }
     }
 }
 
-/// Builds the rustls server configuration the settings describe.
-pub fn server_config(s: &TlsSettings) -> Result<Arc<ServerConfig>, TlsError> {
-    check_pem("ssl.keyStore", &s.key_store_type)?;
-    check_pem("ssl.trustStore", &s.trust_store_type)?;
-    let key_store = s.key_store.as_ref().ok_or(TlsError::NoKeyStore)?;
-    let (chain, key) = read_key_store(key_store)?;
+/// The `<store>.location` of `stores`, or an error saying which setting needs it.
+fn store_file<'a>(
+    stores: Stores,
+    store: &str,
+    path: &'a Option<PathBuf>,
+    needed_by: String,
+) -> Result<StoreFile<'a>, TlsError> {
+    let key = stores.key(&format!("{store}.location"));
+    match path {
+        Some(path) => Ok(StoreFile { key, path }),
+        None => Err(TlsError::Missing { key, needed_by }),
+    }
+}
+
+/// Builds the rustls server configuration the settings describe; errors name the keys of
+/// `stores`.
+pub fn server_config(s: &TlsSettings, stores: Stores) -> Result<Arc<ServerConfig>, TlsError> {
+    check_pem(stores, "keyStore", &s.key_store_type)?;
+    check_pem(stores, "trustStore", &s.trust_store_type)?;
+    let key_store = store_file(stores, "keyStore", &s.key_store, stores.user().into())?;
+    let (chain, key) = read_key_store(stores, &key_store)?;
+    let rustls_err = |reason: String| TlsError::Rustls { stores, reason };
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| TlsError::Rustls(e.to_string()))?;
+        .map_err(|e| rustls_err(e.to_string()))?;
     let builder = match s.client_auth {
         ClientAuth::None => builder.with_no_client_auth(),
         auth => {
-            let name = if auth == ClientAuth::Need {
-                "need"
-            } else {
-                "want"
-            };
-            let trust = s.trust_store.as_ref().ok_or(TlsError::NoTrustStore(name))?;
-            let mut roots = RootCertStore::empty();
-            for cert in CertificateDer::pem_file_iter(trust).map_err(|e| file_err(trust, e))? {
-                let cert = cert.map_err(|e| file_err(trust, e))?;
-                roots.add(cert).map_err(|e| file_err(trust, e))?;
-            }
-            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
-            let verifier = if auth == ClientAuth::Want {
-                verifier.allow_unauthenticated()
-            } else {
-                verifier
-            };
-            let verifier = verifier
-                .build()
-                .map_err(|e| TlsError::Rustls(e.to_string()))?;
+            let trust = store_file(
+                stores,
+                "trustStore",
+                &s.trust_store,
+                stores.trust_user(auth),
+            )?;
+            let verifier = client_verifier(stores, &trust, auth, provider)?;
             builder.with_client_cert_verifier(verifier)
         }
     };
     let config = builder
         .with_single_cert(chain, key)
-        .map_err(|e| TlsError::Rustls(e.to_string()))?;
+        .map_err(|e| rustls_err(e.to_string()))?;
     Ok(Arc::new(config))
+}
+
+/// Checks client certificates against the trust store's CAs; with `want`, a client may
+/// also come without one.
+fn client_verifier(
+    stores: Stores,
+    trust: &StoreFile,
+    auth: ClientAuth,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+) -> Result<Arc<dyn ClientCertVerifier>, TlsError> {
+    let mut roots = RootCertStore::empty();
+    let certs = CertificateDer::pem_file_iter(trust.path).map_err(|e| trust.error(e))?;
+    for cert in certs {
+        let cert = cert.map_err(|e| trust.error(e))?;
+        roots.add(cert).map_err(|e| trust.error(e))?;
+    }
+    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+    let verifier = if auth == ClientAuth::Want {
+        verifier.allow_unauthenticated()
+    } else {
+        verifier
+    };
+    verifier.build().map_err(|e| TlsError::Rustls {
+        stores,
+        reason: e.to_string(),
+    })
 }
 
 /// The certificate chain and private key of a PEM key store, both from one read of the file
 /// (a reload racing a rewrite cannot pair a new chain with an old key).
 fn read_key_store(
-    path: &Path,
+    stores: Stores,
+    store: &StoreFile,
 ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsError> {
-    let pem = std::fs::read(path).map_err(|e| file_err(path, e))?;
+    let pem = std::fs::read(store.path).map_err(|e| store.error(e))?;
     if has_encrypted_key(&pem) {
         return Err(TlsError::EncryptedKey {
-            path: path.to_owned(),
+            stores,
+            path: store.path.to_owned(),
         });
     }
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<_, _>>()
-        .map_err(|e| file_err(path, e))?;
+        .map_err(|e| store.error(e))?;
     if chain.is_empty() {
-        return Err(file_err(path, "no certificate in the key store"));
+        return Err(store.error("no certificate in the key store"));
     }
     let key = PrivateKeyDer::from_pem_slice(&pem)
-        .map_err(|e| file_err(path, format!("no usable private key: {e}")))?;
+        .map_err(|e| store.error(format!("no usable private key: {e}")))?;
     Ok((chain, key))
 }
 
@@ -264,23 +349,61 @@ fn escape_rfc2253(v: &str) -> String {
 mod tests {
     use super::*;
 
+    // X509Util reads the client port's stores from the ssl.* keys: errors name those keys.
     #[test]
     fn non_pem_stores_and_missing_files_are_clear_errors() {
+        let client = |s: &TlsSettings| server_config(s, Stores::ClientPort);
         let s = TlsSettings {
             key_store: Some("/nonexistent/key.pem".into()),
             key_store_type: Some("JKS".into()),
             ..TlsSettings::default()
         };
-        assert!(matches!(server_config(&s), Err(TlsError::NotPem { .. })));
+        let err = client(&s).expect_err("JKS");
+        assert!(matches!(err, TlsError::NotPem { .. }), "{err}");
+        assert!(
+            err.to_string().starts_with("ssl.keyStore.type=\"JKS\""),
+            "{err}"
+        );
         let s = TlsSettings {
             key_store: Some("/nonexistent/key.pem".into()),
             ..TlsSettings::default()
         };
-        assert!(matches!(server_config(&s), Err(TlsError::File { .. })));
-        assert!(matches!(
-            server_config(&TlsSettings::default()),
-            Err(TlsError::NoKeyStore)
-        ));
+        let err = client(&s).expect_err("missing file");
+        assert!(matches!(err, TlsError::File { .. }), "{err}");
+        assert!(err.to_string().contains("ssl.keyStore.location"), "{err}");
+        let err = client(&TlsSettings::default()).expect_err("no key store");
+        assert_eq!(
+            err.to_string(),
+            "secureClientPort needs ssl.keyStore.location"
+        );
+    }
+
+    // QuorumX509Util reads the member links' stores from ssl.quorum.*: their errors must send
+    // the operator there, not to the client port's keys.
+    #[test]
+    fn quorum_store_errors_name_the_ssl_quorum_keys() {
+        let quorum = |s: &TlsSettings| server_config(s, Stores::Quorum).expect_err("broken");
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("quorum.pem");
+        std::fs::write(&store, "not a key store").unwrap();
+        let broken = TlsSettings {
+            key_store: Some(store.clone()),
+            client_auth: ClientAuth::Need,
+            ..TlsSettings::default()
+        };
+        let err = quorum(&broken).to_string();
+        assert!(err.contains("ssl.quorum.keyStore.location"), "{err}");
+        let err = quorum(&TlsSettings::default()).to_string();
+        assert_eq!(err, "sslQuorum needs ssl.quorum.keyStore.location");
+        write_key_store(&store, "member");
+        let err = quorum(&broken).to_string();
+        assert_eq!(err, "sslQuorum needs ssl.quorum.trustStore.location");
+        let jks = TlsSettings {
+            trust_store_type: Some("JKS".into()),
+            ..broken
+        };
+        let err = quorum(&jks).to_string();
+        assert!(err.starts_with("ssl.quorum.trustStore.type="), "{err}");
     }
 
     /// A key store (key and self-signed certificate) for `name`, written to `path`.
@@ -306,13 +429,16 @@ mod tests {
             client_auth: ClientAuth::None,
             ..TlsSettings::default()
         };
-        assert!(server_config(&s).is_ok(), "the unencrypted key loads");
+        assert!(
+            server_config(&s, Stores::ClientPort).is_ok(),
+            "the unencrypted key loads"
+        );
         // The PKCS#8 labels of an encrypted key; the check looks no further than them.
         let encrypted = plain.replace("PRIVATE KEY-----", "ENCRYPTED PRIVATE KEY-----");
         std::fs::write(&store, encrypted).unwrap();
-        let err = server_config(&s).expect_err("an encrypted key does not load");
+        let err = server_config(&s, Stores::ClientPort).expect_err("an encrypted key");
         assert!(matches!(err, TlsError::EncryptedKey { .. }), "{err}");
-        assert!(err.to_string().contains("encrypted"), "{err}");
+        assert!(err.to_string().contains("ssl.keyStore.password"), "{err}");
     }
 
     // FileChangeWatcher: a changed key store is loaded for the next handshakes; one that
