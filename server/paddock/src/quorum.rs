@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 
 use crate::config::{Role, ServerConfig};
 use crate::persist::{PersistError, Storage};
-use crate::tls::{Stores, TlsError};
+use crate::tls::{ReloadingStores, Stores, TlsError};
 
 /// Why an ensemble member cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -103,67 +103,46 @@ impl QuorumSetup {
     }
 }
 
-/// `sslQuorum`'s PEM material from the `ssl.quorum.*` stores, checked as the client port's,
-/// and read again for later links when the files change (`sslQuorumReloadCertFiles`).
-struct QuorumTlsFiles {
-    settings: crate::config::TlsSettings,
-    loaded: std::sync::Mutex<(Vec<Option<std::time::SystemTime>>, paddock_peer_net::NetTls)>,
-}
-
-impl QuorumTlsFiles {
-    fn load(s: &crate::config::TlsSettings) -> Result<paddock_peer_net::NetTls, TlsError> {
-        // The same checks as the client port's stores (PEM, a key, a chain, CAs); member
-        // links always check the other side's certificate.
-        let need_trust = crate::config::TlsSettings {
-            client_auth: crate::config::ClientAuth::Need,
-            ..s.clone()
-        };
-        crate::tls::server_config(&need_trust, Stores::Quorum)?;
-        let read = |store: &str, p: &Option<std::path::PathBuf>| {
-            let p = p.as_ref().expect("checked by server_config");
-            std::fs::read(p).map_err(|e| TlsError::File {
-                key: Stores::Quorum.key(&format!("{store}.location")),
-                path: p.clone(),
-                reason: e.to_string(),
-            })
-        };
-        let key_store = read("keyStore", &s.key_store)?;
-        Ok(paddock_peer_net::NetTls {
-            cert_pem: key_store.clone(),
-            key_pem: key_store,
-            ca_pem: read("trustStore", &s.trust_store)?,
-        })
-    }
-}
-
-impl paddock_peer_net::TlsSource for QuorumTlsFiles {
-    fn current(&self) -> paddock_peer_net::NetTls {
-        let now = crate::tls::stamps(&self.settings);
-        let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
-        if now != loaded.0 {
-            match QuorumTlsFiles::load(&self.settings) {
-                Ok(tls) => {
-                    tracing::info!("sslQuorum stores changed: later links use the new ones");
-                    *loaded = (now, tls);
-                }
-                Err(e) => tracing::warn!("sslQuorum stores changed but do not load: {e}"),
-            }
-        }
-        loaded.1.clone()
-    }
-}
-
+/// `sslQuorum`'s PEM material from the `ssl.quorum.*` stores, checked as the client port's
+/// and read again for later links when the files change (`sslQuorumReloadCertFiles`). The
+/// links ask for it on every new connection, so the files are looked at each time.
 fn quorum_tls(
     s: &crate::config::TlsSettings,
 ) -> Result<std::sync::Arc<dyn paddock_peer_net::TlsSource>, QuorumError> {
-    let tls = QuorumTlsFiles::load(s)?;
-    let files = QuorumTlsFiles {
-        settings: s.clone(),
-        loaded: std::sync::Mutex::new((Vec::new(), tls)),
+    let stores = ReloadingStores::new(s, Stores::Quorum, Duration::ZERO, quorum_pem)?;
+    Ok(std::sync::Arc::new(stores))
+}
+
+impl paddock_peer_net::TlsSource for ReloadingStores<paddock_peer_net::NetTls> {
+    fn current(&self) -> paddock_peer_net::NetTls {
+        ReloadingStores::current(self)
+    }
+}
+
+/// The `ssl.quorum.*` stores as the links take them: the key store's PEM as both chain and
+/// key, and the trust store's CAs.
+fn quorum_pem(s: &crate::config::TlsSettings) -> Result<paddock_peer_net::NetTls, TlsError> {
+    // The same checks as the client port's stores (PEM, a key, a chain, CAs); member
+    // links always check the other side's certificate.
+    let need_trust = crate::config::TlsSettings {
+        client_auth: crate::config::ClientAuth::Need,
+        ..s.clone()
     };
-    let stamps = crate::tls::stamps(&files.settings);
-    files.loaded.lock().unwrap_or_else(|e| e.into_inner()).0 = stamps;
-    Ok(std::sync::Arc::new(files))
+    crate::tls::server_config(&need_trust, Stores::Quorum)?;
+    let read = |store: &str, p: &Option<std::path::PathBuf>| {
+        let p = p.as_ref().expect("checked by server_config");
+        std::fs::read(p).map_err(|e| TlsError::File {
+            key: Stores::Quorum.key(&format!("{store}.location")),
+            path: p.clone(),
+            reason: e.to_string(),
+        })
+    };
+    let key_store = read("keyStore", &s.key_store)?;
+    Ok(paddock_peer_net::NetTls {
+        cert_pem: key_store.clone(),
+        key_pem: key_store,
+        ca_pem: read("trustStore", &s.trust_store)?,
+    })
 }
 
 fn ids(cfg: &ServerConfig, role: Role) -> Vec<u64> {
@@ -509,5 +488,48 @@ mod tests {
             message.contains("ssl.quorum.keyStore.location"),
             "{message}"
         );
+    }
+
+    /// A member's key store (key and self-signed certificate) at `key_store`, and that
+    /// certificate as the trust store at `trust_store`.
+    fn write_member_stores(key_store: &std::path::Path, trust_store: &std::path::Path) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        std::fs::write(key_store, format!("{}{}", key.serialize_pem(), cert.pem())).unwrap();
+        std::fs::write(trust_store, cert.pem()).unwrap();
+    }
+
+    /// Gives `path` a modification time of its own, as a rewrite a moment later would.
+    fn stamp(path: &std::path::Path, seconds: u64) {
+        let when = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(seconds);
+        let file = std::fs::File::options().write(true).open(path).unwrap();
+        file.set_modified(when).unwrap();
+    }
+
+    // sslQuorumReloadCertFiles: later links get the changed stores; a change that does not
+    // load leaves the previous material in use.
+    #[test]
+    fn later_links_get_changed_stores_and_not_broken_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let (key_store, trust_store) = (dir.path().join("q.pem"), dir.path().join("ca.pem"));
+        write_member_stores(&key_store, &trust_store);
+        let settings = crate::config::TlsSettings {
+            key_store: Some(key_store.clone()),
+            trust_store: Some(trust_store.clone()),
+            ..Default::default()
+        };
+        let source = quorum_tls(&settings).unwrap();
+        let first = source.current();
+        write_member_stores(&key_store, &trust_store);
+        stamp(&key_store, 1_000);
+        let second = source.current();
+        assert_ne!(first.key_pem, second.key_pem, "a changed store is loaded");
+        std::fs::write(&key_store, "not a key store").unwrap();
+        stamp(&key_store, 2_000);
+        let kept = source.current();
+        assert_eq!(kept.key_pem, second.key_pem, "a broken store is not loaded");
     }
 }

@@ -87,19 +87,86 @@ pub enum TlsError {
     Rustls { stores: Stores, reason: String },
 }
 
-/// The TLS settings in force, reloaded when their files change.
-pub struct TlsAcceptor {
+/// What a pair of stores loads into (a rustls configuration, the member links' PEM bytes),
+/// loaded again for later connections when the files change (ZooKeeper's
+/// `FileChangeWatcher`). A change that does not load keeps the previous value in use and is
+/// tried again at the next check.
+pub struct ReloadingStores<T> {
     settings: TlsSettings,
-    current: Mutex<Loaded>,
+    stores: Stores,
+    load: fn(&TlsSettings) -> Result<T, TlsError>,
     check_every: Duration,
+    current: Mutex<Loaded<T>>,
 }
 
-struct Loaded {
-    config: Arc<ServerConfig>,
+struct Loaded<T> {
+    value: T,
+    /// The files' modification times when `value` was loaded.
     stamps: Vec<Option<SystemTime>>,
     checked: Instant,
-    /// Bumped on every successful reload.
-    generation: u64,
+}
+
+impl<T: Clone> ReloadingStores<T> {
+    /// Loads the stores now (a failure is the caller's to report) and watches them, looking
+    /// at their modification times at most every `check_every`.
+    pub fn new(
+        settings: &TlsSettings,
+        stores: Stores,
+        check_every: Duration,
+        load: fn(&TlsSettings) -> Result<T, TlsError>,
+    ) -> Result<Self, TlsError> {
+        // Stamps first: a change made while loading is then seen, and loaded, next time.
+        let stamps = stamps(settings);
+        let value = load(settings)?;
+        Ok(ReloadingStores {
+            settings: settings.clone(),
+            stores,
+            load,
+            check_every,
+            current: Mutex::new(Loaded {
+                value,
+                stamps,
+                checked: Instant::now(),
+            }),
+        })
+    }
+
+    /// The settings the stores come from.
+    pub fn settings(&self) -> &TlsSettings {
+        &self.settings
+    }
+
+    /// The value for the next connection, loaded again first if the files changed.
+    pub fn current(&self) -> T {
+        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        if current.checked.elapsed() < self.check_every {
+            return current.value.clone();
+        }
+        current.checked = Instant::now();
+        let now = stamps(&self.settings);
+        if now == current.stamps {
+            return current.value.clone();
+        }
+        let keys = self.stores.key("*");
+        match (self.load)(&self.settings) {
+            Ok(value) => {
+                tracing::info!("the {keys} stores changed: later connections use the new ones");
+                current.value = value;
+                current.stamps = now;
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "the {keys} stores changed but do not load, keeping the old ones: {e}"
+                )
+            }
+        }
+        current.value.clone()
+    }
+}
+
+/// The TLS client port's configuration, reloaded when its `ssl.*` files change.
+pub struct TlsAcceptor {
+    stores: ReloadingStores<Arc<ServerConfig>>,
 }
 
 impl TlsAcceptor {
@@ -112,58 +179,24 @@ impl TlsAcceptor {
         settings: &TlsSettings,
         check_every: Duration,
     ) -> Result<TlsAcceptor, TlsError> {
-        let config = server_config(settings, Stores::ClientPort)?;
-        Ok(TlsAcceptor {
-            current: Mutex::new(Loaded {
-                config,
-                stamps: stamps(settings),
-                checked: Instant::now(),
-                generation: 0,
-            }),
-            settings: settings.clone(),
-            check_every,
-        })
-    }
-
-    /// How many times the stores were reloaded.
-    pub fn generation(&self) -> u64 {
-        self.current
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .generation
+        let load = |s: &TlsSettings| server_config(s, Stores::ClientPort);
+        let stores = ReloadingStores::new(settings, Stores::ClientPort, check_every, load)?;
+        Ok(TlsAcceptor { stores })
     }
 
     /// The configuration for the next handshake, reloaded first if the files changed.
     pub fn config(&self) -> Arc<ServerConfig> {
-        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
-        if current.checked.elapsed() >= self.check_every {
-            current.checked = Instant::now();
-            let now = stamps(&self.settings);
-            if now != current.stamps {
-                match server_config(&self.settings, Stores::ClientPort) {
-                    Ok(config) => {
-                        tracing::info!("TLS key or trust store changed: reloaded");
-                        current.config = config;
-                        current.stamps = now;
-                        current.generation += 1;
-                    }
-                    Err(e) => tracing::warn!(
-                        "TLS stores changed but do not load, keeping the old ones: {e}"
-                    ),
-                }
-            }
-        }
-        current.config.clone()
+        self.stores.current()
     }
 
     /// Whether clients get an `x509` id from their certificate.
     pub fn x509_auth(&self) -> bool {
-        self.settings.x509_auth
+        self.stores.settings().x509_auth
     }
 }
 
 /// The modification times of a store pair's files: what a reload watches.
-pub fn stamps(s: &TlsSettings) -> Vec<Option<SystemTime>> {
+fn stamps(s: &TlsSettings) -> Vec<Option<SystemTime>> {
     [&s.key_store, &s.trust_store]
         .into_iter()
         .map(|p| {
@@ -463,13 +496,11 @@ mod tests {
         std::thread::sleep(Duration::from_millis(20));
         write_key_store(&store, "second");
         let second = acceptor.config();
-        assert_eq!(acceptor.generation(), 1);
-        assert!(!Arc::ptr_eq(&first, &second));
+        assert!(!Arc::ptr_eq(&first, &second), "a changed store is loaded");
         std::thread::sleep(Duration::from_millis(20));
         std::fs::write(&store, "not a key store").unwrap();
         let kept = acceptor.config();
-        assert_eq!(acceptor.generation(), 1, "a broken store is not loaded");
-        assert!(Arc::ptr_eq(&second, &kept));
+        assert!(Arc::ptr_eq(&second, &kept), "a broken store is not loaded");
     }
 
     #[test]
