@@ -341,6 +341,11 @@ pub enum RestoreError {
     Io(#[from] std::io::Error),
 }
 
+/// Where `restore` stages the upload: in `dataDir` beside `version-2`, not in it, so that
+/// moving the old snapshots aside cannot take it along. A file, not a directory, so that
+/// nothing is left once it is renamed into place (or removed after a failure).
+const RESTORE_STAGING: &str = "restore-upload.tmp";
+
 /// ZooKeeper 3.9's `restoreFromSnapshot` for a standalone server: loads `data` (a snapshot
 /// stream, as the `snapshot` command sends it) into a new state, moves every snapshot and log
 /// file of the data directories into `<dataDir>/before-restore-<unix seconds>/` (kept, not
@@ -352,21 +357,29 @@ pub fn restore_snapshot(
     now_ms: i64,
     data: &[u8],
 ) -> Result<(State, i64), RestoreError> {
-    let fs = &*storage.fs;
+    let (state, zxid, compression) = load_upload(cfg, now_ms, data)?;
+    let name = paddock_storage::names::snapshot_name(zxid, compression.extension());
     let data_dir = storage
         .snap_dir
         .parent()
         .unwrap_or(&storage.snap_dir)
         .to_owned();
-    let staging = data_dir.join("restore.tmp");
-    if let Ok(names) = fs.list(&staging) {
-        for name in names {
-            let _ = fs.remove_file(&staging.join(name));
-        }
+    let staged = data_dir.join(RESTORE_STAGING);
+    if let Err(e) = install_upload(storage, &data_dir, &staged, &name, data) {
+        // A copy of what the caller still holds: nothing is lost by removing it.
+        let _ = storage.fs.remove_file(&staged);
+        return Err(e.into());
     }
-    fs.create_dir_all(&staging)?;
-    // The snapshot is parsed from memory: first for its zxid (in its trailer), which the
-    // tree's loader needs before the first node, then into the tree; it is written once.
+    Ok((state, zxid))
+}
+
+/// The snapshot is parsed from memory: first for its zxid (in its trailer), which the tree's
+/// loader needs before the first node, then into the tree.
+fn load_upload(
+    cfg: CoreConfig,
+    now_ms: i64,
+    data: &[u8],
+) -> Result<(State, i64, Compression), RestoreError> {
     let unreadable = |e: SnapshotError| RestoreError::Unreadable(e.to_string());
     let compression = Compression::from_magic(data);
     let stream = checked_stream(data, compression).map_err(unreadable)?;
@@ -381,10 +394,20 @@ pub fn restore_snapshot(
         .finish()
         .map_err(|e| RestoreError::Unreadable(e.to_string()))?;
     state.recovery_done(now_ms);
-    let name = paddock_storage::names::snapshot_name(zxid, compression.extension());
-    install_into(fs, &staging, &name, data)?;
-    let staged = staging.join(&name);
-    // The old history goes aside, then the restored snapshot takes its place.
+    Ok((state, zxid, compression))
+}
+
+/// Writes the upload once, at `staged`, moves the old history aside, then renames the upload
+/// into `version-2` as `name`.
+fn install_upload(
+    storage: &Storage,
+    data_dir: &Path,
+    staged: &Path,
+    name: &str,
+    data: &[u8],
+) -> std::io::Result<()> {
+    let fs = &*storage.fs;
+    install_into(fs, data_dir, RESTORE_STAGING, data)?;
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -398,9 +421,8 @@ pub fn restore_snapshot(
         }
         fs.sync_dir(dir)?;
     }
-    fs.rename(&staged, &storage.snap_dir.join(&name))?;
-    fs.sync_dir(&storage.snap_dir)?;
-    Ok((state, zxid))
+    fs.rename(staged, &storage.snap_dir.join(name))?;
+    fs.sync_dir(&storage.snap_dir)
 }
 
 /// A visitor that keeps nothing: a parse for the trailer alone.
@@ -881,38 +903,49 @@ mod tests {
     use paddock_jute::txn::CreateTxn;
     use paddock_storage::FaultFs;
 
+    /// A data directory at `/data` in memory, with snapshots compressed by `compression`.
+    fn in_memory(compression: &str) -> (ServerConfig, FaultFs, Storage) {
+        let cfg = ServerConfig {
+            data_dir: "/data".into(),
+            data_log_dir: "/data".into(),
+            snapshot_compression: compression.into(),
+            ..ServerConfig::default()
+        };
+        let fs = FaultFs::new(7);
+        let storage = Storage::new(&cfg, Arc::new(fs.clone()));
+        storage.create_dirs().unwrap();
+        (cfg, fs, storage)
+    }
+
+    /// A tree with one node, created by the transaction of zxid 1.
+    fn one_create(cfg: &ServerConfig) -> State {
+        let mut state = State::new(cfg.core_config(), 0);
+        let hdr = TxnHeader {
+            client_id: 0,
+            cxid: 1,
+            zxid: 1,
+            time: 0,
+            txn_type: paddock_jute::OpCode::Create as i32,
+        };
+        let txn = Txn::Create(CreateTxn {
+            path: "/kept".into(),
+            data: Some(b"v".to_vec()),
+            acl: paddock_jute::Acl::open_unsafe(),
+            ephemeral: false,
+            parent_c_version: 1,
+        });
+        state.replay(&hdr, &txn);
+        state
+    }
+
     /// The `snapshot` command streams the newest file as written, so with snapshot
     /// compression on, `restore` receives gzip or snappy: it is told by its magic, loaded and
     /// installed under its compression's name.
     #[test]
     fn restore_takes_a_compressed_snapshot() {
         for (method, ext) in [("gz", ".gz"), ("snappy", ".snappy")] {
-            let cfg = ServerConfig {
-                data_dir: "/data".into(),
-                data_log_dir: "/data".into(),
-                snapshot_compression: method.into(),
-                ..ServerConfig::default()
-            };
-            let fs = FaultFs::new(7);
-            let storage = Storage::new(&cfg, Arc::new(fs.clone()));
-            storage.create_dirs().unwrap();
-            let mut state = State::new(cfg.core_config(), 0);
-            let hdr = TxnHeader {
-                client_id: 0,
-                cxid: 1,
-                zxid: 1,
-                time: 0,
-                txn_type: paddock_jute::OpCode::Create as i32,
-            };
-            let txn = Txn::Create(CreateTxn {
-                path: "/kept".into(),
-                data: Some(b"v".to_vec()),
-                acl: paddock_jute::Acl::open_unsafe(),
-                ephemeral: false,
-                parent_c_version: 1,
-            });
-            state.replay(&hdr, &txn);
-            let written = write_snapshot_now(&storage, &state).unwrap();
+            let (cfg, fs, storage) = in_memory(method);
+            let written = write_snapshot_now(&storage, &one_create(&cfg)).unwrap();
             let data = fs.read(&written).unwrap();
             assert_eq!(Compression::from_magic(&data).extension(), ext);
 
@@ -921,6 +954,33 @@ mod tests {
             assert_eq!(restored.last_zxid(), 1);
             let names = fs.list(&storage.snap_dir).unwrap();
             assert_eq!(names, vec![format!("snapshot.1{ext}")], "{method}");
+            let staged = fs.list(Path::new("/data")).unwrap();
+            assert!(staged.is_empty(), "nothing staged is left: {staged:?}");
         }
+    }
+
+    /// A restore that fails after staging the upload (here its fsync) removes the staged
+    /// copy and leaves the old history where it was.
+    #[test]
+    fn a_failed_restore_leaves_no_staged_upload() {
+        let (cfg, fs, storage) = in_memory("");
+        let written = write_snapshot_now(&storage, &one_create(&cfg)).unwrap();
+        let data = fs.read(&written).unwrap();
+        fs.fail_next_fsyncs(1);
+        let failed = restore_snapshot(&storage, cfg.core_config(), 0, &data);
+        assert!(
+            matches!(failed, Err(RestoreError::Io(_))),
+            "{:?}",
+            failed.map(|r| r.1)
+        );
+        let staged = fs.list(Path::new("/data")).unwrap();
+        assert!(
+            staged.is_empty(),
+            "the staged upload is removed: {staged:?}"
+        );
+        assert_eq!(
+            fs.list(&storage.snap_dir).unwrap(),
+            vec![describe(&written)]
+        );
     }
 }

@@ -577,6 +577,17 @@ async fn snapshot_and_restore_serve_an_authorized_caller() {
     let (status, reply) = post_authorized(admin, "/commands/rest", "digest alice:pw", &snap).await;
     assert_eq!(status, 200, "{reply}");
     assert!(reply.contains("\"last_zxid\" : 6"), "{reply}");
+    // The old files went aside; no staging file or directory is left in the data dir.
+    let left: Vec<String> = std::fs::read_dir(server._dir.path())
+        .expect("list the data dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.starts_with("before-restore-"))
+        .collect();
+    assert_eq!(
+        left,
+        ["version-2"],
+        "restore leaves only version-2 beside the old files"
+    );
     let mut fresh = Client::connect(server.addr).await.expect("a new session");
     for i in 0..5 {
         assert!(fresh
