@@ -430,17 +430,13 @@ async fn command_post(
     if let Err((status, error)) = authorize(&shared, auth, peer).await {
         return fail(status, error);
     }
-    if body.is_empty() {
-        return fail(StatusCode::BAD_REQUEST, "no snapshot in the request body");
-    }
-    if !RESTORE_LIMIT.allow() {
-        return fail(StatusCode::TOO_MANY_REQUESTS, "rate limited");
+    let distributed = shared.config.is_distributed();
+    if let Err((status, error)) = admit_restore(distributed, &body, &RESTORE_LIMIT) {
+        return fail(status, error);
     }
     let (reply, answer) = tokio::sync::oneshot::channel();
-    let msg = crate::core_task::CoreMsg::Restore {
-        data: body.to_vec(),
-        reply,
-    };
+    // The upload moves into the message: a snapshot may be large, and is not copied.
+    let msg = crate::core_task::CoreMsg::Restore { data: body, reply };
     if shared.core.send(msg).await.is_err() {
         return fail(StatusCode::OK, fourlw::ZK_NOT_SERVING);
     }
@@ -457,6 +453,27 @@ async fn command_post(
         }
         Err(_) => fail(StatusCode::OK, fourlw::ZK_NOT_SERVING),
     }
+}
+
+/// The checks `restore` makes before the core task sees the upload. The permit is taken
+/// last, so that a request refused for another reason does not use up the one restore per
+/// interval.
+fn admit_restore(
+    distributed: bool,
+    body: &[u8],
+    limit: &RateLimit,
+) -> Result<(), (StatusCode, &'static str)> {
+    if distributed {
+        let error = crate::core_task::RESTORE_STANDALONE_ONLY;
+        return Err((StatusCode::INTERNAL_SERVER_ERROR, error));
+    }
+    if body.is_empty() {
+        return Err((StatusCode::BAD_REQUEST, "no snapshot in the request body"));
+    }
+    if !limit.allow() {
+        return Err((StatusCode::TOO_MANY_REQUESTS, "rate limited"));
+    }
+    Ok(())
 }
 
 /// ZooKeeper's `RateLimiter(1, interval)`: one permit per interval.
@@ -947,6 +964,23 @@ fn monitor(gauges: &Gauges, metrics: &ServerMetrics) -> Json {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // RestoreCommand allows one restore per interval: a request refused before the restore
+    // starts (an ensemble member, an empty body) must not use that one up.
+    #[test]
+    fn a_refused_restore_does_not_spend_the_permit() {
+        let limit = RateLimit::new(std::time::Duration::from_secs(300));
+        let refused = admit_restore(true, b"ZKSN", &limit).expect_err("a member refuses");
+        assert_eq!(refused.1, crate::core_task::RESTORE_STANDALONE_ONLY);
+        let empty = admit_restore(false, b"", &limit).expect_err("no snapshot");
+        assert_eq!(empty.0, StatusCode::BAD_REQUEST);
+        assert!(
+            admit_restore(false, b"ZKSN", &limit).is_ok(),
+            "the permit is left"
+        );
+        let again = admit_restore(false, b"ZKSN", &limit).expect_err("spent");
+        assert_eq!(again.0, StatusCode::TOO_MANY_REQUESTS);
+    }
 
     // CommandResponse.toMap: a command's own "error" stays first; otherwise "command" and
     // "error": null close the object (both seen from ZooKeeper 3.8's AdminServer).

@@ -75,10 +75,14 @@ pub enum CoreMsg {
     Inspect(InspectFn),
     /// The AdminServer's `restore`: replace the data with this snapshot; answers its zxid.
     Restore {
-        data: Vec<u8>,
+        data: Bytes,
         reply: tokio::sync::oneshot::Sender<Result<i64, String>>,
     },
 }
+
+/// Why an ensemble member refuses `restore` (see `CoreTask::restore`); the AdminServer
+/// refuses with it before taking the restore's rate-limit permit.
+pub const RESTORE_STANDALONE_ONLY: &str = "restore is only available on a standalone server";
 
 /// A query against [`CoreView`]; it sends its answer through its own channel.
 pub struct InspectFn(pub Box<dyn FnOnce(&mut CoreView<'_>) + Send>);
@@ -629,7 +633,7 @@ impl CoreTask {
     /// ensemble's, which one member cannot replace.
     async fn restore(&mut self, data: &[u8]) -> Result<i64, String> {
         if self.quorum.is_some() {
-            return Err("restore is only available on a standalone server".into());
+            return Err(RESTORE_STANDALONE_ONLY.into());
         }
         // Everything accepted so far is made durable and answered first.
         let last = self.state.last_zxid();
