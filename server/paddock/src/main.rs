@@ -8,6 +8,14 @@ use clap::{Parser, Subcommand};
 use paddock::config::{LogFormat, ServerConfig};
 use paddock::{logging, tools, Server};
 
+/// jemalloc instead of glibc's malloc: the request path allocates and frees many small
+/// buffers across threads (frames, paths, records), and glibc's arenas and chunk
+/// consolidation were about a fifth of the server's CPU under a multi-heavy load (10-op
+/// multis, 16x4 in flight: 37-38 -> 30-32 us of server CPU per multi). mimalloc was as fast
+/// but kept 476 instead of 257 bytes of RSS per recovered znode; jemalloc keeps 257.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "paddock",
