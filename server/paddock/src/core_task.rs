@@ -26,7 +26,7 @@ use crate::metrics::{self, Gauges, ServerMetrics};
 use crate::outbox::Outbox;
 use crate::persist::{
     append_digest, describe, log_entry, next_snapshot_after, zxid_digest, LogHandle, LogMsg,
-    SnapshotJob, Storage,
+    RestoreError, SnapshotJob, Storage,
 };
 use crate::quorum::{Quorum, QuorumView};
 use crate::stats::{last_op, ConnStats, InFlight, ServerStats, CONNECT_XID};
@@ -262,6 +262,18 @@ pub enum CoreError {
     LogFailed,
     #[error("the quorum layer failed: {0}")]
     Quorum(String),
+    /// The server can no longer restart into the state it has acknowledged, so it stops as it
+    /// does when the log fails.
+    #[error("a failed restore left the data directories without their history: {0}")]
+    Restore(String),
+}
+
+/// Why a restore did not happen.
+enum RestoreFailure {
+    /// The server goes on as before.
+    Refused(String),
+    /// Reported to the caller, then the server stops (see `RestoreError::Stranded`).
+    Fatal(String),
 }
 
 impl CoreTask {
@@ -607,10 +619,18 @@ impl CoreTask {
                 }
                 self.conn_stats.remove(&conn);
             }
-            CoreMsg::Restore { data, reply } => {
-                let outcome = self.restore(&data).await;
-                let _ = reply.send(outcome);
-            }
+            CoreMsg::Restore { data, reply } => match self.restore(&data).await {
+                Ok(zxid) => {
+                    let _ = reply.send(Ok(zxid));
+                }
+                Err(RestoreFailure::Refused(e)) => {
+                    let _ = reply.send(Err(e));
+                }
+                Err(RestoreFailure::Fatal(e)) => {
+                    let _ = reply.send(Err(e.clone()));
+                    return Err(CoreError::Restore(e));
+                }
+            },
             CoreMsg::Inspect(f) => {
                 let mut view = CoreView {
                     state: &self.state,
@@ -631,16 +651,16 @@ impl CoreTask {
     /// are kept aside), every client connection closes, and the server continues from the
     /// snapshot's zxid. Only a standalone server restores: an ensemble member's data is the
     /// ensemble's, which one member cannot replace.
-    async fn restore(&mut self, data: &[u8]) -> Result<i64, String> {
+    async fn restore(&mut self, data: &[u8]) -> Result<i64, RestoreFailure> {
         if self.quorum.is_some() {
-            return Err(RESTORE_STANDALONE_ONLY.into());
+            return Err(RestoreFailure::Refused(RESTORE_STANDALONE_ONLY.into()));
         }
         // Everything accepted so far is made durable and answered first.
         let last = self.state.last_zxid();
         let mut durable = self.log.durable.clone();
         while *durable.borrow_and_update() < last {
             if durable.changed().await.is_err() {
-                return Err("the transaction log failed".into());
+                return Err(RestoreFailure::Refused("the transaction log failed".into()));
             }
         }
         self.release(last);
@@ -651,7 +671,10 @@ impl CoreTask {
             let cfg = self.state.config().clone();
             let now = self.clock.now_ms();
             let (state, zxid) = crate::persist::restore_snapshot(&self.storage, cfg, now, data)
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| match e {
+                    RestoreError::Stranded { .. } => RestoreFailure::Fatal(e.to_string()),
+                    e => RestoreFailure::Refused(e.to_string()),
+                })?;
             let conns: Vec<ConnId> = self.outboxes.keys().copied().collect();
             for conn in conns {
                 self.close(conn);

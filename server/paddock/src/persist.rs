@@ -339,6 +339,18 @@ pub enum RestoreError {
     NoZxid,
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// The old history was moved aside, installing the upload failed, and moving the history
+    /// back failed too: the data directories no longer hold what the server acknowledged.
+    #[error(
+        "the restore failed ({cause}) and the old snapshots and logs could not be moved back \
+         from {}: {source}",
+        aside.display()
+    )]
+    Stranded {
+        aside: PathBuf,
+        cause: std::io::Error,
+        source: std::io::Error,
+    },
 }
 
 /// Where `restore` stages the upload: in `dataDir` beside `version-2`, not in it, so that
@@ -368,7 +380,7 @@ pub fn restore_snapshot(
     if let Err(e) = install_upload(storage, &data_dir, &staged, &name, data) {
         // A copy of what the caller still holds: nothing is lost by removing it.
         let _ = storage.fs.remove_file(&staged);
-        return Err(e.into());
+        return Err(e);
     }
     Ok((state, zxid))
 }
@@ -398,14 +410,16 @@ fn load_upload(
 }
 
 /// Writes the upload once, at `staged`, moves the old history aside, then renames the upload
-/// into `version-2` as `name`.
+/// into `version-2` as `name`. If any step after the first move fails, the history is moved
+/// back: the server goes on from its old state and a restart must find the files that state
+/// came from, including the log file it is still appending to.
 fn install_upload(
     storage: &Storage,
     data_dir: &Path,
     staged: &Path,
     name: &str,
     data: &[u8],
-) -> std::io::Result<()> {
+) -> Result<(), RestoreError> {
     let fs = &*storage.fs;
     install_into(fs, data_dir, RESTORE_STAGING, data)?;
     let secs = std::time::SystemTime::now()
@@ -413,16 +427,60 @@ fn install_upload(
         .map_or(0, |d| d.as_secs());
     let aside = data_dir.join(format!("before-restore-{secs}"));
     fs.create_dir_all(&aside)?;
+    let mut moved = Vec::new();
+    let target = storage.snap_dir.join(name);
+    let installed = move_aside(storage, &aside, &mut moved).and_then(|()| {
+        fs.rename(staged, &target)?;
+        fs.sync_dir(&storage.snap_dir).inspect_err(|_| {
+            // Back where the caller removes it, so that only the old history is put back.
+            let _ = fs.rename(&target, staged);
+        })
+    });
+    let Err(cause) = installed else {
+        return Ok(());
+    };
+    match put_back(fs, &moved) {
+        Ok(()) => {
+            // Empty again; a leftover directory only misleads whoever looks for the history.
+            let _ = fs.remove_dir(&aside);
+            Err(cause.into())
+        }
+        Err(source) => Err(RestoreError::Stranded {
+            aside,
+            cause,
+            source,
+        }),
+    }
+}
+
+/// Moves every snapshot and log file into `aside`, recording each move (home, aside).
+fn move_aside(
+    storage: &Storage,
+    aside: &Path,
+    moved: &mut Vec<(PathBuf, PathBuf)>,
+) -> std::io::Result<()> {
+    let fs = &*storage.fs;
     for dir in [&storage.snap_dir, &storage.log_dir] {
         for name in fs.list(dir)? {
             if name.starts_with("snapshot.") || name.starts_with("log.") {
-                fs.rename(&dir.join(&name), &aside.join(&name))?;
+                let (home, away) = (dir.join(&name), aside.join(&name));
+                fs.rename(&home, &away)?;
+                moved.push((home, away));
             }
         }
         fs.sync_dir(dir)?;
     }
-    fs.rename(staged, &storage.snap_dir.join(name))?;
-    fs.sync_dir(&storage.snap_dir)
+    Ok(())
+}
+
+/// Undoes `move_aside`, newest move first, and makes the names durable again.
+fn put_back(fs: &dyn Fs, moved: &[(PathBuf, PathBuf)]) -> std::io::Result<()> {
+    for (home, away) in moved.iter().rev() {
+        fs.rename(away, home)?;
+    }
+    let dirs: std::collections::BTreeSet<&Path> =
+        moved.iter().filter_map(|(home, _)| home.parent()).collect();
+    dirs.into_iter().try_for_each(|dir| fs.sync_dir(dir))
 }
 
 /// A visitor that keeps nothing: a parse for the trailer alone.
@@ -982,5 +1040,72 @@ mod tests {
             fs.list(&storage.snap_dir).unwrap(),
             vec![describe(&written)]
         );
+    }
+
+    /// A data dir holding one snapshot and one log file, and the upload of another snapshot.
+    fn history_and_upload() -> (ServerConfig, FaultFs, Storage, Vec<u8>, Vec<String>) {
+        let (cfg, fs, storage) = in_memory("");
+        let written = write_snapshot_now(&storage, &one_create(&cfg)).unwrap();
+        let mut log = fs.create(&storage.log_dir.join("log.2")).unwrap();
+        log.write_at(0, b"entries").unwrap();
+        log.sync_data().unwrap();
+        let data = fs.read(&written).unwrap();
+        let mut history = fs.list(&storage.snap_dir).unwrap();
+        history.sort();
+        (cfg, fs, storage, data, history)
+    }
+
+    /// The server keeps its old state after a failed restore and appends to its open log file,
+    /// so a restart must find every file where it was: a failure after the history was moved
+    /// aside (here the upload's rename into place) moves it back and leaves no aside dir.
+    #[test]
+    fn a_restore_that_fails_to_install_puts_the_history_back() {
+        let (cfg, fs, storage, data, history) = history_and_upload();
+        fs.fail_renames_from("/data/restore-upload.tmp");
+        let secs = || {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs()
+        };
+        let started = secs();
+        let failed = restore_snapshot(&storage, cfg.core_config(), 0, &data);
+        let ended = secs();
+        assert!(
+            matches!(failed, Err(RestoreError::Io(_))),
+            "{:?}",
+            failed.map(|r| r.1)
+        );
+        let mut now = fs.list(&storage.snap_dir).unwrap();
+        now.sort();
+        assert_eq!(now, history, "the snapshot and the log are back");
+        assert!(
+            fs.list(Path::new("/data")).unwrap().is_empty(),
+            "no upload left"
+        );
+        for s in started..=ended {
+            let aside = PathBuf::from(format!("/data/before-restore-{s}"));
+            assert!(fs.list(&aside).is_err(), "{} is removed", aside.display());
+        }
+    }
+
+    /// When the history cannot be moved back either, the error says where it is (the core
+    /// task then stops the server, as after a failed log write).
+    #[test]
+    fn a_restore_that_cannot_put_the_history_back_names_where_it_is() {
+        let (cfg, fs, storage, data, history) = history_and_upload();
+        fs.fail_renames_from("/data/restore-upload.tmp");
+        fs.fail_renames_from("/data/before-restore-");
+        let failed = restore_snapshot(&storage, cfg.core_config(), 0, &data);
+        let Err(e @ RestoreError::Stranded { .. }) = failed else {
+            panic!("stranded, not {:?}", failed.map(|r| r.1));
+        };
+        let RestoreError::Stranded { aside, .. } = &e else {
+            unreachable!()
+        };
+        assert!(e.to_string().contains(&aside.display().to_string()), "{e}");
+        let mut stranded = fs.list(aside).unwrap();
+        stranded.sort();
+        assert_eq!(stranded, history, "{e}");
     }
 }

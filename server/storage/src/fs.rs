@@ -26,6 +26,8 @@ pub trait Fs: Send + Sync {
     fn open_write(&self, path: &Path) -> io::Result<Box<dyn FsFile>>;
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
     fn remove_file(&self, path: &Path) -> io::Result<()>;
+    /// Removes an empty directory.
+    fn remove_dir(&self, dir: &Path) -> io::Result<()>;
     /// Makes creations, renames and removals in `dir` durable.
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
     fn file_len(&self, path: &Path) -> io::Result<u64>;
@@ -123,6 +125,10 @@ impl Fs for RealFs {
 
     fn remove_file(&self, path: &Path) -> io::Result<()> {
         std::fs::remove_file(path)
+    }
+
+    fn remove_dir(&self, dir: &Path) -> io::Result<()> {
+        std::fs::remove_dir(dir)
     }
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
@@ -267,6 +273,8 @@ struct FaultState {
     fail_fsyncs: u32,
     short_write: Option<u64>,
     read_errors: HashSet<PathBuf>,
+    /// Renames of paths starting with one of these strings fail with EIO.
+    failing_renames: Vec<String>,
 }
 
 impl FaultState {
@@ -319,6 +327,7 @@ impl FaultFs {
             fail_fsyncs: 0,
             short_write: None,
             read_errors: HashSet::new(),
+            failing_renames: Vec::new(),
         };
         FaultFs {
             state: Arc::new(Mutex::new(state)),
@@ -359,6 +368,12 @@ impl FaultFs {
         } else {
             s.read_errors.remove(path);
         }
+    }
+
+    /// Every later rename of a path that starts with `prefix` (compared as text, so a prefix
+    /// can end mid-name) fails with EIO and moves nothing.
+    pub fn fail_renames_from(&self, prefix: &str) {
+        self.lock().failing_renames.push(prefix.to_string());
     }
 
     /// A power loss: every file falls back to its last fsynced content. With `torn`, each file
@@ -487,6 +502,15 @@ impl Fs for FaultFs {
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         let mut s = self.lock();
+        let from_text = from.to_string_lossy();
+        if s.failing_renames
+            .iter()
+            .any(|p| from_text.starts_with(p.as_str()))
+        {
+            return Err(io::Error::other(format!(
+                "FaultFs: rename of {from_text} fails"
+            )));
+        }
         let file = s.files.remove(from).ok_or_else(|| not_found(from))?;
         s.files.insert(to.to_path_buf(), file);
         Ok(())
@@ -498,6 +522,27 @@ impl Fs for FaultFs {
             .remove(path)
             .map(|_| ())
             .ok_or_else(|| not_found(path))
+    }
+
+    fn remove_dir(&self, dir: &Path) -> io::Result<()> {
+        let mut s = self.lock();
+        if s.files.keys().any(|p| p.starts_with(dir)) {
+            return Err(io::Error::new(
+                ErrorKind::DirectoryNotEmpty,
+                format!("FaultFs: {} is not empty", dir.display()),
+            ));
+        }
+        if s.dirs.iter().any(|d| d != dir && d.starts_with(dir)) {
+            return Err(io::Error::new(
+                ErrorKind::DirectoryNotEmpty,
+                format!("FaultFs: {} holds a directory", dir.display()),
+            ));
+        }
+        if s.dirs.remove(dir) {
+            Ok(())
+        } else {
+            Err(not_found(dir))
+        }
     }
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {

@@ -154,6 +154,9 @@ impl Fs for FencedFs {
     fn remove_file(&self, path: &Path) -> io::Result<()> {
         self.fence.check(|| self.inner.remove_file(path))
     }
+    fn remove_dir(&self, dir: &Path) -> io::Result<()> {
+        self.fence.check(|| self.inner.remove_dir(dir))
+    }
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         self.fence.check(|| self.inner.sync_dir(dir))
     }
