@@ -5,9 +5,9 @@ fn main() {
     let send = tonic_build::manual::Method::builder()
         .name("send")
         .route_name("Send")
-        .input_type("crate::codec::Frame")
-        .output_type("crate::codec::Frame")
-        .codec_path("crate::codec::FrameCodec")
+        .input_type("crate::codec::Piece")
+        .output_type("crate::codec::Piece")
+        .codec_path("crate::codec::PieceCodec")
         .client_streaming()
         .build();
     let service = tonic_build::manual::Service::builder()

@@ -309,7 +309,8 @@ async fn five_members_keep_every_acknowledged_write_through_kills() -> Result<()
 
 /// `LearnerHandler.syncFollower`: a member back from a long absence (the leader's in-memory
 /// history has moved past it) is brought up to date by SNAP, one back from a short absence
-/// by DIFF; either way it then serves everything written while it was away.
+/// by DIFF; either way it then serves everything written while it was away. The tree is
+/// made bigger than one link message (4 MiB), so the SNAP travels in pieces.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rejoining_member_syncs_by_snap_after_a_long_absence_and_by_diff_after_a_short_one(
 ) -> Result<()> {
@@ -331,6 +332,10 @@ async fn a_rejoining_member_syncs_by_snap_after_a_long_absence_and_by_diff_after
     for i in 0..300 {
         c.create(&format!("/long/{i}"), b"x", &persistent()).await?;
     }
+    let big: Vec<u8> = (0..900_000u32).map(|i| (i % 251) as u8).collect();
+    for i in 0..6 {
+        c.create(&format!("/big-{i}"), &big, &persistent()).await?;
+    }
     ensemble.restart(away)?;
     ensemble.wait_formed(Duration::from_secs(60))?;
     wait_until(Duration::from_secs(30), || {
@@ -341,6 +346,10 @@ async fn a_rejoining_member_syncs_by_snap_after_a_long_absence_and_by_diff_after
     .with_context(|| format!("no SNAP sync:\n{}", ensemble.log_tails()))?;
     let mine = client(&ensemble.client_addr(away).to_string()).await?;
     assert_eq!(mine.get_children("/long").await?.0.len(), 300);
+    for i in 0..6 {
+        let (data, _) = mine.get_data(&format!("/big-{i}")).await?;
+        assert!(data == big, "/big-{i} arrived whole ({} bytes)", data.len());
+    }
 
     ensemble.stop(away)?;
     c.create("/short", b"x", &persistent()).await?;

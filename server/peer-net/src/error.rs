@@ -26,4 +26,6 @@ pub enum SendError {
     QueueFull(u64),
     #[error("the links are shut down")]
     Closed,
+    #[error("a frame of {bytes} bytes is more than the {max_bytes} a link carries")]
+    TooLarge { bytes: u64, max_bytes: u64 },
 }

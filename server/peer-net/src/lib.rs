@@ -6,7 +6,8 @@
 //! connections (ZooKeeper's `QuorumCnxManager` keeps the connection of the larger server id).
 //! Frames are opaque here: the ZAB core encodes and decodes them.
 //!
-//! - `codec`: the frame type and its pass-through tonic codec.
+//! - `codec`: the message on the wire (a frame, or a piece of a long one), its tonic codec
+//!   and the reassembly of pieces into frames.
 //! - `net`: `Net`, the running links: bounded per-peer send queues, reconnection with backoff,
 //!   and one bounded inbox of `Event`s (frames, links up and down) for the host.
 //! - `error`: typed errors.
@@ -22,6 +23,5 @@ pub(crate) mod proto {
     include!(concat!(env!("OUT_DIR"), "/paddock.peer.Link.rs"));
 }
 
-pub use codec::{Frame, FrameCodec};
 pub use error::{NetError, SendError};
 pub use net::{Direction, Event, LinkStats, Net, NetConfig, NetTls, Peer, TlsSource};

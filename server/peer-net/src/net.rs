@@ -15,7 +15,7 @@ use tonic::metadata::MetadataValue;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity, Server};
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::codec::Frame;
+use crate::codec::{Piece, Reassembly};
 use crate::error::{NetError, SendError};
 use crate::proto::link_client::LinkClient;
 use crate::proto::link_server::{Link, LinkServer};
@@ -43,8 +43,13 @@ pub struct NetConfig {
     pub send_queue_frames: usize,
     /// Events waiting for the host; a full inbox holds back the senders (gRPC flow control).
     pub inbox_events: usize,
-    /// The largest frame accepted or sent (a snapshot travels in chunks below this).
-    pub max_frame_bytes: usize,
+    /// The largest frame sent or accepted; `send` refuses a longer one. A SNAP carries a whole
+    /// serialized snapshot, the largest frame there is, so this bounds the data tree an
+    /// ensemble can sync.
+    pub max_frame_bytes: u64,
+    /// The largest gRPC message on a link: a longer frame travels as several pieces of at most
+    /// this size (one byte of each says whether more follow) and is put together on arrival.
+    pub max_piece_bytes: usize,
     /// How long one connection attempt may take.
     pub connect_timeout_ms: u64,
     /// Wait after a failed attempt, doubling up to `retry_max_ms`.
@@ -133,12 +138,18 @@ impl NetConfig {
             peers,
             send_queue_frames: 4096,
             inbox_events: 16384,
-            max_frame_bytes: 64 << 20,
+            max_frame_bytes: 16 << 30,
+            max_piece_bytes: 4 << 20,
             connect_timeout_ms: 5000,
             retry_min_ms: 50,
             retry_max_ms: 2000,
             tls: None,
         }
+    }
+
+    /// The largest gRPC message: a piece and its one-byte header.
+    fn max_message_bytes(&self) -> usize {
+        self.max_piece_bytes.max(1).saturating_add(1)
     }
 }
 
@@ -181,6 +192,7 @@ pub struct LinkStats {
 
 struct Outbound {
     queue: mpsc::Sender<Bytes>,
+    max_frame_bytes: u64,
     stats: Arc<LinkStats>,
 }
 
@@ -224,7 +236,15 @@ impl Net {
                 inbox: inbox.clone(),
             };
             tasks.push(tokio::spawn(link.run(rx)));
-            outbound.insert(peer.id, Outbound { queue, stats });
+            let max_frame_bytes = cfg.max_frame_bytes;
+            outbound.insert(
+                peer.id,
+                Outbound {
+                    queue,
+                    max_frame_bytes,
+                    stats,
+                },
+            );
         }
         let net = Net {
             my_id: cfg.my_id,
@@ -248,6 +268,14 @@ impl Net {
     /// Queues a frame for `to` without waiting. A full queue drops the frame.
     pub fn send(&self, to: u64, frame: Bytes) -> Result<(), SendError> {
         let link = self.outbound.get(&to).ok_or(SendError::UnknownPeer(to))?;
+        let bytes = frame.len() as u64;
+        if bytes > link.max_frame_bytes {
+            link.stats.frames_dropped.fetch_add(1, Ordering::Relaxed);
+            return Err(SendError::TooLarge {
+                bytes,
+                max_bytes: link.max_frame_bytes,
+            });
+        }
         link.queue.try_send(frame).map_err(|e| {
             link.stats.frames_dropped.fetch_add(1, Ordering::Relaxed);
             match e {
@@ -298,12 +326,13 @@ fn validate_peers(cfg: &NetConfig) -> Result<(), NetError> {
 struct LinkService {
     known: Vec<u64>,
     inbox: mpsc::Sender<Event>,
+    max_frame_bytes: u64,
     stopped: watch::Receiver<bool>,
 }
 
 #[tonic::async_trait]
 impl Link for LinkService {
-    async fn send(&self, request: Request<Streaming<Frame>>) -> Result<Response<Frame>, Status> {
+    async fn send(&self, request: Request<Streaming<Piece>>) -> Result<Response<Piece>, Status> {
         let from = sender_id(&request)?;
         if !self.known.contains(&from) {
             return Err(Status::permission_denied(format!(
@@ -320,7 +349,7 @@ impl Link for LinkService {
         }
         let mut stopped = self.stopped.clone();
         let result = tokio::select! {
-            result = forward_inbound(from, &mut stream, &self.inbox) => result,
+            result = forward_inbound(from, &mut stream, &self.inbox, self.max_frame_bytes) => result,
             _ = stopped.wait_for(|stop| *stop) => Err(Status::unavailable("shutting down")),
         };
         let down = Event::Down {
@@ -328,16 +357,23 @@ impl Link for LinkService {
             direction: Direction::Inbound,
         };
         let _ = self.inbox.send(down).await;
-        result.map(|()| Response::new(Frame::default()))
+        result.map(|()| Response::new(Piece::default()))
     }
 }
 
+/// Hands each frame to the host once its last piece arrived. A stream that ends mid-frame
+/// loses that frame, as a broken stream loses the frames in flight on it.
 async fn forward_inbound(
     from: u64,
-    stream: &mut Streaming<Frame>,
+    stream: &mut Streaming<Piece>,
     inbox: &mpsc::Sender<Event>,
+    max_frame_bytes: u64,
 ) -> Result<(), Status> {
-    while let Some(Frame(frame)) = stream.message().await? {
+    let mut frames = Reassembly::new(max_frame_bytes);
+    while let Some(piece) = stream.message().await? {
+        let Some(frame) = frames.push(piece)? else {
+            continue;
+        };
         if inbox.send(Event::Frame { from, frame }).await.is_err() {
             return Err(Status::unavailable("shutting down"));
         }
@@ -363,11 +399,12 @@ fn serve(
     let service = LinkService {
         known: cfg.peers.iter().map(|p| p.id).collect(),
         inbox,
+        max_frame_bytes: cfg.max_frame_bytes,
         stopped: stopped.clone(),
     };
     let server = LinkServer::new(service)
-        .max_decoding_message_size(cfg.max_frame_bytes)
-        .max_encoding_message_size(cfg.max_frame_bytes);
+        .max_decoding_message_size(cfg.max_message_bytes())
+        .max_encoding_message_size(cfg.max_message_bytes());
     let tls = cfg.tls.clone();
     async move {
         let Some(tls) = tls else {
@@ -494,8 +531,18 @@ impl OutboundLink {
         }
         let channel = endpoint.connect().await?;
         Ok(LinkClient::new(channel)
-            .max_decoding_message_size(self.cfg.max_frame_bytes)
-            .max_encoding_message_size(self.cfg.max_frame_bytes))
+            .max_decoding_message_size(self.cfg.max_message_bytes())
+            .max_encoding_message_size(self.cfg.max_message_bytes()))
+    }
+
+    /// Hands `frame` to the stream, in pieces if it is long; false if the stream is gone.
+    async fn send_pieces(&self, tx: &mpsc::Sender<Piece>, frame: Bytes) -> bool {
+        for piece in Piece::split(frame, self.cfg.max_piece_bytes) {
+            if tx.send(piece).await.is_err() {
+                return false;
+            }
+        }
+        true
     }
 
     /// Streams frames until the link breaks (returns true: reconnect) or the member shuts
@@ -507,7 +554,7 @@ impl OutboundLink {
     ) -> bool {
         // A small hand-off channel: the frames in flight on this stream are the ones lost if
         // it breaks; the rest wait in `queue` for the next stream.
-        let (tx, rx) = mpsc::channel::<Frame>(16);
+        let (tx, rx) = mpsc::channel::<Piece>(16);
         let mut request = Request::new(ReceiverStream::new(rx));
         let id = MetadataValue::from(self.my_id);
         request.metadata_mut().insert(SERVER_ID_HEADER, id);
@@ -529,7 +576,7 @@ impl OutboundLink {
                 }
                 frame = queue.recv() => {
                     let Some(frame) = frame else { break false };
-                    if tx.send(Frame(frame)).await.is_err() {
+                    if !self.send_pieces(&tx, frame).await {
                         break true;
                     }
                     self.stats.frames_sent.fetch_add(1, Ordering::Relaxed);

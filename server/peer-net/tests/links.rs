@@ -188,9 +188,9 @@ async fn a_full_send_queue_refuses_frames_and_counts_them() {
 async fn an_oversized_frame_breaks_the_link_and_later_frames_still_arrive() {
     let members = [(1, free_addr()), (2, free_addr())];
     let mut cfg_one = config(1, &members);
-    cfg_one.max_frame_bytes = 1 << 20;
+    cfg_one.max_piece_bytes = 1 << 20;
     let mut cfg_two = config(2, &members);
-    cfg_two.max_frame_bytes = 1024;
+    cfg_two.max_piece_bytes = 1024;
     let (one, mut one_events) = Net::start(cfg_one).await.expect("start");
     let (_two, mut two_events) = Net::start(cfg_two).await.expect("start");
     one.send(2, Bytes::from(vec![7u8; 4096])).expect("queued");
@@ -212,6 +212,69 @@ async fn an_oversized_frame_breaks_the_link_and_later_frames_still_arrive() {
     };
     wait_for(&mut one_events, &out(2, false)).await;
     wait_for(&mut one_events, &out(2, true)).await;
+    deliver(&one, 1, 2, &mut two_events, b"small").await;
+}
+
+/// A frame longer than the largest link message (a SNAP of a big tree is) travels in pieces
+/// and arrives whole, in order with the frames around it.
+#[tokio::test]
+async fn a_frame_longer_than_a_message_arrives_whole_and_in_order() {
+    let members = [(1, free_addr()), (2, free_addr())];
+    let mut cfg_one = config(1, &members);
+    cfg_one.max_piece_bytes = 1000;
+    let mut cfg_two = config(2, &members);
+    cfg_two.max_piece_bytes = 1000;
+    let (one, _one_events) = Net::start(cfg_one).await.expect("start");
+    let (_two, mut two_events) = Net::start(cfg_two).await.expect("start");
+    let big = Bytes::from((0..=255u8).cycle().take(10_500).collect::<Vec<u8>>());
+    one.send(2, Bytes::from_static(b"before")).expect("queued");
+    one.send(2, big.clone()).expect("queued");
+    one.send(2, Bytes::from_static(b"after")).expect("queued");
+    let first = next_frame(&mut two_events).await;
+    assert_eq!(first, (1, Bytes::from_static(b"before")));
+    assert_eq!(next_frame(&mut two_events).await, (1, big));
+    let last = next_frame(&mut two_events).await;
+    assert_eq!(last, (1, Bytes::from_static(b"after")));
+}
+
+/// Frames have a bound as a whole: the sender refuses one over its own, and a receiver
+/// with a smaller bound breaks the link rather than collect pieces without end.
+#[tokio::test]
+async fn a_frame_over_the_frame_bound_is_refused() {
+    let members = [(1, free_addr()), (2, free_addr())];
+    let mut cfg_one = config(1, &members);
+    cfg_one.max_piece_bytes = 100;
+    cfg_one.max_frame_bytes = 10_000;
+    let mut cfg_two = config(2, &members);
+    cfg_two.max_frame_bytes = 1_000;
+    let (one, mut one_events) = Net::start(cfg_one).await.expect("start");
+    let (_two, mut two_events) = Net::start(cfg_two).await.expect("start");
+    let refused = one.send(2, Bytes::from(vec![1u8; 10_001]));
+    assert_eq!(
+        refused,
+        Err(SendError::TooLarge {
+            bytes: 10_001,
+            max_bytes: 10_000
+        })
+    );
+    deliver(&one, 1, 2, &mut two_events, b"fits").await;
+    one.send(2, Bytes::from(vec![2u8; 5_000])).expect("queued");
+    let down = Event::Down {
+        peer: 1,
+        direction: Direction::Inbound,
+    };
+    wait_for(&mut two_events, &down).await;
+    // The link comes back for the frames after it.
+    let outbound_down = Event::Down {
+        peer: 2,
+        direction: Direction::Outbound,
+    };
+    wait_for(&mut one_events, &outbound_down).await;
+    let outbound_up = Event::Up {
+        peer: 2,
+        direction: Direction::Outbound,
+    };
+    wait_for(&mut one_events, &outbound_up).await;
     deliver(&one, 1, 2, &mut two_events, b"small").await;
 }
 

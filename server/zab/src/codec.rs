@@ -107,9 +107,11 @@ fn put_packet(b: &mut BytesMut, packet: &Packet) {
         Packet::Diff { last_zxid } => zxid_packet(b, DIFF, *last_zxid),
         Packet::Trunc { zxid } => zxid_packet(b, TRUNC, *zxid),
         Packet::Snap { snapshot } => {
+            // A 64-bit length: a snapshot may pass 4 GiB.
             b.put_u8(SNAP);
             b.put_u64(snapshot.zxid.0);
-            put_bytes(b, &snapshot.data);
+            b.put_u64(snapshot.data.len() as u64);
+            b.put_slice(&snapshot.data);
         }
         Packet::Proposal { entry } => entry_packet(b, PROPOSAL, entry),
         Packet::Ack { zxid } => zxid_packet(b, ACK, *zxid),
@@ -202,7 +204,7 @@ fn packet_of(r: &mut Bytes) -> Result<Packet, DecodeError> {
         SNAP => Packet::Snap {
             snapshot: Snapshot {
                 zxid: Zxid(u64_of(r)?),
-                data: bytes_of(r)?,
+                data: long_bytes_of(r)?,
             },
         },
         PROPOSAL => Packet::Proposal {
@@ -266,11 +268,21 @@ fn u64_of(r: &mut Bytes) -> Result<u64, DecodeError> {
 }
 
 fn bytes_of(r: &mut Bytes) -> Result<Bytes, DecodeError> {
-    let len = u32_of(r)? as usize;
-    if r.remaining() < len {
-        return Err(DecodeError::Truncated);
+    let len = u64::from(u32_of(r)?);
+    split_bytes(r, len)
+}
+
+/// Bytes after a 64-bit length (a snapshot's).
+fn long_bytes_of(r: &mut Bytes) -> Result<Bytes, DecodeError> {
+    let len = u64_of(r)?;
+    split_bytes(r, len)
+}
+
+fn split_bytes(r: &mut Bytes, len: u64) -> Result<Bytes, DecodeError> {
+    match usize::try_from(len) {
+        Ok(len) if len <= r.remaining() => Ok(r.split_to(len)),
+        _ => Err(DecodeError::Truncated),
     }
-    Ok(r.split_to(len))
 }
 
 #[cfg(test)]
