@@ -203,6 +203,22 @@ impl Writer {
         }
     }
 
+    /// A non-null jute `buffer` whose bytes `body` writes in place: no separate buffer to
+    /// fill and copy (a multi's sub-records are buffers).
+    pub fn write_bytes_with(&mut self, body: impl FnOnce(&mut Writer)) {
+        let at = self.buf.len();
+        self.write_i32(0);
+        body(self);
+        let len = self.buf.len() - at - 4;
+        let len = i32::try_from(len).expect("jute length exceeds i32::MAX");
+        self.buf[at..at + 4].copy_from_slice(&len.to_be_bytes());
+    }
+
+    /// Room for `additional` more bytes.
+    pub fn reserve(&mut self, additional: usize) {
+        self.buf.reserve(additional);
+    }
+
     /// A non-null jute `buffer`.
     pub fn write_bytes(&mut self, v: &[u8]) {
         self.write_len(v.len());

@@ -55,19 +55,15 @@ impl Txn {
             Txn::CreateSession(t) => t.write(w),
             Txn::CloseSession(t) => t.write(w),
             Txn::Error(t) => t.write(w),
+            // `MultiTxn { vector<TxnEntry { int type; buffer data }> }`, each sub-record
+            // written straight into its buffer.
             Txn::Multi(txns) => {
-                let txns = txns
-                    .iter()
-                    .map(|t| {
-                        let mut sub = Writer::new();
-                        t.write_body(&mut sub);
-                        TxnEntry {
-                            txn_type: t.txn_type(),
-                            data: sub.into_inner(),
-                        }
-                    })
-                    .collect();
-                MultiTxn { txns }.write(w);
+                let count = i32::try_from(txns.len()).expect("a multi of over i32::MAX ops");
+                w.write_i32(count);
+                for t in txns {
+                    w.write_i32(t.txn_type());
+                    w.write_bytes_with(|sub| t.write_body(sub));
+                }
             }
         }
     }
