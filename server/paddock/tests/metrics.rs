@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::Client;
+use common::{post_authorized, Client};
 use paddock::config::ServerConfig;
 use paddock::Server;
 use paddock_jute::proto::{CreateRequest, PathWatchRequest, Request};
@@ -474,31 +474,6 @@ async fn get_authorized(
         .map(|(k, v)| (k.to_ascii_lowercase(), v.to_owned()))
         .collect();
     (status, headers, raw[split + 4..].to_vec())
-}
-
-/// One POST with an `Authorization` header and a binary body: (status, body text).
-async fn post_authorized(addr: SocketAddr, path: &str, auth: &str, body: &[u8]) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).await.expect("connect");
-    let head = format!(
-        "POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\nConnection: close\r\n\
-         Content-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    s.write_all(head.as_bytes()).await.expect("write");
-    s.write_all(body).await.expect("write");
-    let mut raw = Vec::new();
-    tokio::time::timeout(DEADLINE, s.read_to_end(&mut raw))
-        .await
-        .expect("answered")
-        .expect("read");
-    let raw = String::from_utf8_lossy(&raw).into_owned();
-    let status = raw
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("status");
-    let body = raw.split_once("\r\n\r\n").map_or("", |b| b.1).to_owned();
-    (status, body)
 }
 
 /// ZooKeeper 3.9's `snapshot` command: ALL on `/` for the identity in the `Authorization`

@@ -809,3 +809,42 @@ fn unfinished_snapshots_are_removed_at_startup() {
         .iter()
         .any(|n| snap_dir().join(n) == kept));
 }
+
+/// ZooKeeper 3.9's AdminServer `restore`: a restore that moved the history aside and could
+/// then move neither the upload into place nor the history back leaves a data directory that
+/// a restart would recover wrongly (the open log file included). The caller gets the error
+/// naming where the files are, and the server stops, as after a failed log write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_that_strands_the_history_stops_the_server() {
+    let fs = FaultFs::new(23);
+    let cfg = config(|c| {
+        c.admin_enable_server = true;
+        c.admin_server_port = 0;
+        // A snapshot within a few transactions, to upload (snapshot.0 records no zxid).
+        c.snap_count = 4;
+    });
+    let running = start(&fs, cfg).await.expect("starts");
+    let mut client = Client::connect(running.addr).await.expect("session");
+    for i in 0..8 {
+        let reply = client.call(create(&format!("/n{i}"), b"v", 0)).await;
+        assert_eq!(reply.expect("create").err, 0);
+    }
+    wait_until("a snapshot after snapshot.0", || snapshots(&fs).len() > 1).await;
+    let newest = snapshots(&fs).pop().expect("a snapshot");
+    let upload = fs
+        .read(&snap_dir().join(newest))
+        .expect("the snapshot reads");
+    fs.fail_renames_from("data/restore-upload.tmp");
+    fs.fail_renames_from("data/before-restore-");
+    let admin = running.admin.expect("the AdminServer is enabled");
+    let (status, body) =
+        common::post_authorized(admin, "/commands/restore", "digest bob:secret", &upload).await;
+    assert_eq!(status, 500, "{body}");
+    assert!(body.contains("data/before-restore-"), "{body}");
+    let ended = tokio::time::timeout(DEADLINE, running.task)
+        .await
+        .expect("the server stops within the deadline")
+        .expect("the server task does not panic");
+    let err = ended.expect_err("the server stops with an error");
+    assert!(err.to_string().contains("failed restore"), "{err}");
+}

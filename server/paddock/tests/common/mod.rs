@@ -195,6 +195,8 @@ impl FsFile for FencedFile {
 /// One server instance over a shared `FaultFs`.
 pub struct Running {
     pub addr: SocketAddr,
+    /// The AdminServer's address, when the configuration enables it.
+    pub admin: Option<SocketAddr>,
     pub fence: Fence,
     stop: Option<oneshot::Sender<()>>,
     pub task: JoinHandle<Result<(), ServerError>>,
@@ -209,12 +211,14 @@ pub async fn start(fs: &FaultFs, cfg: ServerConfig) -> Result<Running, ServerErr
     });
     let server = Server::bind_with_fs(cfg, fenced).await?;
     let addr = server.local_addr();
+    let admin = server.admin_addr();
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(server.run(async {
         let _ = stopped.await;
     }));
     Ok(Running {
         addr,
+        admin,
         fence,
         stop: Some(stop),
         task,
@@ -487,4 +491,34 @@ pub fn seed(default: u64) -> u64 {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(default)
+}
+
+/// One POST with an `Authorization` header and a binary body: (status, body text).
+pub async fn post_authorized(
+    addr: SocketAddr,
+    path: &str,
+    auth: &str,
+    body: &[u8],
+) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\nConnection: close\r\n\
+         Content-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).await.expect("write");
+    s.write_all(body).await.expect("write");
+    let mut raw = Vec::new();
+    tokio::time::timeout(DEADLINE, s.read_to_end(&mut raw))
+        .await
+        .expect("answered")
+        .expect("read");
+    let raw = String::from_utf8_lossy(&raw).into_owned();
+    let status = raw
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status");
+    let body = raw.split_once("\r\n\r\n").map_or("", |b| b.1).to_owned();
+    (status, body)
 }
