@@ -23,6 +23,13 @@ use crate::proto::link_server::{Link, LinkServer};
 /// The request header naming the sending member.
 const SERVER_ID_HEADER: &str = "paddock-server-id";
 
+/// The request header naming the link format. A member refuses a stream in another format
+/// rather than misread it: format 1 (no header) sent each frame as one message, and its
+/// election frames start with the byte that now means "more pieces follow".
+const LINK_FORMAT_HEADER: &str = "paddock-link-format";
+/// Frames in pieces, each message led by a byte saying whether more pieces follow.
+const LINK_FORMAT: &str = "2";
+
 /// Another member: its server id and where its link service listens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Peer {
@@ -339,6 +346,11 @@ impl Link for LinkService {
                 "server id {from} is not a member of this ensemble"
             )));
         }
+        if let Err(status) = check_link_format(&request) {
+            // Two builds that cannot talk: worth the operator's eye, once per attempt.
+            tracing::warn!(peer = from, "ensemble link refused: {}", status.message());
+            return Err(status);
+        }
         let mut stream = request.into_inner();
         let up = Event::Up {
             peer: from,
@@ -379,6 +391,19 @@ async fn forward_inbound(
         }
     }
     Ok(())
+}
+
+fn check_link_format<T>(request: &Request<T>) -> Result<(), Status> {
+    let theirs = request.metadata().get(LINK_FORMAT_HEADER);
+    let theirs = theirs.map(|v| v.to_str().unwrap_or("unreadable"));
+    if theirs == Some(LINK_FORMAT) {
+        return Ok(());
+    }
+    Err(Status::failed_precondition(format!(
+        "the peer speaks link format {}, this member {LINK_FORMAT}: members of Paddock builds \
+         with different link formats cannot form an ensemble",
+        theirs.unwrap_or("1 (no paddock-link-format header)")
+    )))
 }
 
 fn sender_id<T>(request: &Request<T>) -> Result<u64, Status> {
@@ -558,6 +583,8 @@ impl OutboundLink {
         let mut request = Request::new(ReceiverStream::new(rx));
         let id = MetadataValue::from(self.my_id);
         request.metadata_mut().insert(SERVER_ID_HEADER, id);
+        let format = MetadataValue::from_static(LINK_FORMAT);
+        request.metadata_mut().insert(LINK_FORMAT_HEADER, format);
         let mut call = Box::pin(client.send(request));
         let up = Event::Up {
             peer: self.peer.id,
@@ -588,5 +615,33 @@ impl OutboundLink {
             direction: Direction::Outbound,
         };
         alive && self.inbox.send(down).await.is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_format(format: Option<&'static str>) -> Request<()> {
+        let mut request = Request::new(());
+        if let Some(f) = format {
+            let value = MetadataValue::from_static(f);
+            request.metadata_mut().insert(LINK_FORMAT_HEADER, value);
+        }
+        request
+    }
+
+    #[test]
+    fn a_stream_in_another_link_format_is_refused_by_name() {
+        assert!(check_link_format(&with_format(Some(LINK_FORMAT))).is_ok());
+        let old = check_link_format(&with_format(None)).unwrap_err();
+        assert_eq!(old.code(), tonic::Code::FailedPrecondition);
+        assert!(old.message().contains("link format 1"), "{}", old.message());
+        let newer = check_link_format(&with_format(Some("3"))).unwrap_err();
+        assert!(
+            newer.message().contains("link format 3"),
+            "{}",
+            newer.message()
+        );
     }
 }
