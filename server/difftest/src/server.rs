@@ -301,7 +301,14 @@ pub(crate) fn log_tail_of(run_dir: &std::path::Path) -> String {
     let start = (start..text.len())
         .find(|&i| text.is_char_boundary(i))
         .unwrap_or(text.len());
-    text[start..].to_string()
+    // A server that exits with an error prints `Error: ...` and then its backtrace, which
+    // alone fills the tail: keep the error line in view.
+    let fatal: String = text[..start]
+        .lines()
+        .filter(|l| l.starts_with("Error: "))
+        .map(|l| format!("{l}\n[...]\n"))
+        .collect();
+    format!("{fatal}{}", &text[start..])
 }
 
 impl ServerProcess {
