@@ -120,28 +120,21 @@ impl paddock_peer_net::TlsSource for ReloadingStores<paddock_peer_net::NetTls> {
 }
 
 /// The `ssl.quorum.*` stores as the links take them: the key store's PEM as both chain and
-/// key, and the trust store's CAs.
+/// key, and the trust store's CAs, the same bytes the client port's checks passed (PEM, a
+/// key, a chain, CAs); member links always check the other side's certificate.
 fn quorum_pem(s: &crate::config::TlsSettings) -> Result<paddock_peer_net::NetTls, TlsError> {
-    // The same checks as the client port's stores (PEM, a key, a chain, CAs); member
-    // links always check the other side's certificate.
     let need_trust = crate::config::TlsSettings {
         client_auth: crate::config::ClientAuth::Need,
         ..s.clone()
     };
-    crate::tls::server_config(&need_trust, Stores::Quorum)?;
-    let read = |store: &str, p: &Option<std::path::PathBuf>| {
-        let p = p.as_ref().expect("checked by server_config");
-        std::fs::read(p).map_err(|e| TlsError::File {
-            key: Stores::Quorum.key(&format!("{store}.location")),
-            path: p.clone(),
-            reason: e.to_string(),
-        })
-    };
-    let key_store = read("keyStore", &s.key_store)?;
+    let loaded = crate::tls::load_stores(&need_trust, Stores::Quorum)?;
+    let ca_pem = loaded
+        .trust_store_pem
+        .expect("client_auth Need reads the trust store");
     Ok(paddock_peer_net::NetTls {
-        cert_pem: key_store.clone(),
-        key_pem: key_store,
-        ca_pem: read("trustStore", &s.trust_store)?,
+        cert_pem: loaded.key_store_pem.clone(),
+        key_pem: loaded.key_store_pem,
+        ca_pem,
     })
 }
 

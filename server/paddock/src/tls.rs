@@ -219,10 +219,11 @@ fn check_pem(stores: Stores, store: &str, kind: &Option<String>) -> Result<(), T
     }
 }
 
-/// A store file with the key that names it, which its errors carry.
+/// A store file read once, with the key that names it, which its errors carry.
 struct StoreFile<'a> {
     key: String,
     path: &'a Path,
+    pem: Vec<u8>,
 }
 
 impl StoreFile<'_> {
@@ -235,7 +236,7 @@ impl StoreFile<'_> {
     }
 }
 
-/// The `<store>.location` of `stores`, or an error saying which setting needs it.
+/// The `<store>.location` of `stores`, read, or an error saying which setting needs it.
 fn store_file<'a>(
     stores: Stores,
     store: &str,
@@ -243,15 +244,36 @@ fn store_file<'a>(
     needed_by: String,
 ) -> Result<StoreFile<'a>, TlsError> {
     let key = stores.key(&format!("{store}.location"));
-    match path {
-        Some(path) => Ok(StoreFile { key, path }),
-        None => Err(TlsError::Missing { key, needed_by }),
+    let Some(path) = path else {
+        return Err(TlsError::Missing { key, needed_by });
+    };
+    match std::fs::read(path) {
+        Ok(pem) => Ok(StoreFile { key, path, pem }),
+        Err(e) => Err(TlsError::File {
+            key,
+            path: path.clone(),
+            reason: e.to_string(),
+        }),
     }
+}
+
+/// A rustls server configuration and the PEM bytes it was built from, each file read once:
+/// what the member links take as their material is exactly what was checked.
+pub struct LoadedStores {
+    pub config: Arc<ServerConfig>,
+    pub key_store_pem: Vec<u8>,
+    /// Read only when client certificates are checked (`ssl.clientAuth` want or need).
+    pub trust_store_pem: Option<Vec<u8>>,
 }
 
 /// Builds the rustls server configuration the settings describe; errors name the keys of
 /// `stores`.
 pub fn server_config(s: &TlsSettings, stores: Stores) -> Result<Arc<ServerConfig>, TlsError> {
+    load_stores(s, stores).map(|loaded| loaded.config)
+}
+
+/// [`server_config`], with the bytes it was built from.
+pub fn load_stores(s: &TlsSettings, stores: Stores) -> Result<LoadedStores, TlsError> {
     check_pem(stores, "keyStore", &s.key_store_type)?;
     check_pem(stores, "trustStore", &s.trust_store_type)?;
     let key_store = store_file(stores, "keyStore", &s.key_store, stores.user().into())?;
@@ -261,8 +283,8 @@ pub fn server_config(s: &TlsSettings, stores: Stores) -> Result<Arc<ServerConfig
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| rustls_err(e.to_string()))?;
-    let builder = match s.client_auth {
-        ClientAuth::None => builder.with_no_client_auth(),
+    let (builder, trust_store_pem) = match s.client_auth {
+        ClientAuth::None => (builder.with_no_client_auth(), None),
         auth => {
             let trust = store_file(
                 stores,
@@ -271,13 +293,17 @@ pub fn server_config(s: &TlsSettings, stores: Stores) -> Result<Arc<ServerConfig
                 stores.trust_user(auth),
             )?;
             let verifier = client_verifier(stores, &trust, auth, provider)?;
-            builder.with_client_cert_verifier(verifier)
+            (builder.with_client_cert_verifier(verifier), Some(trust.pem))
         }
     };
     let config = builder
         .with_single_cert(chain, key)
         .map_err(|e| rustls_err(e.to_string()))?;
-    Ok(Arc::new(config))
+    Ok(LoadedStores {
+        config: Arc::new(config),
+        key_store_pem: key_store.pem,
+        trust_store_pem,
+    })
 }
 
 /// Checks client certificates against the trust store's CAs; with `want`, a client may
@@ -289,8 +315,7 @@ fn client_verifier(
     provider: Arc<rustls::crypto::CryptoProvider>,
 ) -> Result<Arc<dyn ClientCertVerifier>, TlsError> {
     let mut roots = RootCertStore::empty();
-    let certs = CertificateDer::pem_file_iter(trust.path).map_err(|e| trust.error(e))?;
-    for cert in certs {
+    for cert in CertificateDer::pem_slice_iter(&trust.pem) {
         let cert = cert.map_err(|e| trust.error(e))?;
         roots.add(cert).map_err(|e| trust.error(e))?;
     }
@@ -306,26 +331,26 @@ fn client_verifier(
     })
 }
 
-/// The certificate chain and private key of a PEM key store, both from one read of the file
-/// (a reload racing a rewrite cannot pair a new chain with an old key).
+/// The certificate chain and private key of a PEM key store, both from the one read of the
+/// file (a reload racing a rewrite cannot pair a new chain with an old key).
 fn read_key_store(
     stores: Stores,
     store: &StoreFile,
 ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsError> {
-    let pem = std::fs::read(store.path).map_err(|e| store.error(e))?;
-    if has_encrypted_key(&pem) {
+    let pem = &store.pem;
+    if has_encrypted_key(pem) {
         return Err(TlsError::EncryptedKey {
             stores,
             path: store.path.to_owned(),
         });
     }
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(pem)
         .collect::<Result<_, _>>()
         .map_err(|e| store.error(e))?;
     if chain.is_empty() {
         return Err(store.error("no certificate in the key store"));
     }
-    let key = PrivateKeyDer::from_pem_slice(&pem)
+    let key = PrivateKeyDer::from_pem_slice(pem)
         .map_err(|e| store.error(format!("no usable private key: {e}")))?;
     Ok((chain, key))
 }
