@@ -190,7 +190,7 @@ impl Writer {
 
     /// Writes a length or count. Nothing we encode approaches 2 GiB (frames are capped by
     /// `jute.maxbuffer`), so a larger value is a bug in the caller, not bad input.
-    fn write_len(&mut self, len: usize) {
+    pub fn write_len(&mut self, len: usize) {
         let len = i32::try_from(len).expect("jute length exceeds i32::MAX");
         self.write_i32(len);
     }
@@ -212,11 +212,6 @@ impl Writer {
         let len = self.buf.len() - at - 4;
         let len = i32::try_from(len).expect("jute length exceeds i32::MAX");
         self.buf[at..at + 4].copy_from_slice(&len.to_be_bytes());
-    }
-
-    /// Room for `additional` more bytes.
-    pub fn reserve(&mut self, additional: usize) {
-        self.buf.reserve(additional);
     }
 
     /// A non-null jute `buffer`.

@@ -58,8 +58,7 @@ impl Txn {
             // `MultiTxn { vector<TxnEntry { int type; buffer data }> }`, each sub-record
             // written straight into its buffer.
             Txn::Multi(txns) => {
-                let count = i32::try_from(txns.len()).expect("a multi of over i32::MAX ops");
-                w.write_i32(count);
+                w.write_len(txns.len());
                 for t in txns {
                     w.write_i32(t.txn_type());
                     w.write_bytes_with(|sub| t.write_body(sub));
