@@ -199,7 +199,6 @@ pub struct LinkStats {
 
 struct Outbound {
     queue: mpsc::Sender<Bytes>,
-    max_frame_bytes: u64,
     stats: Arc<LinkStats>,
 }
 
@@ -208,6 +207,8 @@ pub struct Net {
     my_id: u64,
     local_addr: SocketAddr,
     outbound: HashMap<u64, Outbound>,
+    /// `NetConfig::max_frame_bytes`: `send` refuses longer frames.
+    max_frame_bytes: u64,
     tasks: Vec<JoinHandle<()>>,
     /// Set on drop: ends the inbound streams and the listener.
     stop: watch::Sender<bool>,
@@ -243,20 +244,13 @@ impl Net {
                 inbox: inbox.clone(),
             };
             tasks.push(tokio::spawn(link.run(rx)));
-            let max_frame_bytes = cfg.max_frame_bytes;
-            outbound.insert(
-                peer.id,
-                Outbound {
-                    queue,
-                    max_frame_bytes,
-                    stats,
-                },
-            );
+            outbound.insert(peer.id, Outbound { queue, stats });
         }
         let net = Net {
             my_id: cfg.my_id,
             local_addr,
             outbound,
+            max_frame_bytes: cfg.max_frame_bytes,
             tasks,
             stop,
         };
@@ -276,11 +270,11 @@ impl Net {
     pub fn send(&self, to: u64, frame: Bytes) -> Result<(), SendError> {
         let link = self.outbound.get(&to).ok_or(SendError::UnknownPeer(to))?;
         let bytes = frame.len() as u64;
-        if bytes > link.max_frame_bytes {
+        if bytes > self.max_frame_bytes {
             link.stats.frames_dropped.fetch_add(1, Ordering::Relaxed);
             return Err(SendError::TooLarge {
                 bytes,
-                max_bytes: link.max_frame_bytes,
+                max_bytes: self.max_frame_bytes,
             });
         }
         link.queue.try_send(frame).map_err(|e| {

@@ -33,7 +33,6 @@ fn config(my_id: u64, members: &[(u64, SocketAddr)]) -> NetConfig {
     cfg
 }
 
-/// The next frame in the inbox, skipping link events; fails the test at the deadline.
 /// `net` (member `from`) sends `payload` to member `to`, whose events are `to_events`; it
 /// arrives there.
 async fn deliver(
@@ -50,6 +49,7 @@ async fn deliver(
     );
 }
 
+/// The next frame in the inbox, skipping link events; fails the test at the deadline.
 async fn next_frame(events: &mut mpsc::Receiver<Event>) -> (u64, Bytes) {
     timeout(DEADLINE, async {
         loop {
@@ -69,6 +69,34 @@ async fn wait_for(events: &mut mpsc::Receiver<Event>, wanted: &Event) {
     })
     .await
     .unwrap_or_else(|_| panic!("no {wanted:?} before the deadline"));
+}
+
+/// Member 2 broke the stream from member 1 (its inbound side goes down); member 1 sees its
+/// link go down and come back, and a frame sent after that arrives. Frames handed to the
+/// broken stream are lost, so nothing is sent before the link is up again.
+async fn link_from_one_to_two_recovers(
+    one: &Net,
+    one_events: &mut mpsc::Receiver<Event>,
+    two_events: &mut mpsc::Receiver<Event>,
+) {
+    let inbound_down = Event::Down {
+        peer: 1,
+        direction: Direction::Inbound,
+    };
+    wait_for(two_events, &inbound_down).await;
+    let outbound = |up| match up {
+        true => Event::Up {
+            peer: 2,
+            direction: Direction::Outbound,
+        },
+        false => Event::Down {
+            peer: 2,
+            direction: Direction::Outbound,
+        },
+    };
+    wait_for(one_events, &outbound(false)).await;
+    wait_for(one_events, &outbound(true)).await;
+    deliver(one, 1, 2, two_events, b"small").await;
 }
 
 #[tokio::test]
@@ -194,25 +222,7 @@ async fn an_oversized_frame_breaks_the_link_and_later_frames_still_arrive() {
     let (one, mut one_events) = Net::start(cfg_one).await.expect("start");
     let (_two, mut two_events) = Net::start(cfg_two).await.expect("start");
     one.send(2, Bytes::from(vec![7u8; 4096])).expect("queued");
-    let down = Event::Down {
-        peer: 1,
-        direction: Direction::Inbound,
-    };
-    wait_for(&mut two_events, &down).await;
-    // Frames handed to the broken stream are lost; send once the link is up again.
-    let out = |peer, up| match up {
-        true => Event::Up {
-            peer,
-            direction: Direction::Outbound,
-        },
-        false => Event::Down {
-            peer,
-            direction: Direction::Outbound,
-        },
-    };
-    wait_for(&mut one_events, &out(2, false)).await;
-    wait_for(&mut one_events, &out(2, true)).await;
-    deliver(&one, 1, 2, &mut two_events, b"small").await;
+    link_from_one_to_two_recovers(&one, &mut one_events, &mut two_events).await;
 }
 
 /// A frame longer than the largest link message (a SNAP of a big tree is) travels in pieces
@@ -259,23 +269,7 @@ async fn a_frame_over_the_frame_bound_is_refused() {
     );
     deliver(&one, 1, 2, &mut two_events, b"fits").await;
     one.send(2, Bytes::from(vec![2u8; 5_000])).expect("queued");
-    let down = Event::Down {
-        peer: 1,
-        direction: Direction::Inbound,
-    };
-    wait_for(&mut two_events, &down).await;
-    // The link comes back for the frames after it.
-    let outbound_down = Event::Down {
-        peer: 2,
-        direction: Direction::Outbound,
-    };
-    wait_for(&mut one_events, &outbound_down).await;
-    let outbound_up = Event::Up {
-        peer: 2,
-        direction: Direction::Outbound,
-    };
-    wait_for(&mut one_events, &outbound_up).await;
-    deliver(&one, 1, 2, &mut two_events, b"small").await;
+    link_from_one_to_two_recovers(&one, &mut one_events, &mut two_events).await;
 }
 
 #[tokio::test]
