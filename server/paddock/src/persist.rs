@@ -26,9 +26,9 @@ use paddock_jute::txn::{Txn, TxnDigest, TxnHeader};
 use paddock_storage::snapshot::{checked_stream, Compression};
 use paddock_storage::txnlog::marshal_entry;
 use paddock_storage::{
-    newest_snapshot_zxid, repair_torn_tail, replay_scanned_logs, scan_log_dir, visit_log_dir,
-    visit_newest_snapshot, visit_snapshot, Fs, LogError, SnapNode, SnapshotError, SnapshotVisitor,
-    SnapshotWriter, TxnLogConfig, TxnLogWriter, ZxidDigest,
+    newest_snapshot_zxid, repair_torn_tail, replay_scanned_logs, scan_log_dir, snapshot_trailer,
+    visit_log_dir, visit_newest_snapshot, visit_snapshot, Fs, LogError, SnapNode, SnapshotError,
+    SnapshotVisitor, SnapshotWriter, TxnLogConfig, TxnLogWriter, ZxidDigest,
 };
 use tokio::sync::{mpsc, watch};
 
@@ -395,7 +395,7 @@ fn load_upload(
     let unreadable = |e: SnapshotError| RestoreError::Unreadable(e.to_string());
     let compression = Compression::from_magic(data);
     let stream = checked_stream(data, compression).map_err(unreadable)?;
-    let trailer = visit_snapshot(&stream, &mut TrailerOnly).map_err(unreadable)?;
+    let trailer = snapshot_trailer(&stream).map_err(unreadable)?;
     let zxid = (trailer.last_processed_zxid)
         .or(trailer.digest.map(|d| d.zxid))
         .ok_or(RestoreError::NoZxid)?;
@@ -481,29 +481,6 @@ fn put_back(fs: &dyn Fs, moved: &[(PathBuf, PathBuf)]) -> std::io::Result<()> {
     let dirs: std::collections::BTreeSet<&Path> =
         moved.iter().filter_map(|(home, _)| home.parent()).collect();
     dirs.into_iter().try_for_each(|dir| fs.sync_dir(dir))
-}
-
-/// A visitor that keeps nothing: a parse for the trailer alone.
-struct TrailerOnly;
-
-impl SnapshotVisitor for TrailerOnly {
-    fn session(&mut self, _id: i64, _timeout_ms: i32) {}
-
-    fn acl(&mut self, _key: i64, _acls: Vec<paddock_jute::Acl>) {}
-
-    fn node(&mut self, _path: String, _node: SnapNode) -> Result<(), SnapshotError> {
-        Ok(())
-    }
-
-    fn node_ref(
-        &mut self,
-        _path: &str,
-        _data: Option<&[u8]>,
-        _acl: i64,
-        _stat: paddock_jute::StatPersisted,
-    ) -> Result<(), SnapshotError> {
-        Ok(())
-    }
 }
 
 /// Writes `dir/name` with its content durable. Both callers then rename it into place and

@@ -27,7 +27,7 @@ pub mod txnlog;
 pub use error::{LogError, SnapshotError};
 pub use fs::{FaultFs, Fs, FsFile, RealFs};
 pub use snapshot::{
-    is_valid_snapshot, load_newest_snapshot, newest_snapshot_zxid, read_snapshot,
+    is_valid_snapshot, load_newest_snapshot, newest_snapshot_zxid, read_snapshot, snapshot_trailer,
     visit_newest_snapshot, visit_snapshot, Compression, SnapNode, Snapshot, SnapshotTrailer,
     SnapshotVisitor, SnapshotWriter, ZxidDigest,
 };

@@ -563,6 +563,30 @@ impl<'a> Checked<'a> {
     }
 }
 
+/// The trailer of a decompressed snapshot stream (its digest and last processed zxid), for a
+/// snapshot without a file name to take its zxid from (an upload): a checked parse that
+/// keeps nothing.
+pub fn snapshot_trailer(stream: &[u8]) -> Result<SnapshotTrailer, SnapshotError> {
+    struct Nothing;
+    impl SnapshotVisitor for Nothing {
+        fn session(&mut self, _id: i64, _timeout_ms: i32) {}
+        fn acl(&mut self, _key: i64, _acls: Vec<Acl>) {}
+        fn node(&mut self, _path: String, _node: SnapNode) -> Result<(), SnapshotError> {
+            Ok(())
+        }
+        fn node_ref(
+            &mut self,
+            _path: &str,
+            _data: Option<&[u8]>,
+            _acl: i64,
+            _stat: StatPersisted,
+        ) -> Result<(), SnapshotError> {
+            Ok(())
+        }
+    }
+    visit_snapshot(stream, &mut Nothing)
+}
+
 /// Parses a decompressed snapshot stream, handing its content to `visitor` as it goes.
 pub fn visit_snapshot(
     stream: &[u8],
@@ -737,9 +761,8 @@ fn is_snapshot_name(name: &str) -> bool {
 /// The content half of [`is_valid_snapshot`], for a file already read.
 fn is_sealed_snapshot(name: &str, bytes: &[u8]) -> bool {
     match Compression::from_file_name(name) {
-        Compression::Gzip => bytes.starts_with(&[0x1f, 0x8b]),
-        Compression::Snappy => bytes.starts_with(&SNAPPY_MAGIC),
         Compression::None => bytes.len() >= 10 && bytes[bytes.len() - 5..] == [0, 0, 0, 1, b'/'],
+        compressed => Compression::from_magic(bytes) == compressed,
     }
 }
 
