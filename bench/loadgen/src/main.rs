@@ -13,6 +13,7 @@
 mod churn;
 mod client;
 mod driver;
+mod null;
 mod watch;
 mod workload;
 
@@ -57,6 +58,17 @@ enum Command {
     Churn(ChurnArgs),
     /// Polls until a getData of a path succeeds; prints when that happened.
     WaitReady(WaitReadyArgs),
+    /// Not a ZooKeeper: answers every request at once with a success, keeping nothing. A
+    /// ceiling for what this generator and the machine's loopback allow (`--threads` sets its
+    /// workers).
+    NullServer(NullServerArgs),
+}
+
+#[derive(Args, Debug)]
+struct NullServerArgs {
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1:2181")]
+    listen: String,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -217,6 +229,12 @@ fn main() -> anyhow::Result<()> {
             Command::Watch(args) => watch_fanout(args).await,
             Command::Churn(args) => churn_sessions(args).await,
             Command::WaitReady(args) => wait_ready(args).await,
+            Command::NullServer(args) => {
+                let listener = tokio::net::TcpListener::bind(&args.listen)
+                    .await
+                    .with_context(|| format!("listening on {}", args.listen))?;
+                null::serve(listener).await
+            }
         }
     })
 }
