@@ -98,7 +98,7 @@ impl Storage {
             log_config: TxnLogConfig {
                 pre_alloc_size_bytes: cfg.pre_alloc_size_kb.saturating_mul(1024),
                 force_sync: cfg.force_sync,
-                dbid: 0,
+                ..TxnLogConfig::default()
             },
             compression: Compression::from_config(&cfg.snapshot_compression)
                 .unwrap_or(Compression::None),

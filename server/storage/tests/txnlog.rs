@@ -190,6 +190,14 @@ fn short_write_poisons_and_reads_as_torn_tail() {
 // before the tear and reports the tear; repairing it lets a new writer continue.
 #[test]
 fn torn_write_at_every_byte_of_the_last_entry() {
+    // The batch's own bytes are torn here, so no zeros are written after them.
+    let writer = |fs: &FaultFs| {
+        let cfg = TxnLogConfig {
+            zero_ahead_bytes: 0,
+            ..config()
+        };
+        TxnLogWriter::new(Arc::new(fs.clone()), &dir(), cfg, 0)
+    };
     let fs0 = fault_fs(5);
     let mut w = writer(&fs0);
     append(&mut w, 1);
@@ -231,6 +239,64 @@ fn torn_write_at_every_byte_of_the_last_entry() {
         w.flush_and_sync().unwrap();
         assert_eq!(zxids(&fs, 0), (1..=last + 1).collect::<Vec<_>>());
     }
+}
+
+/// A writer whose next flush fails its fsync, and the bytes that flush wrote to `log.1` after
+/// one synced entry: what a crash would tear.
+fn unsynced_bytes_of_second_flush(cfg: TxnLogConfig) -> (FaultFs, u64, u64) {
+    let fs = fault_fs(9);
+    let mut w = TxnLogWriter::new(Arc::new(fs.clone()), &dir(), cfg, 0);
+    append_synced(&mut w, 1..=1);
+    append(&mut w, 2);
+    let entry_end_before = fs.file_len(&dir().join("log.1")).unwrap() - w.appendable_bytes();
+    fs.fail_next_fsyncs(1);
+    assert!(w.flush_and_sync().is_err());
+    let path = dir().join("log.1");
+    (fs.clone(), entry_end_before, fs.unsynced_bytes(&path))
+}
+
+// Zeros are written ahead of the entries inside the preallocated space, so later batches
+// land in blocks already written (no extent change for each fsync to write); they go to the
+// disk with a batch, stop at the preallocation's end, and read as the end of the log.
+#[test]
+fn zeros_are_written_ahead_inside_the_preallocation() {
+    let with = |ahead: u64, pre_alloc: u64| TxnLogConfig {
+        pre_alloc_size_bytes: pre_alloc,
+        zero_ahead_bytes: ahead,
+        ..TxnLogConfig::default()
+    };
+    // Without zeroing, the second flush writes its entry alone.
+    let (_, _, entry_bytes) = unsynced_bytes_of_second_flush(with(0, 64 << 10));
+    // The first flush zeroed 8 KiB past its entry; the second entry lands inside them, still
+    // more than half of 8 KiB short of their end: nothing more is zeroed.
+    let (_, _, unsynced) = unsynced_bytes_of_second_flush(with(8 << 10, 64 << 10));
+    assert_eq!(unsynced, entry_bytes);
+    // With 128 bytes ahead, the second entry ends within 64 bytes of the first zeros' end:
+    // zeros are written from there to 128 bytes past the second entry.
+    let ahead = 128;
+    let (fs, start, unsynced) = unsynced_bytes_of_second_flush(with(ahead, 64 << 10));
+    let end = start + entry_bytes;
+    assert!(end + ahead / 2 > start + ahead);
+    assert_eq!(unsynced, entry_bytes + (end + ahead) - (start + ahead));
+    let data = fs.read(&dir().join("log.1")).unwrap();
+    assert!(data[end as usize..(end + ahead) as usize]
+        .iter()
+        .all(|b| *b == 0));
+    // Never past the preallocated space: the file keeps the length preallocation gave it.
+    let len = |fs: &FaultFs| fs.file_len(&dir().join("log.1")).unwrap();
+    let (plain, _, _) = unsynced_bytes_of_second_flush(with(0, 1024));
+    let (zeroed, _, unsynced) = unsynced_bytes_of_second_flush(with(64 << 10, 1024));
+    assert_eq!(len(&zeroed), len(&plain));
+    assert!(unsynced > entry_bytes);
+    // The zeros read as the end of the log.
+    let fs = fault_fs(10);
+    let mut w = TxnLogWriter::new(Arc::new(fs.clone()), &dir(), with(512, 64 << 10), 0);
+    for zxid in 1..=20 {
+        append_synced(&mut w, zxid..=zxid);
+    }
+    let read = read_log_dir(&fs, &dir(), 0).unwrap();
+    assert_eq!(read.entries.len(), 20);
+    assert_eq!(read.torn_tail, None);
 }
 
 // A new file's header is made durable by its first batch's fsync: a crash before that leaves
