@@ -8,7 +8,7 @@
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -157,29 +157,10 @@ pub fn paddock_bin() -> PathBuf {
     target.join("debug").join("paddock")
 }
 
-/// Where test servers' ports come from: below Linux's ephemeral range (32768-60999), which
-/// the kernel hands out for `bind(0)` and for every outgoing connection. A port found free
-/// there could be taken by any client socket, `srvr` poll or member link before a server
-/// binds it, or binds it again when a killed member restarts: an ensemble test failed in CI
-/// with a member that could not restart and peers linking into another member's client port.
-const TEST_PORTS: std::ops::Range<u32> = 12_000..32_000;
-
-/// A free loopback port for a test server. Each process walks its own stretch of
-/// `TEST_PORTS` (starting from its pid), skipping ports something already holds, so ports
-/// are never handed out twice within a process and rarely across concurrent ones.
+/// A free loopback port for a test server, from [`paddock_testkit::TEST_PORTS`].
 pub fn free_port() -> Result<u16> {
-    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let span = TEST_PORTS.end - TEST_PORTS.start;
-    let start = std::process::id().wrapping_mul(613) % span;
-    for _ in 0..span {
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let port = TEST_PORTS.start + (start + n) % span;
-        let port = u16::try_from(port).expect("test ports fit in u16");
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return Ok(port);
-        }
-    }
-    bail!("no free loopback port in {TEST_PORTS:?}")
+    paddock_testkit::free_port()
+        .with_context(|| format!("no free loopback port in {:?}", paddock_testkit::TEST_PORTS))
 }
 
 /// One running server. Dropping it stops the server and removes its directory.

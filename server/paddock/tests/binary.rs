@@ -2,18 +2,14 @@
 //! not act on, readiness through `srvr`, and a clean exit on SIGTERM.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    paddock_testkit::free_port().expect("a free loopback port")
 }
 
 fn srvr(port: u16) -> Option<String> {

@@ -175,13 +175,7 @@ async fn a_standalone_write_traces_request_proposal_and_commit() {
 async fn the_leader_of_an_ensemble_traces_its_proposals() {
     exporter();
     let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
-    let free = || {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    };
+    let free = || paddock_testkit::free_port().expect("a free loopback port");
     let lines: Vec<ServerLine> = (1..=3)
         .map(|id| ServerLine {
             id,

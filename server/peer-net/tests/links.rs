@@ -1,20 +1,16 @@
 //! The links between members over real loopback sockets: delivery in order, refusal of
 //! strangers, reconnection after a member restarts, and the bounds on queues and frames.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
 use paddock_peer_net::{Direction, Event, Net, NetConfig, NetError, Peer, SendError};
+use paddock_testkit::free_addr;
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 
 const DEADLINE: Duration = Duration::from_secs(20);
-
-fn free_addr() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    listener.local_addr().expect("local addr")
-}
 
 fn config(my_id: u64, members: &[(u64, SocketAddr)]) -> NetConfig {
     let listen = members
