@@ -317,6 +317,10 @@ async fn a_rejoining_member_syncs_by_snap_after_a_long_absence_and_by_diff_after
     let mut spec = EnsembleSpec::participants(3);
     // Snapshots (and with them the leader's in-memory history) every 26-50 transactions.
     spec.config.extra.push(("snapCount".into(), "50".into()));
+    // The SNAP moves a 5.4 MB tree; the default 2 s (10 ticks of 200 ms) for a whole sync was
+    // once too short on a loaded 2-core CI machine: the learner gave up mid-install and its
+    // retry went by DIFF. This test is about which sync is chosen, not how fast it runs.
+    spec.config.extra.push(("initLimit".into(), "50".into()));
     let mut ensemble = Ensemble::start(ServerKind::Paddock, &spec)?;
     let connect = ensemble.connect_string();
     let leader = ensemble.leader().context("a leader")?;
