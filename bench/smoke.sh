@@ -30,4 +30,8 @@ test -s "$compare_dir/throughput-vs-sessions.svg"
   --no-build --workloads set --repeat 2 --workdir "$compare_dir-repeat"
 grep -q 'the median of 2 runs per server' "$compare_dir-repeat/results.md"
 grep -q '^| set ops/s | [0-9]' "$compare_dir-repeat/results.md"
+# The null server (the ceiling column) beside Paddock: both columns carry numbers.
+/usr/bin/python3 "$here/compare" --quick --servers paddock,null --profile debug --no-install \
+  --no-build --workloads set-64x1 --workdir "$compare_dir-null"
+grep -q '^| set-64x1 ops/s | [0-9][0-9,]* | [0-9]' "$compare_dir-null/results.md"
 echo "bench smoke: ok"

@@ -79,7 +79,8 @@ def listens_on(pid, port):
 
 
 class Server:
-    """One server process (Paddock or ZooKeeper) with its own data dir and zoo.cfg."""
+    """One server process (Paddock, ZooKeeper, or the load generator's null server) with its
+    own data dir and zoo.cfg."""
 
     def __init__(self, kind, workdir, port, args, bin_dir, name=None, extra=(), myid=None):
         self.kind = kind
@@ -121,6 +122,10 @@ class Server:
     def command(self):
         if self.kind == "paddock":
             return [str(self.bin_dir / "paddock"), str(self.dir / "zoo.cfg")]
+        if self.kind == "null":
+            # Not a ZooKeeper: answers every request with a success (bench/compare's ceiling).
+            return [str(self.bin_dir / "paddock-loadgen"), "--threads", "2", "null-server",
+                    "--listen", self.addr]
         return [
             "java",
             f"-Xmx{self.args.zk_heap}",
