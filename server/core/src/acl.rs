@@ -13,6 +13,7 @@
 
 use crate::fasthash::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use base64::Engine;
 use paddock_jute::{Acl, ErrorCode, Id};
@@ -529,14 +530,16 @@ pub struct AclCache {
     /// `aclIndex`: the last key handed out.
     last_key: i64,
     /// What key -1 stands for.
-    open_unsafe: Vec<Acl>,
+    open_unsafe: Arc<[Acl]>,
     /// What `UNRESOLVED_KEY` stands for: one entry granting nothing.
-    unresolved: Vec<Acl>,
+    unresolved: Arc<[Acl]>,
 }
 
+/// A list is shared (`Arc`), so that prepare's change records can hold one without copying
+/// its ids for every write.
 #[derive(Debug, Clone)]
 struct CacheEntry {
-    acl: Vec<Acl>,
+    acl: Arc<[Acl]>,
     refs: u64,
 }
 
@@ -555,11 +558,11 @@ impl AclCache {
             by_key: HashMap::default(),
             by_list: HashMap::default(),
             last_key: 0,
-            open_unsafe: Acl::open_unsafe(),
-            unresolved: vec![Acl {
+            open_unsafe: Acl::open_unsafe().into(),
+            unresolved: Arc::from([Acl {
                 perms: 0,
                 id: Id::new("world", "anyone"),
-            }],
+            }]),
         }
     }
 
@@ -583,7 +586,7 @@ impl AclCache {
                 self.by_key.insert(
                     key,
                     CacheEntry {
-                        acl: acl.to_vec(),
+                        acl: Arc::from(acl),
                         refs: 0,
                     },
                 );
@@ -606,6 +609,18 @@ impl AclCache {
         match self.by_key.get(&key) {
             Some(entry) => &entry.acl,
             None => panic!("ACL cache has no key {key}"),
+        }
+    }
+
+    /// The list behind `key`, shared: a reference count, not a copy. Panics as [`Self::get`].
+    pub fn get_shared(&self, key: i64) -> Arc<[Acl]> {
+        match key {
+            Self::OPEN_UNSAFE_KEY => self.open_unsafe.clone(),
+            Self::UNRESOLVED_KEY => self.unresolved.clone(),
+            _ => match self.by_key.get(&key) {
+                Some(entry) => entry.acl.clone(),
+                None => panic!("ACL cache has no key {key}"),
+            },
         }
     }
 
@@ -647,7 +662,7 @@ impl AclCache {
         let mut entries: Vec<(i64, &[Acl], u64)> = self
             .by_key
             .iter()
-            .map(|(&key, e)| (key, e.acl.as_slice(), e.refs))
+            .map(|(&key, e)| (key, &*e.acl, e.refs))
             .collect();
         entries.sort_by_key(|&(key, _, _)| key);
         entries
@@ -661,11 +676,11 @@ impl AclCache {
         if let Some(old) = self.by_key.insert(
             key,
             CacheEntry {
-                acl: acl.clone(),
+                acl: Arc::from(acl.as_slice()),
                 refs: 0,
             },
         ) {
-            self.by_list.remove(&old.acl);
+            self.by_list.remove(&*old.acl);
         }
         self.by_list.insert(acl, key);
     }
@@ -685,7 +700,7 @@ impl AclCache {
 
     fn forget(&mut self, key: i64) {
         if let Some(entry) = self.by_key.remove(&key) {
-            self.by_list.remove(&entry.acl);
+            self.by_list.remove(&*entry.acl);
         }
     }
 }

@@ -9,6 +9,7 @@
 //! right after preparing it, so its outstanding changes never outlive a request.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use paddock_jute::proto::{CreateRequest, CreateTtlRequest, MultiOp};
 use paddock_jute::txn::{
@@ -27,7 +28,7 @@ use crate::tree::{self, DataTree, NodeKind};
 pub(crate) struct Record {
     stat: StatPersisted,
     child_count: i32,
-    acl: Vec<Acl>,
+    acl: Arc<[Acl]>,
     data_len: i64,
 }
 
@@ -150,7 +151,7 @@ impl<'a> Prep<'a> {
         Ok(Record {
             stat: *node.stat(),
             child_count: node.num_children() as i32,
-            acl: self.tree.acl_list(node.acl_key()).to_vec(),
+            acl: self.tree.acl_shared(node.acl_key()),
             data_len: node.data_len(),
         })
     }
@@ -347,7 +348,7 @@ impl<'a> Prep<'a> {
         let node = Record {
             stat,
             child_count: 0,
-            acl: acl.to_vec(),
+            acl: Arc::from(acl),
             data_len,
         };
         self.overlay.insert(path.to_owned(), Some(node));

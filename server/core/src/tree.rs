@@ -474,6 +474,11 @@ impl DataTree {
         self.acls.get(key)
     }
 
+    /// The same list, shared rather than borrowed from the tree.
+    pub fn acl_shared(&self, key: i64) -> std::sync::Arc<[Acl]> {
+        self.acls.get_shared(key)
+    }
+
     /// The ACL of the node at `path`, if it exists.
     pub fn node_acl(&self, path: &str) -> Option<&[Acl]> {
         self.node(path).map(|n| self.acls.get(n.acl_key()))
