@@ -600,25 +600,20 @@ impl AclCache {
 
     /// The list behind `key`. Panics on an unknown key: that is a bug, not bad input.
     pub fn get(&self, key: i64) -> &[Acl] {
-        if key == Self::OPEN_UNSAFE_KEY {
-            return &self.open_unsafe;
-        }
-        if key == Self::UNRESOLVED_KEY {
-            return &self.unresolved;
-        }
-        match self.by_key.get(&key) {
-            Some(entry) => &entry.acl,
-            None => panic!("ACL cache has no key {key}"),
-        }
+        self.list(key)
     }
 
     /// The list behind `key`, shared: a reference count, not a copy. Panics as [`Self::get`].
     pub fn get_shared(&self, key: i64) -> Arc<[Acl]> {
+        self.list(key).clone()
+    }
+
+    fn list(&self, key: i64) -> &Arc<[Acl]> {
         match key {
-            Self::OPEN_UNSAFE_KEY => self.open_unsafe.clone(),
-            Self::UNRESOLVED_KEY => self.unresolved.clone(),
+            Self::OPEN_UNSAFE_KEY => &self.open_unsafe,
+            Self::UNRESOLVED_KEY => &self.unresolved,
             _ => match self.by_key.get(&key) {
-                Some(entry) => entry.acl.clone(),
+                Some(entry) => &entry.acl,
                 None => panic!("ACL cache has no key {key}"),
             },
         }
