@@ -241,18 +241,18 @@ fn torn_write_at_every_byte_of_the_last_entry() {
     }
 }
 
-/// A writer whose next flush fails its fsync, and the bytes that flush wrote to `log.1` after
-/// one synced entry: what a crash would tear.
+/// A writer whose second flush fails its fsync: the end of its first entry, and the bytes the
+/// second flush wrote to `log.1` (what a crash would tear).
 fn unsynced_bytes_of_second_flush(cfg: TxnLogConfig) -> (FaultFs, u64, u64) {
     let fs = fault_fs(9);
     let mut w = TxnLogWriter::new(Arc::new(fs.clone()), &dir(), cfg, 0);
     append_synced(&mut w, 1..=1);
+    let first_entry_end = fs.file_len(&dir().join("log.1")).unwrap() - w.appendable_bytes();
     append(&mut w, 2);
-    let entry_end_before = fs.file_len(&dir().join("log.1")).unwrap() - w.appendable_bytes();
     fs.fail_next_fsyncs(1);
     assert!(w.flush_and_sync().is_err());
     let path = dir().join("log.1");
-    (fs.clone(), entry_end_before, fs.unsynced_bytes(&path))
+    (fs.clone(), first_entry_end, fs.unsynced_bytes(&path))
 }
 
 // Zeros are written ahead of the entries inside the preallocated space, so later batches
@@ -278,6 +278,7 @@ fn zeros_are_written_ahead_inside_the_preallocation() {
     let end = start + entry_bytes;
     assert!(end + ahead / 2 > start + ahead);
     assert_eq!(unsynced, entry_bytes + (end + ahead) - (start + ahead));
+    // Preallocated space reads as zeros too: the count above shows these were written.
     let data = fs.read(&dir().join("log.1")).unwrap();
     assert!(data[end as usize..(end + ahead) as usize]
         .iter()
