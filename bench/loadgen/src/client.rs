@@ -14,8 +14,8 @@ use paddock_jute::{frame_len, Reader, Record};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// The largest reply the generator accepts; ZooKeeper's default `jute.maxbuffer` (0xfffff).
-const MAX_FRAME_BYTES: u32 = 0xfffff;
+/// The largest reply the generator accepts: ZooKeeper's default `jute.maxbuffer`.
+const MAX_FRAME_BYTES: u32 = paddock_jute::frame::DEFAULT_MAX_BUFFER;
 
 /// Bytes read from the socket per call; large enough for hundreds of pipelined replies.
 const READ_CHUNK_BYTES: usize = 64 * 1024;

@@ -8,15 +8,12 @@
 
 use anyhow::Context;
 use paddock_jute::codec::{framed, Record};
-use paddock_jute::frame::FRAME_HEADER_BYTES;
+use paddock_jute::frame::{DEFAULT_MAX_BUFFER, FRAME_HEADER_BYTES};
 use paddock_jute::proto::{ConnectResponse, ReplyHeader};
 use paddock_jute::types::Stat;
 use paddock_jute::{frame_len, Reader};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-
-/// The largest request frame accepted; ZooKeeper's default `jute.maxbuffer` (0xfffff).
-const MAX_FRAME_BYTES: u32 = 0xfffff;
 
 /// Accepts connections on `listener` and serves each on its own task until it closes.
 pub async fn serve(listener: TcpListener) -> anyhow::Result<()> {
@@ -47,7 +44,7 @@ async fn answer(mut stream: TcpStream, session_id: i64) -> anyhow::Result<()> {
             return Ok(());
         }
         let mut consumed = 0;
-        while let Some(len) = frame_len(&input[consumed..], MAX_FRAME_BYTES)? {
+        while let Some(len) = frame_len(&input[consumed..], DEFAULT_MAX_BUFFER)? {
             let body = &input[consumed + FRAME_HEADER_BYTES..consumed + FRAME_HEADER_BYTES + len];
             if connected {
                 // The reply's xid is the request's, its first field; the rest is fixed.

@@ -24,6 +24,9 @@ pub enum FrameError {
 /// Bytes in the length prefix of every frame.
 pub const FRAME_HEADER_BYTES: usize = 4;
 
+/// ZooKeeper's default `jute.maxbuffer` (0xfffff): the frame limit when nothing sets one.
+pub const DEFAULT_MAX_BUFFER: u32 = 0xfffff;
+
 /// Looks at the start of `buf`: `Ok(None)` = need more bytes; `Ok(Some(n))` = a complete frame
 /// of payload length `n` is available at `buf[4..4 + n]`; `Err` = bad (close the connection).
 ///
