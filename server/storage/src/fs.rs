@@ -271,7 +271,8 @@ struct FaultState {
     rng: SplitMix64,
     capacity_bytes: u64,
     fail_fsyncs: u32,
-    short_write: Option<u64>,
+    /// A short write to come: how many writes succeed before it, and the bytes it keeps.
+    short_write: Option<(u32, u64)>,
     read_errors: HashSet<PathBuf>,
     /// Renames of paths starting with one of these strings fail with EIO.
     failing_renames: Vec<String>,
@@ -346,7 +347,13 @@ impl FaultFs {
 
     /// The next write stores only its first `k` bytes, then fails with EIO.
     pub fn short_write_next(&self, k: u64) {
-        self.lock().short_write = Some(k);
+        self.short_write_after(0, k);
+    }
+
+    /// After `writes` more writes succeed, the next one stores only its first `k` bytes, then
+    /// fails with EIO.
+    pub fn short_write_after(&self, writes: u32, k: u64) {
+        self.lock().short_write = Some((writes, k));
     }
 
     /// The disk holds `bytes` in total over all files; growth beyond fails with ENOSPC.
@@ -572,7 +579,14 @@ impl FsFile for FaultFile {
         let mut s = self.fs.lock();
         let end = offset.saturating_add(buf.len() as u64);
         s.check_growth(&self.path, end)?;
-        let short = s.short_write.take();
+        let short = match s.short_write.take() {
+            Some((0, k)) => Some(k),
+            Some((writes, k)) => {
+                s.short_write = Some((writes - 1, k));
+                None
+            }
+            None => None,
+        };
         let stored = short.map_or(buf.len(), |k| (k as usize).min(buf.len()));
         let file = s.file_mut(&self.path)?;
         file.push(Pending::Write {

@@ -32,9 +32,9 @@ pub const DEFAULT_PRE_ALLOC_SIZE_BYTES: u64 = 64 * 1024 * 1024;
 pub const DEFAULT_ZERO_AHEAD_BYTES: u64 = 256 * 1024;
 /// How much of a log file a reader asks for at once.
 const READ_BLOCK_BYTES: usize = 1 << 20;
-/// The largest entry a reader accepts: ZooKeeper's default `jute.maxbuffer` (0xfffff) plus
-/// room for the header and digest. Bigger lengths are garbage, never an allocation.
-pub const MAX_ENTRY_BYTES: u64 = 0xfffff + 1024;
+/// The largest entry a reader accepts: ZooKeeper's default `jute.maxbuffer` plus room for the
+/// header and digest. Bigger lengths are garbage, never an allocation.
+pub const MAX_ENTRY_BYTES: u64 = paddock_jute::frame::DEFAULT_MAX_BUFFER as u64 + 1024;
 
 /// Adler-32, as `java.util.zip.Adler32.getValue()` returns it (an unsigned int in a long).
 pub fn adler32(bytes: &[u8]) -> i64 {
@@ -140,6 +140,8 @@ struct OpenLog {
     allocated: u64,
     /// End of the bytes written so far, entries or zeros ahead of them.
     written: u64,
+    /// Zeros are still written ahead of the entries (false once writing them failed).
+    zeroing: bool,
 }
 
 /// Appends transactions to the log. Appends collect in memory; [`TxnLogWriter::flush_and_sync`]
@@ -356,6 +358,7 @@ impl TxnLogWriter {
             position: FILE_HEADER_BYTES,
             allocated: FILE_HEADER_BYTES,
             written: FILE_HEADER_BYTES,
+            zeroing: true,
         });
         Ok(())
     }
@@ -388,7 +391,7 @@ impl TxnLogWriter {
 /// batch. Best effort: the space reads as zeros with or without them, so a failed write only
 /// stops the zeroing for this file, and the next entry write meets the same disk.
 fn zero_ahead(cur: &mut OpenLog, ahead: u64) {
-    if ahead == 0 || cur.written >= cur.position + ahead / 2 {
+    if ahead == 0 || !cur.zeroing || cur.written >= cur.position + ahead / 2 {
         return;
     }
     let stop = cur.allocated.min(cur.position + ahead);
@@ -398,7 +401,7 @@ fn zero_ahead(cur: &mut OpenLog, ahead: u64) {
     let zeros = vec![0u8; (stop - cur.written) as usize];
     match cur.file.write_at(cur.written, &zeros) {
         Ok(()) => cur.written = stop,
-        Err(_) => cur.written = u64::MAX,
+        Err(_) => cur.zeroing = false,
     }
 }
 

@@ -300,6 +300,49 @@ fn zeros_are_written_ahead_inside_the_preallocation() {
     assert_eq!(read.torn_tail, None);
 }
 
+// Zeros ahead are best effort: a failed zero write does not fail the batch (its entry is
+// written and fsynced), and that file gets no more zeros, only entries.
+#[test]
+fn a_failed_zero_write_stops_the_zeros_not_the_log() {
+    let cfg = TxnLogConfig {
+        pre_alloc_size_bytes: 64 << 10,
+        zero_ahead_bytes: 128,
+        ..TxnLogConfig::default()
+    };
+    let path = dir().join("log.1");
+    let fs = fault_fs(11);
+    let mut w = TxnLogWriter::new(Arc::new(fs.clone()), &dir(), cfg.clone(), 0);
+    append_synced(&mut w, 1..=1);
+    // The second batch: its entry, then the zeros past it (128 bytes ahead are used up by
+    // one entry, as in the test above), which fail.
+    append(&mut w, 2);
+    fs.short_write_after(1, 0);
+    w.flush_and_sync()
+        .expect("the entry was written and fsynced");
+    assert_eq!(fs.unsynced_bytes(&path), 0);
+    // The third batch writes its entry alone.
+    let entry_bytes = {
+        let (_, _, plain) = unsynced_bytes_of_second_flush(TxnLogConfig {
+            zero_ahead_bytes: 0,
+            ..cfg
+        });
+        plain
+    };
+    append(&mut w, 3);
+    fs.fail_next_fsyncs(1);
+    assert!(w.flush_and_sync().is_err());
+    assert_eq!(fs.unsynced_bytes(&path), entry_bytes);
+    fs.crash(false);
+    let read = read_log_dir(&fs, &dir(), 0).unwrap();
+    let got: Vec<i64> = read.entries.iter().map(|e| e.header.zxid).collect();
+    assert_eq!(
+        got,
+        vec![1, 2],
+        "the second batch is durable, the third was never fsynced"
+    );
+    assert_eq!(read.torn_tail, None);
+}
+
 // A new file's header is made durable by its first batch's fsync: a crash before that leaves
 // an empty newest file, which reads as an empty log after the entries of the older ones.
 #[test]
