@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use paddock_core::ConnId;
 use paddock_peer_net::{Event, Net, NetConfig, Peer as NetPeer};
-use paddock_storage::epoch::{write_epoch, ACCEPTED_EPOCH, CURRENT_EPOCH};
+use paddock_storage::epoch::{write_epoch, EpochError, ACCEPTED_EPOCH, CURRENT_EPOCH};
 use paddock_zab::{
     Config, Entry, LeaderView, LearnerType, Peer, Persisted, ServerState, Stats, Status, Zxid,
 };
@@ -38,7 +38,7 @@ pub enum QuorumError {
     #[error("myid {0} has no server.{0} line")]
     NotAMember(u64),
     #[error("epoch files: {0}")]
-    Epoch(#[from] paddock_storage::epoch::EpochError),
+    Epoch(#[from] EpochError),
     #[error("the ZAB core refused its start: {0}")]
     Zab(#[from] paddock_zab::Error),
     #[error("peer links: {0}")]
@@ -447,15 +447,15 @@ impl Quorum {
     }
 }
 
-/// Writes an epoch file the core asked for; a failure stops the member (it cannot promise
-/// anything about epochs it could not record).
-pub fn write_epoch_file(storage: &Storage, accepted: bool, epoch: u32) -> Result<(), String> {
+/// Writes an epoch file the core asked for. The member cannot promise anything about an
+/// epoch it could not record: the caller waits out a full disk and stops on any other error.
+pub fn write_epoch_file(storage: &Storage, accepted: bool, epoch: u32) -> Result<(), EpochError> {
     let name = if accepted {
         ACCEPTED_EPOCH
     } else {
         CURRENT_EPOCH
     };
-    write_epoch(&*storage.fs, &storage.snap_dir, name, i64::from(epoch)).map_err(|e| e.to_string())
+    write_epoch(&*storage.fs, &storage.snap_dir, name, i64::from(epoch))
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::Client;
+use common::{four_letter_word, Client};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::Value;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
@@ -228,15 +228,4 @@ async fn the_leader_of_an_ensemble_traces_its_proposals() {
     for (_, stop) in members {
         let _ = stop.send(());
     }
-}
-
-async fn four_letter_word(addr: SocketAddr, cmd: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let Ok(mut s) = tokio::net::TcpStream::connect(addr).await else {
-        return String::new();
-    };
-    let _ = s.write_all(cmd.as_bytes()).await;
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out).await;
-    out
 }

@@ -42,6 +42,13 @@ pub enum EpochError {
     AcceptedBelowCurrent { accepted: i64, current: i64 },
 }
 
+impl EpochError {
+    /// The disk had no room for the file (ENOSPC).
+    pub fn is_no_space(&self) -> bool {
+        matches!(self, EpochError::Io { source, .. } if crate::fs::is_no_space(source))
+    }
+}
+
 /// The epoch of a zxid (`ZxidUtils.getEpochFromZxid`).
 pub fn epoch_of(zxid: i64) -> i64 {
     zxid >> 32

@@ -37,6 +37,9 @@ pub(super) async fn next_link_event(links: &mut Option<mpsc::Receiver<Event>>) -
     }
 }
 
+/// How often a member retries an epoch file the disk had no room for.
+const EPOCH_RETRY: std::time::Duration = std::time::Duration::from_millis(200);
+
 fn quorum_err(what: impl std::fmt::Display) -> CoreError {
     CoreError::Quorum(what.to_string())
 }
@@ -292,12 +295,8 @@ impl CoreTask {
 
     async fn storage_op(&mut self, op: StorageOp) -> Result<(), CoreError> {
         match op {
-            StorageOp::AcceptedEpoch(epoch) => {
-                write_epoch_file(&self.storage, true, epoch).map_err(quorum_err)
-            }
-            StorageOp::CurrentEpoch(epoch) => {
-                write_epoch_file(&self.storage, false, epoch).map_err(quorum_err)
-            }
+            StorageOp::AcceptedEpoch(epoch) => self.record_epoch(true, epoch).await,
+            StorageOp::CurrentEpoch(epoch) => self.record_epoch(false, epoch).await,
             StorageOp::Append { write_id, entries } => {
                 let Some(last) = entries.last().map(|e| e.zxid.0 as i64) else {
                     return Ok(());
@@ -330,6 +329,29 @@ impl CoreTask {
                 self.replace_log(zxid, zxid).await
             }
             StorageOp::InstallSnapshot(snapshot) => self.install_snapshot(snapshot).await,
+        }
+    }
+
+    /// Makes an epoch durable before anything that depends on it is sent. A full disk is
+    /// waited out, as the log writer waits it out (`persist::sync`): the member stalls, the
+    /// others go on without it, and it takes part again once space is freed. ZooKeeper's
+    /// member gives up on the leader instead and runs the election again; here the epoch is
+    /// already accepted in the state machine's memory, so going on without the file could
+    /// later acknowledge it without having recorded it.
+    async fn record_epoch(&mut self, accepted: bool, epoch: u32) -> Result<(), CoreError> {
+        let mut told = false;
+        loop {
+            match write_epoch_file(&self.storage, accepted, epoch) {
+                Ok(()) => return Ok(()),
+                Err(e) if e.is_no_space() => {
+                    if !told {
+                        tracing::error!("disk full: cannot record epoch {epoch}; waiting: {e}");
+                        told = true;
+                    }
+                    tokio::time::sleep(EPOCH_RETRY).await;
+                }
+                Err(e) => return Err(quorum_err(e)),
+            }
         }
     }
 

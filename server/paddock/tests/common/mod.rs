@@ -522,3 +522,15 @@ pub async fn post_authorized(
     let body = raw.split_once("\r\n\r\n").map_or("", |b| b.1).to_owned();
     (status, body)
 }
+
+/// Sends a four-letter word and returns the whole answer (empty when nothing listens).
+pub async fn four_letter_word(addr: SocketAddr, cmd: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(mut s) = tokio::net::TcpStream::connect(addr).await else {
+        return String::new();
+    };
+    let _ = s.write_all(cmd.as_bytes()).await;
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out).await;
+    out
+}
