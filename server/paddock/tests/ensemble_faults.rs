@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use common::{config, four_letter_word, start, Client, Running};
-use paddock::config::{Role, ServerLine};
+use paddock::config::{Role, ServerConfig, ServerLine};
 use paddock_jute::proto::{CreateRequest, PathRequest, Request};
 use paddock_jute::Acl;
 use paddock_storage::{read_log_dir, FaultFs};
@@ -32,6 +32,12 @@ fn create(path: &str) -> Request {
 /// Three members, member `i + 1` on `disks[i]`, with a 16 KiB log preallocation so a full
 /// disk shows within a few hundred writes.
 async fn ensemble(disks: &[FaultFs]) -> Vec<Running> {
+    let (members, _) = ensemble_with(disks, 1_000_000).await;
+    members
+}
+
+/// `ensemble` with a `snapCount`; also returns the members' configurations, for restarts.
+async fn ensemble_with(disks: &[FaultFs], snap_count: u64) -> (Vec<Running>, Vec<ServerConfig>) {
     let free = || paddock_testkit::free_port().expect("a free loopback port");
     let lines: Vec<ServerLine> = (1..=MEMBERS)
         .map(|id| ServerLine {
@@ -44,6 +50,7 @@ async fn ensemble(disks: &[FaultFs]) -> Vec<Running> {
         })
         .collect();
     let mut members = Vec::new();
+    let mut configs = Vec::new();
     for (i, disk) in disks.iter().enumerate() {
         let cfg = config(|c| {
             c.tick_ms = 200;
@@ -52,11 +59,20 @@ async fn ensemble(disks: &[FaultFs]) -> Vec<Running> {
             c.init_limit = Some(10);
             c.sync_limit = Some(5);
             c.pre_alloc_size_kb = 16;
-            c.snap_count = 1_000_000;
+            c.snap_count = snap_count;
         });
+        configs.push(cfg.clone());
         members.push(start(disk, cfg).await.expect("a member starts"));
     }
-    members
+    // Every member synced: a test that stops one leaves the others a quorum.
+    for m in &members {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while synced_session(m.addr).await.is_none() {
+            assert!(Instant::now() < deadline, "{} never served", m.addr);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    (members, configs)
 }
 
 /// The index of the member `srvr` calls leader, once one is.
@@ -76,19 +92,22 @@ async fn leader(members: &[Running]) -> usize {
     }
 }
 
-/// The children of `/d` as `addr` serves them after a `sync`, once it serves at all.
-async fn synced_children(addr: SocketAddr) -> Option<BTreeSet<String>> {
+/// A session on `addr` that has seen everything the leader committed, once `addr` serves.
+async fn synced_session(addr: SocketAddr) -> Option<Client> {
     let mut c = Client::connect(addr).await.ok()?;
     if c.session_id == 0 {
         return None;
     }
     let synced = c
-        .call(Request::Sync(PathRequest { path: "/d".into() }))
+        .call(Request::Sync(PathRequest { path: "/".into() }))
         .await
         .ok()?;
-    if synced.err != 0 {
-        return None;
-    }
+    (synced.err == 0).then_some(c)
+}
+
+/// The children of `/d` as `addr` serves them after a `sync`, once it serves at all.
+async fn synced_children(addr: SocketAddr) -> Option<BTreeSet<String>> {
+    let mut c = synced_session(addr).await?;
     Some(c.children("/d").await.ok()??.into_iter().collect())
 }
 
@@ -238,6 +257,129 @@ async fn a_new_epoch_waits_for_a_full_member_then_goes_on() {
             "member {}",
             i + 1
         );
+    }
+    for m in members.into_iter().flatten() {
+        m.shutdown().await.expect("clean shutdown");
+    }
+}
+
+// SNAP from a leader whose disk is full: a follower that was down while snapshots compacted
+// the leader's history needs the whole state. The leader cannot write it; it stays up and
+// serving, and the follower gets the state once space is freed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_with_a_full_disk_sends_snap_once_space_is_freed() {
+    let disks: Vec<FaultFs> = (1..=MEMBERS).map(FaultFs::new).collect();
+    let (members, configs) = ensemble_with(&disks, 40).await;
+    let addrs: Vec<SocketAddr> = members.iter().map(|m| m.addr).collect();
+    let lead = leader(&members).await;
+    let mut members: Vec<Option<Running>> = members.into_iter().map(Some).collect();
+    let behind = (0..addrs.len()).find(|&i| i != lead).expect("a follower");
+    members[behind]
+        .take()
+        .expect("runs")
+        .shutdown()
+        .await
+        .expect("the follower stops cleanly");
+    let mut writer = Client::connect(addrs[lead]).await.unwrap();
+    assert_eq!(writer.call(create("/d")).await.unwrap().err, 0);
+    let mut acked = BTreeSet::new();
+    for i in 0..300 {
+        let name = format!("n{i:04}");
+        assert_eq!(
+            writer
+                .call(create(&format!("/d/{name}")))
+                .await
+                .unwrap()
+                .err,
+            0
+        );
+        acked.insert(name);
+    }
+    drop(writer);
+
+    disks[lead].disk_full_after(0);
+    let restarted = start(&disks[behind], configs[behind].clone())
+        .await
+        .expect("the follower restarts");
+    let addr = restarted.addr;
+    members[behind] = Some(restarted);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        !members[lead].as_ref().unwrap().task.is_finished(),
+        "the leader stopped on a SNAP it could not write"
+    );
+    disks[lead].set_capacity(u64::MAX);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if synced_children(addr).await.as_ref() == Some(&acked) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the follower never got the state"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for m in members.into_iter().flatten() {
+        m.shutdown().await.expect("clean shutdown");
+    }
+}
+
+// SNAP to a follower whose disk is full: it cannot install the state; it waits (before, it
+// stopped for good) and installs it once space is freed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_with_a_full_disk_installs_snap_once_space_is_freed() {
+    let disks: Vec<FaultFs> = (1..=MEMBERS).map(FaultFs::new).collect();
+    let (members, configs) = ensemble_with(&disks, 40).await;
+    let addrs: Vec<SocketAddr> = members.iter().map(|m| m.addr).collect();
+    let lead = leader(&members).await;
+    let mut members: Vec<Option<Running>> = members.into_iter().map(Some).collect();
+    let behind = (0..addrs.len()).find(|&i| i != lead).expect("a follower");
+    members[behind]
+        .take()
+        .expect("runs")
+        .shutdown()
+        .await
+        .expect("the follower stops cleanly");
+    let mut writer = Client::connect(addrs[lead]).await.unwrap();
+    assert_eq!(writer.call(create("/d")).await.unwrap().err, 0);
+    let mut acked = BTreeSet::new();
+    for i in 0..300 {
+        let name = format!("n{i:04}");
+        assert_eq!(
+            writer
+                .call(create(&format!("/d/{name}")))
+                .await
+                .unwrap()
+                .err,
+            0
+        );
+        acked.insert(name);
+    }
+    drop(writer);
+
+    disks[behind].disk_full_after(0);
+    let restarted = start(&disks[behind], configs[behind].clone())
+        .await
+        .expect("the follower restarts on its full disk");
+    let addr = restarted.addr;
+    members[behind] = Some(restarted);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        !members[behind].as_ref().unwrap().task.is_finished(),
+        "the follower stopped on a SNAP it could not install"
+    );
+    disks[behind].set_capacity(u64::MAX);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if synced_children(addr).await.as_ref() == Some(&acked) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the follower never got the state"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
     for m in members.into_iter().flatten() {
         m.shutdown().await.expect("clean shutdown");

@@ -37,8 +37,8 @@ pub(super) async fn next_link_event(links: &mut Option<mpsc::Receiver<Event>>) -
     }
 }
 
-/// How often a member retries an epoch file the disk had no room for.
-const EPOCH_RETRY: std::time::Duration = std::time::Duration::from_millis(200);
+/// How often a member retries an epoch file or a SNAP snapshot the disk had no room for.
+const FULL_DISK_RETRY: std::time::Duration = std::time::Duration::from_millis(200);
 
 fn quorum_err(what: impl std::fmt::Display) -> CoreError {
     CoreError::Quorum(what.to_string())
@@ -348,7 +348,7 @@ impl CoreTask {
                         tracing::error!("disk full: cannot record epoch {epoch}; waiting: {e}");
                         told = true;
                     }
-                    tokio::time::sleep(EPOCH_RETRY).await;
+                    tokio::time::sleep(FULL_DISK_RETRY).await;
                 }
                 Err(e) => return Err(quorum_err(e)),
             }
@@ -398,17 +398,31 @@ impl CoreTask {
             s.job.abandon();
         }
         self.replace_log(zxid, zxid).await?;
-        let storage = self.storage.clone();
-        let data = snapshot.data;
-        let written = tokio::task::spawn_blocking(move || {
-            let (suffix, file) = split_snap_payload(&data).ok_or_else(|| {
-                std::io::Error::new(std::io::ErrorKind::InvalidData, "malformed SNAP payload")
-            })?;
-            install_snapshot_file(&storage, zxid, suffix, file)
-        })
-        .await
-        .map_err(quorum_err)?;
-        written.map_err(quorum_err)?;
+        // A full disk is waited out, as for the epoch files (`record_epoch`).
+        let mut told = false;
+        loop {
+            let storage = self.storage.clone();
+            let data = snapshot.data.clone();
+            let written = tokio::task::spawn_blocking(move || {
+                let (suffix, file) = split_snap_payload(&data).ok_or_else(|| {
+                    std::io::Error::new(std::io::ErrorKind::InvalidData, "malformed SNAP payload")
+                })?;
+                install_snapshot_file(&storage, zxid, suffix, file)
+            })
+            .await
+            .map_err(quorum_err)?;
+            match written {
+                Ok(_) => break,
+                Err(e) if paddock_storage::fs::is_no_space(&e) => {
+                    if !told {
+                        tracing::error!("disk full: cannot install the leader's snapshot; waiting");
+                        told = true;
+                    }
+                    tokio::time::sleep(FULL_DISK_RETRY).await;
+                }
+                Err(e) => return Err(quorum_err(e)),
+            }
+        }
         let now = self.clock.now_ms();
         let cfg = self.state.config().clone();
         let recovered = recover_member(&self.storage, cfg, now).map_err(quorum_err)?;
@@ -469,10 +483,19 @@ impl CoreTask {
         Ok(())
     }
 
-    /// A learner needs SNAP: the state as it stands, in ZooKeeper's snapshot format.
+    /// A learner needs SNAP: the state as it stands, in ZooKeeper's snapshot format. On a
+    /// full disk none is sent: the learner's sync runs out of time and it asks again, until
+    /// space is freed; the leader goes on serving the others.
     fn produce_snapshot(&mut self) -> Result<(), CoreError> {
         let zxid = self.state.last_zxid();
-        let path = write_snapshot_now(&self.storage, &self.state).map_err(quorum_err)?;
+        let path = match write_snapshot_now(&self.storage, &self.state) {
+            Ok(path) => path,
+            Err(e) if e.is_no_space() => {
+                tracing::error!("disk full: no snapshot of zxid {zxid:#x} for a learner: {e}");
+                return Ok(());
+            }
+            Err(e) => return Err(quorum_err(e)),
+        };
         let data = self.storage.fs.read(&path).map_err(quorum_err)?;
         tracing::info!(
             "snapshot of zxid {zxid:#x} for a learner: {} bytes",
