@@ -12,8 +12,8 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::{config, four_letter_word, start, Client, Running};
-use paddock::config::{Role, ServerConfig, ServerLine};
+use common::{config, four_letter_word, loopback_members, start, Client, Running};
+use paddock::config::ServerConfig;
 use paddock_jute::proto::{CreateRequest, PathRequest, Request};
 use paddock_jute::Acl;
 use paddock_storage::{read_log_dir, FaultFs};
@@ -38,17 +38,7 @@ async fn ensemble(disks: &[FaultFs]) -> Vec<Running> {
 
 /// `ensemble` with a `snapCount`; also returns the members' configurations, for restarts.
 async fn ensemble_with(disks: &[FaultFs], snap_count: u64) -> (Vec<Running>, Vec<ServerConfig>) {
-    let free = || paddock_testkit::free_port().expect("a free loopback port");
-    let lines: Vec<ServerLine> = (1..=MEMBERS)
-        .map(|id| ServerLine {
-            id,
-            host: "127.0.0.1".into(),
-            quorum_port: free(),
-            election_port: free(),
-            role: Role::Participant,
-            client_addr: None,
-        })
-        .collect();
+    let lines = loopback_members(MEMBERS);
     let mut members = Vec::new();
     let mut configs = Vec::new();
     for (i, disk) in disks.iter().enumerate() {
@@ -164,33 +154,36 @@ async fn full_disk_on(members: &[Running], disks: &[FaultFs], full: usize, via: 
     assert_eq!(synced_children(members[via].addr).await, Some(acked));
 }
 
+/// A fresh ensemble where the leader's disk (`leader_full`) or a follower's fills up.
+async fn log_with_a_full_disk(leader_full: bool) {
+    let disks: Vec<FaultFs> = (1..=MEMBERS).map(FaultFs::new).collect();
+    let members = ensemble(&disks).await;
+    let lead = leader(&members).await;
+    let follower = (0..members.len()).find(|&i| i != lead).expect("a follower");
+    let (full, via) = if leader_full {
+        (lead, follower)
+    } else {
+        (follower, lead)
+    };
+    full_disk_on(&members, &disks, full, via).await;
+    for m in members {
+        m.shutdown().await.expect("clean shutdown");
+    }
+}
+
 // issue 6 review: a follower whose disk fills up. The leader and the other follower go on
 // acknowledging every write while the full member's log is stuck; once space is freed it
 // catches up by itself and serves every acknowledged write, and writes through it succeed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_follower_with_a_full_disk_falls_behind_then_catches_up() {
-    let disks: Vec<FaultFs> = (1..=MEMBERS).map(FaultFs::new).collect();
-    let members = ensemble(&disks).await;
-    let lead = leader(&members).await;
-    let full = (0..members.len()).find(|&i| i != lead).expect("a follower");
-    full_disk_on(&members, &disks, full, lead).await;
-    for m in members {
-        m.shutdown().await.expect("clean shutdown");
-    }
+    log_with_a_full_disk(false).await;
 }
 
 // The same with the leader's disk: the two followers' logs make the quorum, and the
 // leader's own log catches up once space is freed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leader_with_a_full_disk_falls_behind_then_catches_up() {
-    let disks: Vec<FaultFs> = (1..=MEMBERS).map(FaultFs::new).collect();
-    let members = ensemble(&disks).await;
-    let lead = leader(&members).await;
-    let via = (0..members.len()).find(|&i| i != lead).expect("a follower");
-    full_disk_on(&members, &disks, lead, via).await;
-    for m in members {
-        m.shutdown().await.expect("clean shutdown");
-    }
+    log_with_a_full_disk(true).await;
 }
 
 // A new epoch needs the full member: the leader stops, and of the two members left one has a
@@ -263,11 +256,11 @@ async fn a_new_epoch_waits_for_a_full_member_then_goes_on() {
     }
 }
 
-// SNAP from a leader whose disk is full: a follower that was down while snapshots compacted
-// the leader's history needs the whole state. The leader cannot write it; it stays up and
-// serving, and the follower gets the state once space is freed.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_leader_with_a_full_disk_sends_snap_once_space_is_freed() {
+/// SNAP with a full disk: a follower is stopped while 300 writes (and snapshots every ~40)
+/// compact the leader's history, so on restart it needs the whole state. The disk of the
+/// leader (`leader_full`) or of that follower is full meanwhile: the member stays up, and the
+/// follower gets the state once space is freed.
+async fn snap_with_a_full_disk(leader_full: bool) {
     let disks: Vec<FaultFs> = (1..=MEMBERS).map(FaultFs::new).collect();
     let (members, configs) = ensemble_with(&disks, 40).await;
     let addrs: Vec<SocketAddr> = members.iter().map(|m| m.addr).collect();
@@ -285,19 +278,14 @@ async fn a_leader_with_a_full_disk_sends_snap_once_space_is_freed() {
     let mut acked = BTreeSet::new();
     for i in 0..300 {
         let name = format!("n{i:04}");
-        assert_eq!(
-            writer
-                .call(create(&format!("/d/{name}")))
-                .await
-                .unwrap()
-                .err,
-            0
-        );
+        let reply = writer.call(create(&format!("/d/{name}"))).await.unwrap();
+        assert_eq!(reply.err, 0, "{name}");
         acked.insert(name);
     }
     drop(writer);
 
-    disks[lead].disk_full_after(0);
+    let full = if leader_full { lead } else { behind };
+    disks[full].disk_full_after(0);
     let restarted = start(&disks[behind], configs[behind].clone())
         .await
         .expect("the follower restarts");
@@ -305,15 +293,13 @@ async fn a_leader_with_a_full_disk_sends_snap_once_space_is_freed() {
     members[behind] = Some(restarted);
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert!(
-        !members[lead].as_ref().unwrap().task.is_finished(),
-        "the leader stopped on a SNAP it could not write"
+        !members[full].as_ref().expect("runs").task.is_finished(),
+        "member {} stopped on a SNAP it could not write",
+        full + 1
     );
-    disks[lead].set_capacity(u64::MAX);
+    disks[full].set_capacity(u64::MAX);
     let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if synced_children(addr).await.as_ref() == Some(&acked) {
-            break;
-        }
+    while synced_children(addr).await.as_ref() != Some(&acked) {
         assert!(
             Instant::now() < deadline,
             "the follower never got the state"
@@ -325,63 +311,16 @@ async fn a_leader_with_a_full_disk_sends_snap_once_space_is_freed() {
     }
 }
 
-// SNAP to a follower whose disk is full: it cannot install the state; it waits (before, it
-// stopped for good) and installs it once space is freed.
+// The leader cannot write the snapshot; it sends none, stays up and serving, and sends it
+// once space is freed (before, it stopped).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_with_a_full_disk_sends_snap_once_space_is_freed() {
+    snap_with_a_full_disk(true).await;
+}
+
+// The follower cannot install the snapshot; it waits and installs it once space is freed
+// (before, it stopped).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_follower_with_a_full_disk_installs_snap_once_space_is_freed() {
-    let disks: Vec<FaultFs> = (1..=MEMBERS).map(FaultFs::new).collect();
-    let (members, configs) = ensemble_with(&disks, 40).await;
-    let addrs: Vec<SocketAddr> = members.iter().map(|m| m.addr).collect();
-    let lead = leader(&members).await;
-    let mut members: Vec<Option<Running>> = members.into_iter().map(Some).collect();
-    let behind = (0..addrs.len()).find(|&i| i != lead).expect("a follower");
-    members[behind]
-        .take()
-        .expect("runs")
-        .shutdown()
-        .await
-        .expect("the follower stops cleanly");
-    let mut writer = Client::connect(addrs[lead]).await.unwrap();
-    assert_eq!(writer.call(create("/d")).await.unwrap().err, 0);
-    let mut acked = BTreeSet::new();
-    for i in 0..300 {
-        let name = format!("n{i:04}");
-        assert_eq!(
-            writer
-                .call(create(&format!("/d/{name}")))
-                .await
-                .unwrap()
-                .err,
-            0
-        );
-        acked.insert(name);
-    }
-    drop(writer);
-
-    disks[behind].disk_full_after(0);
-    let restarted = start(&disks[behind], configs[behind].clone())
-        .await
-        .expect("the follower restarts on its full disk");
-    let addr = restarted.addr;
-    members[behind] = Some(restarted);
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    assert!(
-        !members[behind].as_ref().unwrap().task.is_finished(),
-        "the follower stopped on a SNAP it could not install"
-    );
-    disks[behind].set_capacity(u64::MAX);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if synced_children(addr).await.as_ref() == Some(&acked) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the follower never got the state"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    for m in members.into_iter().flatten() {
-        m.shutdown().await.expect("clean shutdown");
-    }
+    snap_with_a_full_disk(false).await;
 }

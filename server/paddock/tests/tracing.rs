@@ -9,11 +9,11 @@ use std::net::SocketAddr;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::{four_letter_word, Client};
+use common::{four_letter_word, loopback_members, Client};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::Value;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
-use paddock::config::{Role, ServerConfig, ServerLine};
+use paddock::config::ServerConfig;
 use paddock::Server;
 use paddock_jute::proto::{CreateRequest, PathWatchRequest, Request};
 use paddock_jute::{Acl, Id};
@@ -175,17 +175,7 @@ async fn a_standalone_write_traces_request_proposal_and_commit() {
 async fn the_leader_of_an_ensemble_traces_its_proposals() {
     exporter();
     let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
-    let free = || paddock_testkit::free_port().expect("a free loopback port");
-    let lines: Vec<ServerLine> = (1..=3)
-        .map(|id| ServerLine {
-            id,
-            host: "127.0.0.1".into(),
-            quorum_port: free(),
-            election_port: free(),
-            role: Role::Participant,
-            client_addr: None,
-        })
-        .collect();
+    let lines = loopback_members(3);
     let mut members = Vec::new();
     for (i, dir) in dirs.iter().enumerate() {
         std::fs::write(dir.path().join("myid"), format!("{}\n", i + 1)).unwrap();

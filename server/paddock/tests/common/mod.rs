@@ -534,3 +534,19 @@ pub async fn four_letter_word(addr: SocketAddr, cmd: &str) -> String {
     let _ = s.read_to_string(&mut out).await;
     out
 }
+
+/// The `server.N` lines of an ensemble of `n` participants on loopback, ids 1..=n, each
+/// with its own free quorum and election ports.
+pub fn loopback_members(n: u64) -> Vec<paddock::config::ServerLine> {
+    let free = || paddock_testkit::free_port().expect("a free loopback port");
+    (1..=n)
+        .map(|id| paddock::config::ServerLine {
+            id,
+            host: "127.0.0.1".into(),
+            quorum_port: free(),
+            election_port: free(),
+            role: paddock::config::Role::Participant,
+            client_addr: None,
+        })
+        .collect()
+}
