@@ -13,7 +13,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use common::{config, four_letter_word, loopback_members, start, Client, Running};
-use paddock::config::ServerConfig;
+use paddock::config::{FourLetterWhitelist, ServerConfig};
+use paddock::fourlw;
 use paddock_jute::proto::{CreateRequest, PathRequest, Request};
 use paddock_jute::Acl;
 use paddock_storage::{read_log_dir, FaultFs};
@@ -50,6 +51,7 @@ async fn ensemble_with(disks: &[FaultFs], snap_count: u64) -> (Vec<Running>, Vec
             c.sync_limit = Some(5);
             c.pre_alloc_size_kb = 16;
             c.snap_count = snap_count;
+            c.four_letter_words = FourLetterWhitelist::parse("ruok, srvr");
         });
         configs.push(cfg.clone());
         members.push(start(disk, cfg).await.expect("a member starts"));
@@ -222,8 +224,16 @@ async fn a_new_epoch_waits_for_a_full_member_then_goes_on() {
         .shutdown()
         .await
         .expect("the leader stops cleanly");
-    // Long enough for several election rounds (tickTime 200 ms).
+    // Long enough for several election rounds (tickTime 200 ms): the full member is then
+    // waiting for space to record the new epoch. It still answers four-letter words.
     tokio::time::sleep(Duration::from_secs(2)).await;
+    let ask =
+        |cmd| tokio::time::timeout(Duration::from_secs(10), four_letter_word(addrs[full], cmd));
+    let (ruok, srvr) = tokio::join!(ask("ruok"), ask("srvr"));
+    let ruok = ruok.expect("ruok hangs on a member waiting for disk space");
+    let srvr = srvr.expect("srvr hangs on a member waiting for disk space");
+    assert_eq!(ruok, "imok");
+    assert!(srvr.starts_with(fourlw::ZK_NOT_SERVING), "srvr: {srvr:?}");
     disks[full].set_capacity(u64::MAX);
 
     let deadline = Instant::now() + Duration::from_secs(60);
