@@ -23,7 +23,7 @@ use axum::routing::get;
 use axum::Router;
 use serde_json::Value;
 
-use crate::core_task::{inspect, CoreView};
+use crate::core_task::{inspect, inspect_within, CoreView, CORE_WAIT};
 use crate::fourlw::{self, SERVER_STATE, VERSION_LINE};
 use crate::http::HttpState;
 use crate::metrics::{Gauges, Kind, ServerMetrics, LAYOUT};
@@ -211,7 +211,7 @@ async fn readiness(State(state): State<Arc<HttpState>>) -> Response {
     // established one or synchronised with its leader; read-only mode is not ready).
     let answered = match state.serving() {
         Some(shared) => {
-            inspect(&shared.core, |v| {
+            inspect_within(&shared.core, |v| {
                 v.quorum.as_ref().is_none_or(|q| q.serving)
             })
             .await
@@ -264,21 +264,18 @@ async fn command(
         return snapshot(&shared, auth, peer, &args).await;
     }
     let body = match (primary_name(&name), state.serving()) {
+        // The read commands wait on the core for at most CORE_WAIT, then answer as a server
+        // that is not running.
         (Some(primary), Some(shared)) => {
-            let mut response = run(primary, &args, &shared).await;
-            finish(&mut response, primary, None);
-            response
+            match tokio::time::timeout(CORE_WAIT, run(primary, &args, &shared)).await {
+                Ok(mut response) => {
+                    finish(&mut response, primary, None);
+                    response
+                }
+                Err(_) => not_running(primary),
+            }
         }
-        // `CommandBase` of a command that needs the server, while it is not running.
-        (Some(primary), None) => {
-            let mut response = Json::obj();
-            finish(
-                &mut response,
-                primary,
-                Some(fourlw::ZK_NOT_SERVING.to_owned()),
-            );
-            response
-        }
+        (Some(primary), None) => not_running(primary),
         // `Commands.runCommand` answers an unknown name with an error, status 200.
         (None, _) => {
             let mut response = Json::obj();
@@ -508,6 +505,17 @@ static RESTORE_LIMIT: RateLimit = RateLimit::new(std::time::Duration::from_secs(
 
 /// `CommandResponse.toMap`: the command's entries, then `command` and `error` (a command
 /// that put its own `error` keeps it in its place).
+/// `CommandBase` of a command that needs the server, while it is not running.
+fn not_running(command: &str) -> Json {
+    let mut response = Json::obj();
+    finish(
+        &mut response,
+        command,
+        Some(fourlw::ZK_NOT_SERVING.to_owned()),
+    );
+    response
+}
+
 fn finish(response: &mut Json, command: &str, error: Option<String>) {
     let had_error = response.has("error");
     response.put("command", command);

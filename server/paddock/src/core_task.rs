@@ -1055,6 +1055,25 @@ impl CoreTask {
     }
 }
 
+/// How long the operations surface (four-letter words, the AdminServer's read commands,
+/// readiness, `/metrics`) waits for the core task before answering as a server that is not
+/// serving: the core can be held up, e.g. by a member waiting for disk space for an epoch
+/// file or a SNAP.
+pub const CORE_WAIT: Duration = Duration::from_secs(2);
+
+/// [`inspect`], giving up after [`CORE_WAIT`]: `None` when the core task has stopped or is
+/// held up.
+pub async fn inspect_within<T, F>(core: &mpsc::Sender<CoreMsg>, f: F) -> Option<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut CoreView<'_>) -> T + Send + 'static,
+{
+    tokio::time::timeout(CORE_WAIT, inspect(core, f))
+        .await
+        .ok()
+        .flatten()
+}
+
 /// Runs `f` against the core task's state and returns its result; `None` when the core task
 /// has stopped.
 pub async fn inspect<T, F>(core: &mpsc::Sender<CoreMsg>, f: F) -> Option<T>

@@ -15,7 +15,7 @@ use axum::Router;
 use prometheus::proto::{self, MetricFamily, MetricType};
 use prometheus::{Encoder, TextEncoder};
 
-use crate::core_task::inspect;
+use crate::core_task::inspect_within;
 use crate::http::HttpState;
 use crate::metrics::{resident_bytes, Gauges, Kind, ServerMetrics, LABELLED, LAYOUT};
 
@@ -36,7 +36,7 @@ async fn scrape(
     let answer = match state.serving() {
         Some(shared) => {
             let connections = shared.open_connections();
-            inspect(&shared.core, move |v| v.gauges(connections))
+            inspect_within(&shared.core, move |v| v.gauges(connections))
                 .await
                 .map(|gauges| render(&gauges, &shared.metrics))
         }

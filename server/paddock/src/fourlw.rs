@@ -11,12 +11,11 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 
 use crate::conn::ConnEnd;
-use crate::core_task::{inspect, CoreView};
+use crate::core_task::{inspect, CoreView, CORE_WAIT};
 use crate::metrics::render_mntr;
 use crate::server::Shared;
 use crate::stats::ConnStats;
@@ -34,11 +33,6 @@ pub const ZK_NOT_SERVING: &str = "This ZooKeeper instance is not currently servi
 
 /// The server state `srvr` and `mntr` report. The ensemble will answer leader/follower here.
 pub const SERVER_STATE: &str = "standalone";
-
-/// How long a four-letter word waits for the core task before it answers as a server that
-/// is not serving: the core can be held up (a member waiting for disk space for an epoch
-/// file or a SNAP), and `ruok` must still say the process is alive.
-const CORE_WAIT: Duration = Duration::from_secs(2);
 
 /// `ZooTrace`'s default text trace level (`CLIENT_REQUEST_TRACE_MASK | SERVER_PACKET_TRACE_MASK
 /// | CLIENT_DATA_PACKET_TRACE_MASK | CLIENT_PING_TRACE_MASK` is 0b1_0011_0010 = 306).
@@ -79,7 +73,7 @@ async fn run(
     });
     let (serving, read_only) = match tokio::time::timeout(CORE_WAIT, state).await {
         Ok(state) => state?,
-        // Alive but held up: not serving.
+        // Alive but held up: not serving (`ruok` still answers).
         Err(_) => (false, false),
     };
     // A member between leaders has no running ZooKeeperServer: the commands that read it

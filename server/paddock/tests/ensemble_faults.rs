@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::{config, four_letter_word, loopback_members, start, Client, Running};
+use common::{config, four_letter_word, http_get, loopback_members, start, Client, Running};
 use paddock::config::{FourLetterWhitelist, ServerConfig};
 use paddock::fourlw;
 use paddock_jute::proto::{CreateRequest, PathRequest, Request};
@@ -52,6 +52,9 @@ async fn ensemble_with(disks: &[FaultFs], snap_count: u64) -> (Vec<Running>, Vec
             c.pre_alloc_size_kb = 16;
             c.snap_count = snap_count;
             c.four_letter_words = FourLetterWhitelist::parse("ruok, srvr");
+            c.admin_enable_server = true;
+            c.admin_server_address = std::net::Ipv4Addr::LOCALHOST.into();
+            c.admin_server_port = 0;
         });
         configs.push(cfg.clone());
         members.push(start(disk, cfg).await.expect("a member starts"));
@@ -198,6 +201,10 @@ async fn a_new_epoch_waits_for_a_full_member_then_goes_on() {
     let members = ensemble(&disks).await;
     let lead = leader(&members).await;
     let addrs: Vec<SocketAddr> = members.iter().map(|m| m.addr).collect();
+    let admin: Vec<SocketAddr> = members
+        .iter()
+        .map(|m| m.admin.expect("the AdminServer is on"))
+        .collect();
     let mut members: Vec<Option<Running>> = members.into_iter().map(Some).collect();
     let others: Vec<usize> = (0..addrs.len()).filter(|&i| i != lead).collect();
     let (full, other) = (others[0], others[1]);
@@ -227,13 +234,28 @@ async fn a_new_epoch_waits_for_a_full_member_then_goes_on() {
     // Long enough for several election rounds (tickTime 200 ms): the full member is then
     // waiting for space to record the new epoch. It still answers four-letter words.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let ask =
-        |cmd| tokio::time::timeout(Duration::from_secs(10), four_letter_word(addrs[full], cmd));
-    let (ruok, srvr) = tokio::join!(ask("ruok"), ask("srvr"));
-    let ruok = ruok.expect("ruok hangs on a member waiting for disk space");
-    let srvr = srvr.expect("srvr hangs on a member waiting for disk space");
-    assert_eq!(ruok, "imok");
+    // So do the AdminServer's readiness and commands.
+    fn wait<F: std::future::Future>(what: F) -> tokio::time::Timeout<F> {
+        tokio::time::timeout(Duration::from_secs(10), what)
+    }
+    let admin = admin[full];
+    let (ruok, srvr, ready, stat) = tokio::join!(
+        wait(four_letter_word(addrs[full], "ruok")),
+        wait(four_letter_word(addrs[full], "srvr")),
+        wait(http_get(admin, "/readyz")),
+        wait(http_get(admin, "/commands/stat")),
+    );
+    let hangs = "hangs on a member waiting for disk space";
+    assert_eq!(ruok.expect(hangs), "imok");
+    let srvr = srvr.expect(hangs);
     assert!(srvr.starts_with(fourlw::ZK_NOT_SERVING), "srvr: {srvr:?}");
+    assert_eq!(ready.expect(hangs).0, 503, "/readyz");
+    let (status, body) = stat.expect(hangs);
+    assert_eq!(status, 200, "/commands/stat");
+    assert!(
+        body.contains(fourlw::ZK_NOT_SERVING),
+        "/commands/stat: {body}"
+    );
     disks[full].set_capacity(u64::MAX);
 
     let deadline = Instant::now() + Duration::from_secs(60);

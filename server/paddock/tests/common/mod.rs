@@ -508,6 +508,19 @@ pub async fn post_authorized(
     );
     s.write_all(head.as_bytes()).await.expect("write");
     s.write_all(body).await.expect("write");
+    read_response(s).await
+}
+
+/// `GET path` on an HTTP port: the status and the body.
+pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    let head = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    s.write_all(head.as_bytes()).await.expect("write");
+    read_response(s).await
+}
+
+/// Reads a whole HTTP/1.1 response (the server closes the connection after it).
+async fn read_response(mut s: TcpStream) -> (u16, String) {
     let mut raw = Vec::new();
     tokio::time::timeout(DEADLINE, s.read_to_end(&mut raw))
         .await
