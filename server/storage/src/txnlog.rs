@@ -609,6 +609,14 @@ fn zeros_from(
     }
 }
 
+/// The file holds the first bytes of the magic number (fewer than all four) and zeros after
+/// them to its end: a header write torn by a crash, not a damaged file.
+fn torn_magic(buf: &[u8]) -> bool {
+    let magic = TXNLOG_MAGIC.to_be_bytes();
+    let kept = buf.iter().zip(magic).take_while(|(b, m)| **b == *m).count();
+    kept < magic.len() && is_all_zero(&buf[kept..])
+}
+
 /// A zero test the compiler vectorises: whole words, then the few bytes left.
 fn is_all_zero(bytes: &[u8]) -> bool {
     let words = bytes.chunks_exact(8);
@@ -634,6 +642,13 @@ fn scan_file(path: &Path, buf: &[u8]) -> Result<(Vec<Scanned>, FileEnd), LogErro
     let mut r = Reader::new(buf);
     let magic = r.read_i32().unwrap_or_default();
     if magic != TXNLOG_MAGIC {
+        if torn_magic(buf) {
+            // A crash kept the start of a new file's header and nothing after it. The header
+            // reaches the disk with the file's first fsync, which did not complete: nothing
+            // in this file was acknowledged.
+            let reason = "file header torn".to_owned();
+            return Ok((Vec::new(), FileEnd::Torn { offset: 0, reason }));
+        }
         return Err(corrupt(0, format!("invalid magic number {magic:#x}")));
     }
     let mut entries = Vec::new();
