@@ -15,6 +15,8 @@ use paddock_core::forward::Forward;
 use paddock_core::state::Proposal;
 use paddock_core::Role;
 use paddock_peer_net::Event;
+use paddock_storage::epoch::EpochError;
+use paddock_storage::fs::is_no_space;
 use paddock_storage::txnlog::{decode_entry, truncate_log};
 use paddock_storage::LogError;
 use paddock_zab::{
@@ -42,6 +44,33 @@ const FULL_DISK_RETRY: std::time::Duration = std::time::Duration::from_millis(20
 
 fn quorum_err(what: impl std::fmt::Display) -> CoreError {
     CoreError::Quorum(what.to_string())
+}
+
+/// Runs `attempt` until it succeeds or fails other than for a full disk. A full disk is
+/// waited out, as the log writer waits it out (`persist::sync`): logged once, retried every
+/// [`FULL_DISK_RETRY`].
+async fn wait_for_space<T, E, F>(
+    what: &str,
+    no_space: fn(&E) -> bool,
+    mut attempt: impl FnMut() -> F,
+) -> Result<T, E>
+where
+    E: std::fmt::Display,
+    F: std::future::Future<Output = Result<T, E>>,
+{
+    let mut told = false;
+    loop {
+        match attempt().await {
+            Err(e) if no_space(&e) => {
+                if !told {
+                    tracing::error!("disk full: cannot {what}; waiting: {e}");
+                    told = true;
+                }
+                tokio::time::sleep(FULL_DISK_RETRY).await;
+            }
+            done => return done,
+        }
+    }
 }
 
 impl CoreTask {
@@ -339,20 +368,13 @@ impl CoreTask {
     /// already accepted in the state machine's memory, so going on without the file could
     /// later acknowledge it without having recorded it.
     async fn record_epoch(&mut self, accepted: bool, epoch: u32) -> Result<(), CoreError> {
-        let mut told = false;
-        loop {
-            match write_epoch_file(&self.storage, accepted, epoch) {
-                Ok(()) => return Ok(()),
-                Err(e) if e.is_no_space() => {
-                    if !told {
-                        tracing::error!("disk full: cannot record epoch {epoch}; waiting: {e}");
-                        told = true;
-                    }
-                    tokio::time::sleep(FULL_DISK_RETRY).await;
-                }
-                Err(e) => return Err(quorum_err(e)),
-            }
-        }
+        let storage = &self.storage;
+        let what = format!("record epoch {epoch}");
+        wait_for_space(&what, EpochError::is_no_space, || {
+            std::future::ready(write_epoch_file(storage, accepted, epoch))
+        })
+        .await
+        .map_err(quorum_err)
     }
 
     /// Waits until every append is durable, then swaps in a fresh log writer continuing
@@ -399,30 +421,25 @@ impl CoreTask {
         }
         self.replace_log(zxid, zxid).await?;
         // A full disk is waited out, as for the epoch files (`record_epoch`).
-        let mut told = false;
-        loop {
-            let storage = self.storage.clone();
-            let data = snapshot.data.clone();
-            let written = tokio::task::spawn_blocking(move || {
-                let (suffix, file) = split_snap_payload(&data).ok_or_else(|| {
-                    std::io::Error::new(std::io::ErrorKind::InvalidData, "malformed SNAP payload")
-                })?;
-                install_snapshot_file(&storage, zxid, suffix, file)
-            })
-            .await
-            .map_err(quorum_err)?;
-            match written {
-                Ok(_) => break,
-                Err(e) if paddock_storage::fs::is_no_space(&e) => {
-                    if !told {
-                        tracing::error!("disk full: cannot install the leader's snapshot; waiting");
-                        told = true;
-                    }
-                    tokio::time::sleep(FULL_DISK_RETRY).await;
-                }
-                Err(e) => return Err(quorum_err(e)),
+        let (storage, data) = (&self.storage, &snapshot.data);
+        wait_for_space("install the leader's snapshot", is_no_space, || {
+            let (storage, data) = (storage.clone(), data.clone());
+            async move {
+                tokio::task::spawn_blocking(move || {
+                    let (suffix, file) = split_snap_payload(&data).ok_or_else(|| {
+                        std::io::Error::new(
+                            std::io::ErrorKind::InvalidData,
+                            "malformed SNAP payload",
+                        )
+                    })?;
+                    install_snapshot_file(&storage, zxid, suffix, file)
+                })
+                .await
+                .map_err(std::io::Error::other)?
             }
-        }
+        })
+        .await
+        .map_err(quorum_err)?;
         let now = self.clock.now_ms();
         let cfg = self.state.config().clone();
         let recovered = recover_member(&self.storage, cfg, now).map_err(quorum_err)?;
