@@ -503,8 +503,6 @@ static SNAPSHOT_LIMIT: RateLimit = RateLimit::new(std::time::Duration::from_mill
 /// `RestoreCommand`'s limit: 300000 ms (its `RateLimiter` counts in milliseconds).
 static RESTORE_LIMIT: RateLimit = RateLimit::new(std::time::Duration::from_secs(300));
 
-/// `CommandResponse.toMap`: the command's entries, then `command` and `error` (a command
-/// that put its own `error` keeps it in its place).
 /// `CommandBase` of a command that needs the server, while it is not running.
 fn not_running(command: &str) -> Json {
     let mut response = Json::obj();
@@ -516,6 +514,8 @@ fn not_running(command: &str) -> Json {
     response
 }
 
+/// `CommandResponse.toMap`: the command's entries, then `command` and `error` (a command
+/// that put its own `error` keeps it in its place).
 fn finish(response: &mut Json, command: &str, error: Option<String>) {
     let had_error = response.has("error");
     response.put("command", command);
