@@ -25,8 +25,8 @@ use tokio::sync::mpsc;
 use crate::metrics::{self, Gauges, ServerMetrics};
 use crate::outbox::Outbox;
 use crate::persist::{
-    append_digest, describe, log_entry, next_snapshot_after, zxid_digest, LogHandle, LogMsg,
-    RestoreError, SnapshotJob, Storage,
+    append_digest, describe, log_entry, next_snapshot_after, zxid_digest, Inline, LogHandle,
+    LogMsg, RestoreError, SnapshotJob, Storage,
 };
 use crate::quorum::{Quorum, QuorumView};
 use crate::stats::{last_op, ConnStats, InFlight, ServerStats, CONNECT_XID};
@@ -219,6 +219,9 @@ pub struct CoreTask {
     started: Instant,
     storage: Storage,
     log: LogHandle,
+    /// Log messages of this burst not yet handed to the log (see `flush_log`).
+    unsent: Vec<LogMsg>,
+    log_mode: LogMode,
     /// The zxid up to which the log is fsynced.
     durable_zxid: i64,
     /// Actions waiting for the log to be fsynced up to their zxid, in zxid order. Nothing a
@@ -254,6 +257,59 @@ const SNAPSHOT_CHUNK_BUSY: usize = 256;
 const SNAPSHOT_CHUNK_IDLE: usize = 4096;
 /// Messages the core task takes from its inbox in one go (see `handle_burst`).
 const INBOX_BURST: usize = 64;
+
+/// Thread-written batches in a row during which no message arrived, before the core task
+/// starts writing the log itself.
+const QUIET_BATCHES: u32 = 8;
+
+/// Whether the core task writes and fsyncs the log itself or hands entries to the log thread.
+/// Writing inline saves a lone writer two thread hand-offs per write, but holds the core task
+/// for the fsync: worth it only while nothing else arrives meanwhile.
+#[derive(Debug, Default)]
+struct LogMode {
+    inline: bool,
+    quiet_batches: u32,
+    /// Messages taken from the inbox so far.
+    arrivals: u64,
+    /// The last zxid handed to the thread and `arrivals` at that moment.
+    sent: Option<(i64, u64)>,
+}
+
+impl LogMode {
+    fn inline(&self) -> bool {
+        self.inline || self.quiet_batches >= QUIET_BATCHES
+    }
+
+    /// The core task wrote a batch; `quiet` when nothing arrived during its fsync.
+    fn wrote_inline(&mut self, quiet: bool) {
+        self.inline = quiet;
+        if !quiet {
+            self.quiet_batches = 0;
+        }
+    }
+
+    fn handed_over(&mut self, last_zxid: i64) {
+        self.inline = false;
+        if self.sent.is_some() {
+            // The thread was still busy with an earlier batch: not a lone writer.
+            self.quiet_batches = 0;
+        }
+        self.sent = Some((last_zxid, self.arrivals));
+    }
+
+    fn durable(&mut self, zxid: i64) {
+        if let Some((last, arrivals)) = self.sent {
+            if zxid >= last {
+                if arrivals == self.arrivals {
+                    self.quiet_batches += 1;
+                } else {
+                    self.quiet_batches = 0;
+                }
+                self.sent = None;
+            }
+        }
+    }
+}
 
 /// Why the core task stopped on its own.
 #[derive(Debug, thiserror::Error)]
@@ -303,6 +359,8 @@ impl CoreTask {
             started: Instant::now(),
             storage,
             log,
+            unsent: Vec::new(),
+            log_mode: LogMode::default(),
             durable_zxid,
             held: VecDeque::new(),
             since_snapshot: 0,
@@ -351,6 +409,9 @@ impl CoreTask {
         tokio::pin!(tick_sleep);
         let outcome = loop {
             if let Err(e) = self.unpark().await {
+                break Err(e);
+            }
+            if let Err(e) = self.flush_log(Some(&inbox)).await {
                 break Err(e);
             }
             if generation != self.log_generation {
@@ -427,8 +488,41 @@ impl CoreTask {
             let Some(msg) = first.take().or_else(|| inbox.try_recv().ok()) else {
                 break;
             };
+            self.log_mode.arrivals += 1;
             self.handle(msg).await?;
             self.snapshot_step(SNAPSHOT_CHUNK_BUSY);
+        }
+        Ok(())
+    }
+
+    /// Hands this burst's log entries over: written and fsynced right here when the log
+    /// writer is idle (a lone write saves the two thread hand-offs), else queued for it.
+    async fn flush_log(
+        &mut self,
+        inbox: Option<&mpsc::Receiver<CoreMsg>>,
+    ) -> Result<(), CoreError> {
+        if self.unsent.is_empty() {
+            return Ok(());
+        }
+        let inbox = inbox.filter(|inbox| inbox.is_empty());
+        if let Some(inbox) = inbox.filter(|_| self.log_mode.inline()) {
+            match self.log.write_now(&mut self.unsent) {
+                Inline::Durable(zxid) => {
+                    self.log_mode.wrote_inline(inbox.is_empty());
+                    return self.log_durable(zxid).await;
+                }
+                Inline::HandedOver => {
+                    self.log_mode.handed_over(self.state.last_zxid());
+                    return Ok(());
+                }
+                Inline::Failed => return Err(CoreError::LogFailed),
+                Inline::Busy => {}
+            }
+        }
+        let last = self.state.last_zxid();
+        self.log_mode.handed_over(last);
+        for msg in std::mem::take(&mut self.unsent) {
+            self.log_send(msg).await?;
         }
         Ok(())
     }
@@ -439,6 +533,7 @@ impl CoreTask {
 
     /// The log writer fsynced up to `zxid`.
     async fn log_durable(&mut self, zxid: i64) -> Result<(), CoreError> {
+        self.log_mode.durable(zxid);
         self.release(zxid);
         let Some(quorum) = self.quorum.as_mut() else {
             return Ok(());
@@ -454,6 +549,10 @@ impl CoreTask {
     async fn shut_down(mut self) {
         if let Some(s) = self.snapshot.take() {
             s.job.abandon();
+        }
+        // Nothing of these was answered, but a clean stop keeps what it accepted.
+        for msg in std::mem::take(&mut self.unsent) {
+            let _ = self.log.send(msg).await;
         }
         let CoreTask { log, .. } = self;
         let _ = tokio::task::spawn_blocking(move || log.close()).await;
@@ -656,6 +755,9 @@ impl CoreTask {
             return Err(RestoreFailure::Refused(RESTORE_STANDALONE_ONLY.into()));
         }
         // Everything accepted so far is made durable and answered first.
+        if self.flush_log(None).await.is_err() {
+            return Err(RestoreFailure::Refused("the transaction log failed".into()));
+        }
         let last = self.state.last_zxid();
         let mut durable = self.log.durable.clone();
         while *durable.borrow_and_update() < last {
@@ -849,11 +951,11 @@ impl CoreTask {
             }
             self.digest_log.push_back((zxid, digest));
         }
-        self.log_send(LogMsg::Entry { zxid, bytes: entry }).await?;
+        self.unsent.push(LogMsg::Entry { zxid, bytes: entry });
         self.gate(zxid, actions);
         self.since_snapshot += 1;
         if self.since_snapshot >= self.snapshot_due && self.snapshot.is_none() {
-            self.log_send(LogMsg::Roll).await?;
+            self.unsent.push(LogMsg::Roll);
             self.begin_snapshot();
         }
         Ok(())
@@ -1087,4 +1189,71 @@ where
     }));
     core.send(CoreMsg::Inspect(query)).await.ok()?;
     rx.await.ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{LogMode, QUIET_BATCHES};
+
+    /// One batch handed to the thread and fsynced, with `arrivals` messages taken meanwhile.
+    fn thread_batch(mode: &mut LogMode, zxid: i64, arrivals: u64) {
+        mode.arrivals += 1; // the write itself
+        mode.handed_over(zxid);
+        mode.arrivals += arrivals;
+        mode.durable(zxid);
+    }
+
+    #[test]
+    fn a_lone_writer_is_written_inline_after_quiet_batches() {
+        let mut mode = LogMode::default();
+        for zxid in 1..i64::from(QUIET_BATCHES) {
+            thread_batch(&mut mode, zxid, 0);
+            assert!(!mode.inline(), "inline after {zxid} quiet batches");
+        }
+        thread_batch(&mut mode, i64::from(QUIET_BATCHES), 0);
+        assert!(mode.inline());
+        mode.wrote_inline(true);
+        assert!(
+            mode.inline(),
+            "stays inline while nothing arrives during the fsync"
+        );
+        mode.wrote_inline(false);
+        assert!(!mode.inline(), "a message during the fsync ends it");
+        thread_batch(&mut mode, 100, 0);
+        assert!(
+            !mode.inline(),
+            "and the quiet batches count again from zero"
+        );
+    }
+
+    #[test]
+    fn arrivals_during_a_batch_or_overlapping_batches_keep_the_thread() {
+        let mut mode = LogMode::default();
+        for zxid in 1..=i64::from(QUIET_BATCHES) * 2 {
+            // Every other batch sees an arrival while it is fsynced.
+            thread_batch(&mut mode, zxid, (zxid % 2) as u64);
+            assert!(!mode.inline());
+        }
+        let mut mode = LogMode::default();
+        for zxid in 1..=i64::from(QUIET_BATCHES) * 2 {
+            // A second batch handed over before the first is durable: the thread is busy.
+            mode.handed_over(zxid * 2);
+            mode.handed_over(zxid * 2 + 1);
+            mode.durable(zxid * 2 + 1);
+            assert!(!mode.inline());
+        }
+    }
+
+    #[test]
+    fn a_durable_report_for_an_earlier_batch_does_not_count() {
+        let mut mode = LogMode::default();
+        for zxid in 1..i64::from(QUIET_BATCHES) {
+            thread_batch(&mut mode, zxid, 0);
+        }
+        mode.handed_over(50);
+        mode.durable(49);
+        assert!(!mode.inline(), "the batch up to 50 is not durable yet");
+        mode.durable(50);
+        assert!(mode.inline());
+    }
 }

@@ -11,9 +11,11 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use common::{
-    config, logs, snap_dir, snapshots, start, wait_until, Client, Rng, Running, DEADLINE,
+    config, four_letter_word, logs, snap_dir, snapshots, start, wait_until, Client, Rng, Running,
+    DEADLINE,
 };
 use paddock::config::ServerConfig;
 use paddock::persist::{recover, Storage};
@@ -200,6 +202,74 @@ async fn full_disk_scenario(pre_alloc_size_kb: u64) {
         "every acked write survives, no refused one appears"
     );
     assert!(refused.iter().all(|r| !recovered.contains(r)));
+    server.shutdown().await.expect("clean shutdown");
+}
+
+/// A write too big for the log space reserved ahead meets the full disk in its own flush,
+/// after a run of lone writes (which the core task writes to the log itself): it waits for
+/// space without holding the server, which keeps answering `srvr`, then is acknowledged
+/// once space is freed and survives a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lone_write_that_meets_a_full_disk_waits_without_holding_the_server() {
+    let fs = FaultFs::new(4);
+    let cfg = || {
+        config(|c| {
+            c.snap_count = 1_000_000;
+            c.pre_alloc_size_kb = 64;
+        })
+    };
+    let server = start(&fs, cfg()).await.expect("server starts");
+    wait_until("the startup snapshot", || !snapshots(&fs).is_empty()).await;
+    let mut writer = Client::connect(server.addr).await.unwrap();
+    for i in 0..20 {
+        let reply = writer
+            .call(create(&format!("/n{i}"), b"v", 0))
+            .await
+            .unwrap();
+        assert_eq!(reply.err, 0);
+    }
+
+    fs.disk_full_after(0);
+    let big = vec![9u8; 512 * 1024];
+    let pending = tokio::spawn({
+        let big = big.clone();
+        async move { writer.call(create("/big", &big, 0)).await }
+    });
+    // The server answers while the write waits (a held core task would answer "not
+    // currently serving" after its 2 s wait).
+    let waiting = tokio::time::timeout(DEADLINE, async {
+        loop {
+            let srvr = four_letter_word(server.addr, "srvr").await;
+            assert!(srvr.contains("Mode: standalone"), "srvr while full: {srvr}");
+            if srvr.contains("Outstanding: 1") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+    waiting.await.expect("the big write reaches the server");
+    for _ in 0..3 {
+        let srvr = four_letter_word(server.addr, "srvr").await;
+        assert!(srvr.contains("Outstanding: 1"), "srvr while full: {srvr}");
+    }
+    assert!(
+        !pending.is_finished(),
+        "the big write was answered on a full disk"
+    );
+
+    fs.set_capacity(u64::MAX);
+    let reply = pending.await.unwrap().expect("the big write is answered");
+    assert_eq!(reply.err, 0, "the big write succeeds once space is freed");
+    server.crash(&fs, false).await;
+
+    let server = start(&fs, cfg()).await.expect("recovers");
+    let mut reader = Client::connect(server.addr).await.unwrap();
+    let (data, _) = reader
+        .get_data("/big")
+        .await
+        .unwrap()
+        .expect("/big survives");
+    assert_eq!(data, big);
     server.shutdown().await.expect("clean shutdown");
 }
 
