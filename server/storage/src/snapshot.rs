@@ -266,12 +266,15 @@ enum Stage {
 }
 
 /// Streams a snapshot to `snapshot.<zxid>[.gz|.snappy].tmp`, then fsyncs and renames it to its
-/// final name, so a crash never leaves a half snapshot under a name recovery would read.
+/// final name, so a crash never leaves a half snapshot under a name recovery would read. A
+/// writer that fails or is dropped unfinished removes its temporary file at once, so a
+/// failed snapshot does not hold disk space (on a full disk, say) until the next start.
 pub struct SnapshotWriter {
     fs: Arc<dyn Fs>,
     dir: PathBuf,
     tmp_path: PathBuf,
     final_path: PathBuf,
+    unfinished: Unfinished,
     encoder: Encoder,
     stage: Stage,
     staged: Writer,
@@ -305,11 +308,16 @@ impl SnapshotWriter {
                 SnappyStream::new(sink).map_err(|e| snap_io("write", &tmp_path, e))?,
             ),
         };
+        let unfinished = Unfinished {
+            fs: fs.clone(),
+            path: Some(tmp_path.clone()),
+        };
         let mut writer = SnapshotWriter {
             fs,
             dir: dir.to_path_buf(),
             tmp_path,
             final_path,
+            unfinished,
             encoder,
             stage: Stage::Sessions,
             staged: Writer::with_capacity(STAGE_BYTES + 4096),
@@ -411,6 +419,7 @@ impl SnapshotWriter {
         let fs = &self.fs;
         fs.rename(&tmp, &self.final_path)
             .map_err(|e| snap_io("rename", &tmp, e))?;
+        self.unfinished.path = None;
         fs.sync_dir(&self.dir)
             .map_err(|e| snap_io("sync", &self.dir, e))?;
         Ok(self.final_path)
@@ -436,6 +445,21 @@ impl SnapshotWriter {
             .map_err(|e| snap_io("write", &self.tmp_path, e))?;
         self.staged = Writer::with_capacity(STAGE_BYTES + 4096);
         Ok(())
+    }
+}
+
+/// Removes a snapshot's temporary file when dropped, unless the file was completed.
+struct Unfinished {
+    fs: Arc<dyn Fs>,
+    path: Option<PathBuf>,
+}
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        if let Some(path) = self.path.take() {
+            // Best effort: what is left is removed at the next start.
+            let _ = self.fs.remove_file(&path);
+        }
     }
 }
 

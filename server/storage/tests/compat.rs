@@ -158,6 +158,40 @@ fn write_sample(fs: Arc<dyn Fs>, dir: &Path, compression: Compression) -> PathBu
     w.finish(Some(digest), Some(2)).unwrap()
 }
 
+/// A snapshot that fails (an fsync error, a full disk) or is given up removes its temporary
+/// file at once instead of holding its space until the next start.
+#[test]
+fn a_failed_or_dropped_snapshot_leaves_no_temporary_file() {
+    let dir = PathBuf::from("/d/version-2");
+    let nodes = sample_nodes();
+    let start = |fs: &FaultFs| {
+        fs.create_dir_all(&dir).unwrap();
+        let mut w =
+            SnapshotWriter::create(Arc::new(fs.clone()), &dir, 2, -1, Compression::Gzip).unwrap();
+        w.sessions(&[(0x1234, 30_000)]).unwrap();
+        for (p, n) in &nodes {
+            w.node(p, n).unwrap();
+        }
+        assert_eq!(fs.list(&dir).unwrap().len(), 1, "the temporary file");
+        w
+    };
+    let fs = FaultFs::new(1);
+    drop(start(&fs));
+    assert_eq!(fs.list(&dir).unwrap(), Vec::<String>::new(), "dropped");
+
+    let fs = FaultFs::new(1);
+    let w = start(&fs);
+    fs.fail_next_fsyncs(1);
+    assert!(w.finish(None, None).is_err(), "the fsync fails");
+    assert_eq!(fs.list(&dir).unwrap(), Vec::<String>::new(), "failed fsync");
+
+    let fs = FaultFs::new(1);
+    let w = start(&fs);
+    fs.disk_full_after(0);
+    assert!(w.finish(None, None).is_err(), "the disk is full");
+    assert_eq!(fs.list(&dir).unwrap(), Vec::<String>::new(), "full disk");
+}
+
 // FileSnap.serialize / deserialize in each snapshot.compression.method.
 #[test]
 fn snapshots_round_trip_in_every_compression() {
