@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use paddock_core::digest::DIGEST_VERSION;
-use paddock_core::snapshot::{LoadError, SnapNode as CoreSnapNode, SnapshotLoader};
+use paddock_core::snapshot::{LoadError, SnapNode as CoreSnapNode, SnapshotCursor, SnapshotLoader};
 use paddock_core::state::State;
 use paddock_core::CoreConfig;
 use paddock_jute::codec::{Record, Writer};
@@ -289,7 +289,7 @@ fn recover_up_to(
 /// Writes a whole snapshot of `state` at once (small trees: the startup snapshot of a new
 /// data directory).
 pub fn write_snapshot_now(storage: &Storage, state: &State) -> Result<PathBuf, SnapshotError> {
-    let mut cursor = state.snapshot_begin();
+    let cursor = state.snapshot_begin();
     let mut writer = SnapshotWriter::create(
         storage.fs.clone(),
         &storage.snap_dir,
@@ -297,21 +297,46 @@ pub fn write_snapshot_now(storage: &Storage, state: &State) -> Result<PathBuf, S
         0,
         storage.compression,
     )?;
+    write_whole(&mut writer, state, cursor)?;
+    writer.finish(
+        Some(zxid_digest(state.last_zxid(), state.tree_digest())),
+        None,
+    )
+}
+
+/// A snapshot file of `state` in the configured compression, built in memory after what
+/// `buffer` holds: a leader's SNAP for a learner, which (as ZooKeeper's, streamed from
+/// memory) needs no disk.
+pub fn snapshot_in_memory(
+    storage: &Storage,
+    state: &State,
+    buffer: Vec<u8>,
+) -> Result<Vec<u8>, SnapshotError> {
+    let mut writer = SnapshotWriter::in_memory(buffer, 0, storage.compression)?;
+    write_whole(&mut writer, state, state.snapshot_begin())?;
+    writer.finish_in_memory(
+        Some(zxid_digest(state.last_zxid(), state.tree_digest())),
+        None,
+    )
+}
+
+/// Every session, ACL and node of `state`, which does not change meanwhile.
+fn write_whole(
+    writer: &mut SnapshotWriter,
+    state: &State,
+    mut cursor: SnapshotCursor,
+) -> Result<(), SnapshotError> {
     writer.sessions(cursor.sessions())?;
     writer.acls(cursor.acls())?;
     loop {
         let chunk = state.snapshot_next(&mut cursor, 4096);
         if chunk.is_empty() && cursor.is_done() {
-            break;
+            return Ok(());
         }
         for (path, node) in chunk {
             writer.node(&path, &storage_node(node))?;
         }
     }
-    writer.finish(
-        Some(zxid_digest(state.last_zxid(), state.tree_digest())),
-        None,
-    )
 }
 
 /// Writes a snapshot another member sent (SNAP) as `snapshot.<zxid><suffix>`, atomically and

@@ -159,16 +159,21 @@ pub struct SnapshotTrailer {
 // ---------------------------------------------------------------------------------------------
 // Writing
 
-/// Writes at increasing offsets of a file.
-struct FileSink {
-    file: Box<dyn FsFile>,
-    offset: u64,
+/// Where a snapshot's bytes go: a file, at increasing offsets, or memory.
+enum Target {
+    File { file: Box<dyn FsFile>, offset: u64 },
+    Memory(Vec<u8>),
 }
 
-impl Write for FileSink {
+impl Write for Target {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.file.write_at(self.offset, buf)?;
-        self.offset += buf.len() as u64;
+        match self {
+            Target::File { file, offset } => {
+                file.write_at(*offset, buf)?;
+                *offset += buf.len() as u64;
+            }
+            Target::Memory(bytes) => bytes.extend_from_slice(buf),
+        }
         Ok(buf.len())
     }
 
@@ -231,7 +236,7 @@ impl<W: Write> Write for SnappyStream<W> {
     }
 }
 
-type Sink = io::BufWriter<FileSink>;
+type Sink = io::BufWriter<Target>;
 
 enum Encoder {
     Plain(Sink),
@@ -248,13 +253,13 @@ impl Encoder {
         }
     }
 
-    fn finish(self) -> io::Result<Box<dyn FsFile>> {
+    fn finish(self) -> io::Result<Target> {
         let sink = match self {
             Encoder::Plain(w) => w,
             Encoder::Gzip(w) => w.finish()?,
             Encoder::Snappy(w) => w.finish()?,
         };
-        Ok(sink.into_inner().map_err(|e| e.into_error())?.file)
+        sink.into_inner().map_err(|e| e.into_error())
     }
 }
 
@@ -269,17 +274,36 @@ enum Stage {
 /// final name, so a crash never leaves a half snapshot under a name recovery would read. A
 /// writer that fails or is dropped unfinished removes its temporary file at once, so a
 /// failed snapshot does not hold disk space (on a full disk, say) until the next start.
+/// [`SnapshotWriter::in_memory`] builds the same bytes in memory instead (a leader's SNAP).
 pub struct SnapshotWriter {
-    fs: Arc<dyn Fs>,
-    dir: PathBuf,
-    tmp_path: PathBuf,
-    final_path: PathBuf,
-    unfinished: Unfinished,
+    /// The file being written; `None` in memory.
+    file: Option<SnapFile>,
     encoder: Encoder,
     stage: Stage,
     staged: Writer,
     checksum: adler2::Adler32,
 }
+
+/// A snapshot file being written; removes its temporary file when dropped unfinished.
+struct SnapFile {
+    fs: Arc<dyn Fs>,
+    dir: PathBuf,
+    tmp_path: PathBuf,
+    final_path: PathBuf,
+    renamed: bool,
+}
+
+impl Drop for SnapFile {
+    fn drop(&mut self) {
+        if !self.renamed {
+            // Best effort: what is left is removed at the next start.
+            let _ = self.fs.remove_file(&self.tmp_path);
+        }
+    }
+}
+
+/// How errors name a snapshot built in memory.
+const IN_MEMORY: &str = "(snapshot in memory)";
 
 impl SnapshotWriter {
     /// Starts `dir/snapshot.<zxid hex><ext>` and writes its header.
@@ -297,7 +321,38 @@ impl SnapshotWriter {
         let file = fs
             .create(&tmp_path)
             .map_err(|e| snap_io("create", &tmp_path, e))?;
-        let sink = io::BufWriter::with_capacity(STAGE_BYTES, FileSink { file, offset: 0 });
+        let snap_file = SnapFile {
+            fs,
+            dir: dir.to_path_buf(),
+            tmp_path,
+            final_path,
+            renamed: false,
+        };
+        Self::start(
+            Target::File { file, offset: 0 },
+            Some(snap_file),
+            dbid,
+            compression,
+        )
+    }
+
+    /// Builds a snapshot in memory, appended to `buffer`, in the format of a file with
+    /// `compression`'s extension.
+    pub fn in_memory(
+        buffer: Vec<u8>,
+        dbid: i64,
+        compression: Compression,
+    ) -> Result<Self, SnapshotError> {
+        Self::start(Target::Memory(buffer), None, dbid, compression)
+    }
+
+    fn start(
+        target: Target,
+        file: Option<SnapFile>,
+        dbid: i64,
+        compression: Compression,
+    ) -> Result<Self, SnapshotError> {
+        let sink = io::BufWriter::with_capacity(STAGE_BYTES, target);
         let encoder = match compression {
             Compression::None => Encoder::Plain(sink),
             Compression::Gzip => Encoder::Gzip(flate2::write::GzEncoder::new(
@@ -305,19 +360,12 @@ impl SnapshotWriter {
                 flate2::Compression::default(),
             )),
             Compression::Snappy => Encoder::Snappy(
-                SnappyStream::new(sink).map_err(|e| snap_io("write", &tmp_path, e))?,
+                SnappyStream::new(sink)
+                    .map_err(|e| snap_io("write", &path_of(file.as_ref()), e))?,
             ),
         };
-        let unfinished = Unfinished {
-            fs: fs.clone(),
-            path: Some(tmp_path.clone()),
-        };
         let mut writer = SnapshotWriter {
-            fs,
-            dir: dir.to_path_buf(),
-            tmp_path,
-            final_path,
-            unfinished,
+            file,
             encoder,
             stage: Stage::Sessions,
             staged: Writer::with_capacity(STAGE_BYTES + 4096),
@@ -329,9 +377,9 @@ impl SnapshotWriter {
         Ok(writer)
     }
 
-    /// The name the snapshot will have once finished.
-    pub fn final_path(&self) -> &Path {
-        &self.final_path
+    /// The file being written, or a name for the snapshot in memory, for errors.
+    fn path(&self) -> PathBuf {
+        path_of(self.file.as_ref())
     }
 
     /// Moves to section `to`, writing an empty count for any section the caller skipped.
@@ -396,6 +444,53 @@ impl SnapshotWriter {
         digest: Option<ZxidDigest>,
         last_processed_zxid: Option<i64>,
     ) -> Result<PathBuf, SnapshotError> {
+        self.end(digest, last_processed_zxid)?;
+        let mut snap = self.file.take().expect("finish is for a snapshot file");
+        let tmp = snap.tmp_path.clone();
+        let Target::File { mut file, .. } = self
+            .encoder
+            .finish()
+            .map_err(|e| snap_io("write", &tmp, e))?
+        else {
+            unreachable!("a snapshot file writes to its file");
+        };
+        file.sync_data().map_err(|e| snap_io("fsync", &tmp, e))?;
+        drop(file);
+        snap.fs
+            .rename(&tmp, &snap.final_path)
+            .map_err(|e| snap_io("rename", &tmp, e))?;
+        snap.renamed = true;
+        snap.fs
+            .sync_dir(&snap.dir)
+            .map_err(|e| snap_io("sync", &snap.dir, e))?;
+        Ok(snap.final_path.clone())
+    }
+
+    /// Ends a snapshot built by [`SnapshotWriter::in_memory`] as `finish` ends a file, and
+    /// returns the buffer with the snapshot after what it held.
+    pub fn finish_in_memory(
+        mut self,
+        digest: Option<ZxidDigest>,
+        last_processed_zxid: Option<i64>,
+    ) -> Result<Vec<u8>, SnapshotError> {
+        assert!(
+            self.file.is_none(),
+            "finish_in_memory is for a snapshot in memory"
+        );
+        self.end(digest, last_processed_zxid)?;
+        match self.encoder.finish() {
+            Ok(Target::Memory(bytes)) => Ok(bytes),
+            Ok(Target::File { .. }) => unreachable!("a snapshot in memory writes to memory"),
+            Err(e) => Err(snap_io("write", Path::new(IN_MEMORY), e)),
+        }
+    }
+
+    /// The end of the tree and the sealed trailers.
+    fn end(
+        &mut self,
+        digest: Option<ZxidDigest>,
+        last_processed_zxid: Option<i64>,
+    ) -> Result<(), SnapshotError> {
         self.advance(Stage::Nodes);
         self.staged.write_string("/");
         self.seal()?;
@@ -409,20 +504,7 @@ impl SnapshotWriter {
             self.staged.write_i64(zxid);
             self.seal()?;
         }
-        let tmp = self.tmp_path.clone();
-        let mut file = self
-            .encoder
-            .finish()
-            .map_err(|e| snap_io("write", &tmp, e))?;
-        file.sync_data().map_err(|e| snap_io("fsync", &tmp, e))?;
-        drop(file);
-        let fs = &self.fs;
-        fs.rename(&tmp, &self.final_path)
-            .map_err(|e| snap_io("rename", &tmp, e))?;
-        self.unfinished.path = None;
-        fs.sync_dir(&self.dir)
-            .map_err(|e| snap_io("sync", &self.dir, e))?;
-        Ok(self.final_path)
+        Ok(())
     }
 
     /// `SnapStream.sealStream`: the checksum of everything so far, then "/".
@@ -440,27 +522,16 @@ impl SnapshotWriter {
         }
         let bytes = std::mem::take(&mut self.staged).into_inner();
         self.checksum.write_slice(&bytes);
-        self.encoder
-            .write_all(&bytes)
-            .map_err(|e| snap_io("write", &self.tmp_path, e))?;
+        if let Err(e) = self.encoder.write_all(&bytes) {
+            return Err(snap_io("write", &self.path(), e));
+        }
         self.staged = Writer::with_capacity(STAGE_BYTES + 4096);
         Ok(())
     }
 }
 
-/// Removes a snapshot's temporary file when dropped, unless the file was completed.
-struct Unfinished {
-    fs: Arc<dyn Fs>,
-    path: Option<PathBuf>,
-}
-
-impl Drop for Unfinished {
-    fn drop(&mut self) {
-        if let Some(path) = self.path.take() {
-            // Best effort: what is left is removed at the next start.
-            let _ = self.fs.remove_file(&path);
-        }
-    }
+fn path_of(file: Option<&SnapFile>) -> PathBuf {
+    file.map_or_else(|| PathBuf::from(IN_MEMORY), |f| f.tmp_path.clone())
 }
 
 fn write_count(w: &mut Writer, n: usize) {

@@ -158,6 +158,39 @@ fn write_sample(fs: Arc<dyn Fs>, dir: &Path, compression: Compression) -> PathBu
     w.finish(Some(digest), Some(2)).unwrap()
 }
 
+/// A snapshot built in memory (a leader's SNAP) has the very bytes of the file, in every
+/// compression.
+#[test]
+fn a_snapshot_in_memory_is_the_file_byte_for_byte() {
+    for c in [Compression::None, Compression::Gzip, Compression::Snappy] {
+        let fs = FaultFs::new(1);
+        let dir = PathBuf::from("/d/version-2");
+        fs.create_dir_all(&dir).unwrap();
+        let path = write_sample(Arc::new(fs.clone()), &dir, c);
+        let nodes = sample_nodes();
+        let mut w = SnapshotWriter::in_memory(b"before".to_vec(), -1, c).unwrap();
+        w.sessions(&[(0x1234, 30_000)]).unwrap();
+        w.acls(&[(1, Acl::open_unsafe())]).unwrap();
+        for (p, n) in &nodes {
+            w.node(p, n).unwrap();
+        }
+        let digest = ZxidDigest {
+            zxid: 2,
+            digest_version: DIGEST_VERSION,
+            digest: digest_of(&nodes),
+        };
+        let bytes = w.finish_in_memory(Some(digest), Some(2)).unwrap();
+        let file = fs.read(&path).unwrap();
+        assert_eq!(
+            bytes[..6],
+            *b"before",
+            "{c:?}: what the buffer held stays first"
+        );
+        assert_eq!(bytes[6..], file, "{c:?}");
+        assert_eq!(fs.list(&dir).unwrap().len(), 1, "nothing written to disk");
+    }
+}
+
 /// A snapshot that fails (an fsync error, a full disk) or is given up removes its temporary
 /// file at once instead of holding its space until the next start.
 #[test]

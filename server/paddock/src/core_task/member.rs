@@ -26,7 +26,7 @@ use tokio::sync::mpsc;
 
 use super::{CoreError, CoreTask};
 use crate::persist::{
-    install_snapshot_file, log_entry, recover_member, write_snapshot_now, LogHandle, LogMsg,
+    install_snapshot_file, log_entry, recover_member, snapshot_in_memory, LogHandle, LogMsg,
 };
 use crate::quorum::{write_epoch_file, Parked, Quorum, PARK_LIMIT};
 use paddock_core::ConnId;
@@ -500,31 +500,19 @@ impl CoreTask {
         Ok(())
     }
 
-    /// A learner needs SNAP: the state as it stands, in ZooKeeper's snapshot format. On a
-    /// full disk none is sent: the learner's sync runs out of time and it asks again, until
-    /// space is freed; the leader goes on serving the others.
+    /// A learner needs SNAP: the state as it stands, in ZooKeeper's snapshot format, built in
+    /// memory (as ZooKeeper streams it), so a leader with a full disk still sends it.
     fn produce_snapshot(&mut self) -> Result<(), CoreError> {
         let zxid = self.state.last_zxid();
-        let path = match write_snapshot_now(&self.storage, &self.state) {
-            Ok(path) => path,
-            Err(e) if e.is_no_space() => {
-                tracing::error!("disk full: no snapshot of zxid {zxid:#x} for a learner: {e}");
-                return Ok(());
-            }
-            Err(e) => return Err(quorum_err(e)),
-        };
-        let data = self.storage.fs.read(&path).map_err(quorum_err)?;
+        let head = snap_payload_head(self.storage.compression.extension());
+        let data = snapshot_in_memory(&self.storage, &self.state, head).map_err(quorum_err)?;
         tracing::info!(
             "snapshot of zxid {zxid:#x} for a learner: {} bytes",
             data.len()
         );
-        let name = crate::persist::describe(&path);
-        let suffix = name
-            .strip_prefix(&paddock_storage::names::snapshot_name(zxid, ""))
-            .unwrap_or("");
         let snapshot = Snapshot {
             zxid: Zxid(zxid as u64),
-            data: snap_payload(suffix, data),
+            data: Bytes::from(data),
         };
         if let Err(e) = self.member().peer.snapshot_produced(snapshot) {
             tracing::warn!("the ZAB core refused the snapshot: {e}");
@@ -647,15 +635,14 @@ fn decode_committed(zxid: i64, payload: &[u8]) -> Result<Proposal, CoreError> {
     })
 }
 
-/// A SNAP payload: the sender's snapshot file, prefixed with its name's compression suffix
-/// (one length byte, then the suffix) so the receiver stores it under a name its reader
-/// decodes.
-fn snap_payload(suffix: &str, file: Vec<u8>) -> Bytes {
-    let mut out = Vec::with_capacity(1 + suffix.len() + file.len());
+/// The start of a SNAP payload, which the sender's snapshot file follows: its name's
+/// compression suffix (one length byte, then the suffix), so the receiver stores it under a
+/// name its reader decodes.
+fn snap_payload_head(suffix: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1 + suffix.len());
     out.push(suffix.len() as u8);
     out.extend_from_slice(suffix.as_bytes());
-    out.extend_from_slice(&file);
-    Bytes::from(out)
+    out
 }
 
 /// Splits a SNAP payload; `None` for a malformed one or a suffix that is not a plain
@@ -673,6 +660,12 @@ fn split_snap_payload(data: &[u8]) -> Option<(&str, &[u8])> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn snap_payload(suffix: &str, file: Vec<u8>) -> Vec<u8> {
+        let mut payload = snap_payload_head(suffix);
+        payload.extend_from_slice(&file);
+        payload
+    }
 
     #[test]
     fn snap_payloads_round_trip_and_refuse_odd_suffixes() {
