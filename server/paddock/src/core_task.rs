@@ -1184,16 +1184,33 @@ where
     F: FnOnce(&mut CoreView<'_>) -> T + Send + 'static,
 {
     let (tx, rx) = tokio::sync::oneshot::channel();
-    let query = InspectFn(Box::new(move |view| {
-        let _ = tx.send(f(view));
-    }));
+    let query = InspectFn(Box::new(move |view| answer(tx, || f(view))));
     core.send(CoreMsg::Inspect(query)).await.ok()?;
     rx.await.ok()
 }
 
+/// Runs `f` for whoever waits on `tx`, unless it gave up waiting (an [`inspect_within`] or a
+/// command past [`CORE_WAIT`]): its caller was told the server is not serving, so a command
+/// with an effect (a `*_reset`) must not take effect later.
+fn answer<T>(tx: tokio::sync::oneshot::Sender<T>, f: impl FnOnce() -> T) {
+    if !tx.is_closed() {
+        let _ = tx.send(f());
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{LogMode, QUIET_BATCHES};
+    use super::{answer, LogMode, QUIET_BATCHES};
+
+    #[test]
+    fn a_query_nobody_waits_for_is_not_run() {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        drop(rx);
+        answer(tx, || panic!("run for a caller that gave up"));
+        let (tx, mut rx) = tokio::sync::oneshot::channel();
+        answer(tx, || 7);
+        assert_eq!(rx.try_recv(), Ok(7));
+    }
 
     /// One batch handed to the thread and fsynced, with `arrivals` messages taken meanwhile.
     fn thread_batch(mode: &mut LogMode, zxid: i64, arrivals: u64) {
