@@ -205,6 +205,23 @@ async fn full_disk_scenario(pre_alloc_size_kb: u64) {
     server.shutdown().await.expect("clean shutdown");
 }
 
+/// No periodic snapshots and a small log preallocation: recovery scans a torn tail's
+/// preallocated rest byte by byte (see the report on `valid_entry_after`), which takes seconds
+/// over 64 MiB in debug builds.
+fn small_log() -> ServerConfig {
+    config(|c| {
+        c.snap_count = 1_000_000;
+        c.pre_alloc_size_kb = 64;
+    })
+}
+
+/// Starts a server on `fs` and waits for its startup snapshot.
+async fn start_settled(fs: &FaultFs, cfg: ServerConfig) -> Running {
+    let server = start(fs, cfg).await.expect("server starts");
+    wait_until("the startup snapshot", || !snapshots(fs).is_empty()).await;
+    server
+}
+
 /// A write too big for the log space reserved ahead meets the full disk in its own flush,
 /// after a run of lone writes (which the core task writes to the log itself): it waits for
 /// space without holding the server, which keeps answering `srvr`, then is acknowledged
@@ -212,14 +229,7 @@ async fn full_disk_scenario(pre_alloc_size_kb: u64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lone_write_that_meets_a_full_disk_waits_without_holding_the_server() {
     let fs = FaultFs::new(4);
-    let cfg = || {
-        config(|c| {
-            c.snap_count = 1_000_000;
-            c.pre_alloc_size_kb = 64;
-        })
-    };
-    let server = start(&fs, cfg()).await.expect("server starts");
-    wait_until("the startup snapshot", || !snapshots(&fs).is_empty()).await;
+    let server = start_settled(&fs, small_log()).await;
     let mut writer = Client::connect(server.addr).await.unwrap();
     for i in 0..20 {
         let reply = writer
@@ -262,7 +272,7 @@ async fn a_lone_write_that_meets_a_full_disk_waits_without_holding_the_server() 
     assert_eq!(reply.err, 0, "the big write succeeds once space is freed");
     server.crash(&fs, false).await;
 
-    let server = start(&fs, cfg()).await.expect("recovers");
+    let server = start(&fs, small_log()).await.expect("recovers");
     let mut reader = Client::connect(server.addr).await.unwrap();
     let (data, _) = reader
         .get_data("/big")
@@ -294,16 +304,7 @@ async fn short_write_stops_the_server_and_recovery_cuts_the_partial_entry() {
 /// server has every acknowledged write.
 async fn log_failure_scenario(seed: u64, inject: impl FnOnce(&FaultFs), torn: bool) {
     let fs = FaultFs::new(seed);
-    // A small preallocation: recovery scans a torn tail's preallocated rest byte by byte
-    // (see the report on `valid_entry_after`), which takes seconds over 64 MiB in debug builds.
-    let cfg = || {
-        config(|c| {
-            c.snap_count = 1_000_000;
-            c.pre_alloc_size_kb = 64;
-        })
-    };
-    let server = start(&fs, cfg()).await.expect("server starts");
-    wait_until("the startup snapshot", || !snapshots(&fs).is_empty()).await;
+    let server = start_settled(&fs, small_log()).await;
     let mut setup = Client::connect(server.addr).await.unwrap();
     assert_eq!(setup.call(create("/f", b"", 0)).await.unwrap().err, 0);
 
@@ -348,7 +349,7 @@ async fn log_failure_scenario(seed: u64, inject: impl FnOnce(&FaultFs), torn: bo
     }
     fence.crash(&fs, torn);
 
-    let server = start(&fs, cfg()).await.expect("recovers");
+    let server = start(&fs, small_log()).await.expect("recovers");
     let mut reader = Client::connect(server.addr).await.unwrap();
     let recovered = children_set(&mut reader, "/f").await;
     let acked = acked.lock().unwrap().clone();

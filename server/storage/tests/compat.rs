@@ -143,19 +143,24 @@ fn sample_nodes() -> Vec<(String, SnapNode)> {
 }
 
 fn write_sample(fs: Arc<dyn Fs>, dir: &Path, compression: Compression) -> PathBuf {
-    let nodes = sample_nodes();
     let mut w = SnapshotWriter::create(fs, dir, 2, -1, compression).unwrap();
+    let digest = fill_sample(&mut w);
+    w.finish(Some(digest), Some(2)).unwrap()
+}
+
+/// Writes the sample's sessions, ACLs and nodes; returns the digest to finish with.
+fn fill_sample(w: &mut SnapshotWriter) -> ZxidDigest {
+    let nodes = sample_nodes();
     w.sessions(&[(0x1234, 30_000)]).unwrap();
     w.acls(&[(1, Acl::open_unsafe())]).unwrap();
     for (p, n) in &nodes {
         w.node(p, n).unwrap();
     }
-    let digest = ZxidDigest {
+    ZxidDigest {
         zxid: 2,
         digest_version: DIGEST_VERSION,
         digest: digest_of(&nodes),
-    };
-    w.finish(Some(digest), Some(2)).unwrap()
+    }
 }
 
 /// A snapshot built in memory (a leader's SNAP) has the very bytes of the file, in every
@@ -167,18 +172,8 @@ fn a_snapshot_in_memory_is_the_file_byte_for_byte() {
         let dir = PathBuf::from("/d/version-2");
         fs.create_dir_all(&dir).unwrap();
         let path = write_sample(Arc::new(fs.clone()), &dir, c);
-        let nodes = sample_nodes();
         let mut w = SnapshotWriter::in_memory(b"before".to_vec(), -1, c).unwrap();
-        w.sessions(&[(0x1234, 30_000)]).unwrap();
-        w.acls(&[(1, Acl::open_unsafe())]).unwrap();
-        for (p, n) in &nodes {
-            w.node(p, n).unwrap();
-        }
-        let digest = ZxidDigest {
-            zxid: 2,
-            digest_version: DIGEST_VERSION,
-            digest: digest_of(&nodes),
-        };
+        let digest = fill_sample(&mut w);
         let bytes = w.finish_in_memory(Some(digest), Some(2)).unwrap();
         let file = fs.read(&path).unwrap();
         assert_eq!(
