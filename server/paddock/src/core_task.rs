@@ -495,8 +495,9 @@ impl CoreTask {
         Ok(())
     }
 
-    /// Hands this burst's log entries over: written and fsynced right here when the log
-    /// writer is idle (a lone write saves the two thread hand-offs), else queued for it.
+    /// Hands this burst's log entries over: written and fsynced right here for a lone writer
+    /// (see `LogMode`) when the log thread is idle and `inbox` holds nothing else to do,
+    /// else queued for the thread. `None` outside the run loop (a restore): always queued.
     async fn flush_log(
         &mut self,
         inbox: Option<&mpsc::Receiver<CoreMsg>>,
