@@ -72,13 +72,6 @@ pub enum SnapshotError {
     NoValidSnapshot { dir: PathBuf },
 }
 
-impl SnapshotError {
-    /// The disk had no room for the snapshot (ENOSPC).
-    pub fn is_no_space(&self) -> bool {
-        matches!(self, SnapshotError::Io { source, .. } if crate::fs::is_no_space(source))
-    }
-}
-
 pub(crate) fn io_err(op: &'static str, path: &std::path::Path, source: io::Error) -> LogError {
     LogError::Io {
         op,
