@@ -267,7 +267,7 @@ const QUIET_BATCHES: u32 = 8;
 /// for the fsync: worth it only while nothing else arrives meanwhile.
 #[derive(Debug, Default)]
 struct LogMode {
-    inline: bool,
+    /// Batches in a row, written by either, during whose fsync nothing arrived.
     quiet_batches: u32,
     /// Messages taken from the inbox so far.
     arrivals: u64,
@@ -277,19 +277,17 @@ struct LogMode {
 
 impl LogMode {
     fn inline(&self) -> bool {
-        self.inline || self.quiet_batches >= QUIET_BATCHES
+        self.quiet_batches >= QUIET_BATCHES
     }
 
     /// The core task wrote a batch; `quiet` when nothing arrived during its fsync.
     fn wrote_inline(&mut self, quiet: bool) {
-        self.inline = quiet;
         if !quiet {
             self.quiet_batches = 0;
         }
     }
 
     fn handed_over(&mut self, last_zxid: i64) {
-        self.inline = false;
         if self.sent.is_some() {
             // The thread was still busy with an earlier batch: not a lone writer.
             self.quiet_batches = 0;
@@ -505,11 +503,12 @@ impl CoreTask {
         if self.unsent.is_empty() {
             return Ok(());
         }
-        let inbox = inbox.filter(|inbox| inbox.is_empty());
-        if let Some(inbox) = inbox.filter(|_| self.log_mode.inline()) {
+        let idle = |inbox: Option<&mpsc::Receiver<CoreMsg>>| inbox.is_some_and(|i| i.is_empty());
+        if idle(inbox) && self.log_mode.inline() {
             match self.log.write_now(&mut self.unsent) {
                 Inline::Durable(zxid) => {
-                    self.log_mode.wrote_inline(inbox.is_empty());
+                    // Still idle after the fsync: nothing arrived during it.
+                    self.log_mode.wrote_inline(idle(inbox));
                     return self.log_durable(zxid).await;
                 }
                 Inline::HandedOver => {
