@@ -362,8 +362,8 @@ impl CoreTask {
     }
 
     /// Makes an epoch durable before anything that depends on it is sent. A full disk is
-    /// waited out, as the log writer waits it out (`persist::sync`): the member stalls, the
-    /// others go on without it, and it takes part again once space is freed. ZooKeeper's
+    /// waited out (`wait_for_space`): the member stalls, the others go on without it, and it
+    /// takes part again once space is freed. ZooKeeper's
     /// member gives up on the leader instead and runs the election again; here the epoch is
     /// already accepted in the state machine's memory, so going on without the file could
     /// later acknowledge it without having recorded it.
@@ -420,19 +420,17 @@ impl CoreTask {
             s.job.abandon();
         }
         self.replace_log(zxid, zxid).await?;
+        let (suffix, file) = split_snap_payload(&snapshot.data)
+            .ok_or_else(|| quorum_err("malformed SNAP payload"))?;
+        let file = snapshot.data.slice_ref(file);
+        let suffix = suffix.to_owned();
         // A full disk is waited out, as for the epoch files (`record_epoch`).
-        let (storage, data) = (&self.storage, &snapshot.data);
+        let storage = &self.storage;
         wait_for_space("install the leader's snapshot", is_no_space, || {
-            let (storage, data) = (storage.clone(), data.clone());
+            let (storage, suffix, file) = (storage.clone(), suffix.clone(), file.clone());
             async move {
                 tokio::task::spawn_blocking(move || {
-                    let (suffix, file) = split_snap_payload(&data).ok_or_else(|| {
-                        std::io::Error::new(
-                            std::io::ErrorKind::InvalidData,
-                            "malformed SNAP payload",
-                        )
-                    })?;
-                    install_snapshot_file(&storage, zxid, suffix, file)
+                    install_snapshot_file(&storage, zxid, &suffix, &file)
                 })
                 .await
                 .map_err(std::io::Error::other)?
