@@ -15,7 +15,7 @@
 //! than serve what the disk may not hold.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -696,7 +696,7 @@ pub struct LogHandle {
 struct LogShared {
     inner: std::sync::Mutex<LogInner>,
     /// Messages sent to the thread and not yet written and synced by it.
-    queued: std::sync::atomic::AtomicUsize,
+    queued: AtomicUsize,
     disk_full: AtomicBool,
     block: u64,
     metrics: Arc<ServerMetrics>,
@@ -718,7 +718,7 @@ impl LogHandle {
                 writer,
                 durable: Some(durable_tx),
             }),
-            queued: std::sync::atomic::AtomicUsize::new(0),
+            queued: AtomicUsize::new(0),
             disk_full: AtomicBool::new(false),
             block: storage.log_config.pre_alloc_size_bytes,
             metrics: storage.metrics.clone(),

@@ -148,6 +148,16 @@ fn write_sample(fs: Arc<dyn Fs>, dir: &Path, compression: Compression) -> PathBu
     w.finish(Some(digest), Some(2)).unwrap()
 }
 
+/// The sample written as a snapshot file in `compression` on a fresh in-memory disk: the
+/// disk, the snapshot directory and the file.
+fn sample_file(compression: Compression) -> (FaultFs, PathBuf, PathBuf) {
+    let fs = FaultFs::new(1);
+    let dir = PathBuf::from("/d/version-2");
+    fs.create_dir_all(&dir).unwrap();
+    let path = write_sample(Arc::new(fs.clone()), &dir, compression);
+    (fs, dir, path)
+}
+
 /// Writes the sample's sessions, ACLs and nodes; returns the digest to finish with.
 fn fill_sample(w: &mut SnapshotWriter) -> ZxidDigest {
     let nodes = sample_nodes();
@@ -168,10 +178,7 @@ fn fill_sample(w: &mut SnapshotWriter) -> ZxidDigest {
 #[test]
 fn a_snapshot_in_memory_is_the_file_byte_for_byte() {
     for c in [Compression::None, Compression::Gzip, Compression::Snappy] {
-        let fs = FaultFs::new(1);
-        let dir = PathBuf::from("/d/version-2");
-        fs.create_dir_all(&dir).unwrap();
-        let path = write_sample(Arc::new(fs.clone()), &dir, c);
+        let (fs, dir, path) = sample_file(c);
         let mut w = SnapshotWriter::in_memory(b"before".to_vec(), -1, c).unwrap();
         let digest = fill_sample(&mut w);
         let bytes = w.finish_in_memory(Some(digest), Some(2)).unwrap();
@@ -191,15 +198,11 @@ fn a_snapshot_in_memory_is_the_file_byte_for_byte() {
 #[test]
 fn a_failed_or_dropped_snapshot_leaves_no_temporary_file() {
     let dir = PathBuf::from("/d/version-2");
-    let nodes = sample_nodes();
     let start = |fs: &FaultFs| {
         fs.create_dir_all(&dir).unwrap();
         let mut w =
             SnapshotWriter::create(Arc::new(fs.clone()), &dir, 2, -1, Compression::Gzip).unwrap();
-        w.sessions(&[(0x1234, 30_000)]).unwrap();
-        for (p, n) in &nodes {
-            w.node(p, n).unwrap();
-        }
+        fill_sample(&mut w);
         assert_eq!(fs.list(&dir).unwrap().len(), 1, "the temporary file");
         w
     };
@@ -224,10 +227,7 @@ fn a_failed_or_dropped_snapshot_leaves_no_temporary_file() {
 #[test]
 fn snapshots_round_trip_in_every_compression() {
     for c in [Compression::None, Compression::Gzip, Compression::Snappy] {
-        let fs = FaultFs::new(1);
-        let dir = PathBuf::from("/d/version-2");
-        fs.create_dir_all(&dir).unwrap();
-        let path = write_sample(Arc::new(fs.clone()), &dir, c);
+        let (fs, dir, path) = sample_file(c);
         assert_eq!(fs.list(&dir).unwrap().len(), 1, "no temporary file left");
         let snap = read_snapshot_file(&fs, &path).unwrap();
         assert_eq!(snap.nodes, sample_nodes());
