@@ -100,11 +100,12 @@ async fn full_disk_refuses_writes_keeps_reads_and_the_log_valid() {
     full_disk_scenario(16).await;
 }
 
-/// The same with a 4 KiB preallocation block. Fails today: the log writer reserves ahead only
-/// when less than half a block is left (2 KiB), but `TxnLogWriter::flush_and_sync` grows the
-/// file whenever the batch ends within 4 KiB of the allocated end (`padded_size`, after
-/// `FilePadding.padFile`), so with a block of 8 KiB or less the flush, not the reservation,
-/// meets the full disk, and the write waits in the retry loop instead of being refused.
+/// The same with a 4 KiB preallocation block. `TxnLogWriter::flush_and_sync` grows the file
+/// whenever the batch ends within 4 KiB of the allocated end (`padded_size`, after
+/// `FilePadding.padFile`), so the log writer reserves the next block once less than half a
+/// block plus 4 KiB is left; with a small block, reserving only below half a block let the
+/// flush, not the reservation, meet the full disk, and the write waited in the retry loop
+/// instead of being refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_disk_with_a_4k_prealloc_block_refuses_instead_of_hanging() {
     full_disk_scenario(4).await;
