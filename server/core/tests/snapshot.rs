@@ -347,9 +347,19 @@ fn add_quota(p: &mut Primary) {
     }
 }
 
+/// How the txns after a fuzzy snapshot reach the state loaded from it.
+#[derive(Clone, Copy, PartialEq)]
+enum CatchUp {
+    /// Recovery: replayed from the log, then `recovery_done`.
+    Replay,
+    /// A learner that installed a leader's snapshot: `recovery_done` first, then each txn
+    /// applied as the leader commits it.
+    Apply,
+}
+
 /// One model run: random writes; a snapshot in random chunks with writes between them; more
-/// writes; then load + replay must equal the primary.
-fn fuzzy_round_trip(seed: u64, seen: &mut Coverage) {
+/// writes; then load + catching up must equal the primary.
+fn fuzzy_round_trip(seed: u64, catch_up: CatchUp, seen: &mut Coverage) {
     let mut rng = Rng(seed);
     let mut a = Primary::new();
     a.open();
@@ -395,8 +405,16 @@ fn fuzzy_round_trip(seed: u64, seen: &mut Coverage) {
         nodes,
     )
     .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+    if catch_up == CatchUp::Apply {
+        b.recovery_done(a.now);
+    }
     for p in a.log.iter().filter(|p| p.hdr.zxid > cursor.zxid()) {
-        b.replay(&p.hdr, &p.txn);
+        match catch_up {
+            CatchUp::Replay => b.replay(&p.hdr, &p.txn),
+            CatchUp::Apply => {
+                let _ = b.apply(committed(p));
+            }
+        }
         seen.replayed += 1;
         match &p.txn {
             Txn::Multi(_) => seen.multis += 1,
@@ -406,7 +424,9 @@ fn fuzzy_round_trip(seed: u64, seen: &mut Coverage) {
             _ => {}
         }
     }
-    b.recovery_done(a.now);
+    if catch_up == CatchUp::Replay {
+        b.recovery_done(a.now);
+    }
     seen.nodes += a.paths().len() as u64;
     seen.ephemerals += a.st.tree().ephemerals_count();
     assert_same(&a.st, &b, seed);
@@ -428,9 +448,84 @@ struct Coverage {
 // restores the exact tree, sessions, indexes, quota stats and digest.
 #[test]
 fn fuzzy_snapshot_plus_replay_equals_primary() {
+    fuzzy_snapshot_catches_up(CatchUp::Replay);
+}
+
+// A learner given a fuzzy snapshot by its leader (ZooKeeper's leader serializes its tree while
+// it changes) loads it, `recovery_done` included, and then applies the txns after its zxid as
+// they commit: changes the walk already caught must come out as on the leader.
+#[test]
+fn fuzzy_snapshot_plus_committed_txns_equals_primary() {
+    fuzzy_snapshot_catches_up(CatchUp::Apply);
+}
+
+// The case DataTree.processTxn repairs for every txn, not only in recovery: the walk has
+// passed /p when /p/e, an ephemeral, goes with its session and another session creates it
+// again. ZooKeeper's walk looks children up by name and catches the new node, so the create
+// later finds it present and must repair /p's cversion and pzxid. This walk follows the
+// children /p had when it was written, so the new node is not in the snapshot and applying
+// the create is all a learner needs.
+#[test]
+fn a_node_made_again_after_the_walk_passed_its_parent_is_left_to_the_txns() {
+    let mut a = Primary::new();
+    a.open();
+    a.open();
+    let create = |path: &str, flags| {
+        Request::Create(CreateRequest {
+            path: path.to_owned(),
+            data: None,
+            acl: Acl::open_unsafe(),
+            flags,
+        })
+    };
+    a.request(1, create("/p", 0));
+    a.request(1, create("/p/e", 1));
+    let mut cursor = a.st.snapshot_begin();
+    let mut nodes = Vec::new();
+    while nodes
+        .last()
+        .is_none_or(|(p, _): &(String, SnapNode)| p != "/p")
+    {
+        nodes.extend(a.st.snapshot_next(&mut cursor, 1));
+    }
+    a.request(1, Request::CloseSession);
+    a.request(2, create("/p/e", 1));
+    while !cursor.is_done() {
+        nodes.extend(a.st.snapshot_next(&mut cursor, 1));
+    }
+    assert!(
+        !nodes.iter().any(|(p, _)| p == "/p/e"),
+        "the walk skips the new /p/e"
+    );
+    let mut b = State::from_snapshot(
+        cfg(),
+        a.now,
+        cursor.zxid(),
+        cursor.sessions(),
+        cursor.acls().to_vec(),
+        nodes,
+    )
+    .unwrap();
+    b.recovery_done(a.now);
+    for p in a.log.iter().filter(|p| p.hdr.zxid > cursor.zxid()) {
+        let _ = b.apply(committed(p));
+    }
+    assert_same(&a.st, &b, 0);
+}
+
+/// `p` as a learner gets it from its leader: no client of its own waits for it.
+fn committed(p: &Proposal) -> Proposal {
+    Proposal {
+        hdr: p.hdr,
+        txn: p.txn.clone(),
+        origin: None,
+    }
+}
+
+fn fuzzy_snapshot_catches_up(catch_up: CatchUp) {
     let mut seen = Coverage::default();
     for seed in 0..300 {
-        fuzzy_round_trip(seed, &mut seen);
+        fuzzy_round_trip(seed, catch_up, &mut seen);
     }
     let c = &seen;
     let all = [
