@@ -1051,13 +1051,15 @@ impl CoreTask {
             }
             let snap = self.snapshot.take().expect("checked above");
             let digest = walked;
+            let zxid = snap.cursor.zxid();
             if let Some(q) = self.quorum.as_mut() {
                 // Keep one snapshot interval of history in memory for DIFF syncs; what is
-                // older is in this snapshot, and a learner that needs it gets SNAP.
-                q.peer.compact(paddock_zab::Zxid(q.compact_floor as u64));
+                // older is in this snapshot, and a learner that needs it gets SNAP. Forgotten
+                // once this file is complete: until then a SNAP sends the previous file and
+                // the entries after it.
+                q.compact_once_written = Some((zxid, q.compact_floor));
                 q.compact_floor = walked.zxid;
             }
-            let zxid = snap.cursor.zxid();
             let nodes = snap.cursor.nodes_emitted();
             let metrics = self.metrics.clone();
             tokio::task::spawn_blocking(move || match snap.job.finish(digest) {

@@ -320,6 +320,38 @@ pub fn snapshot_in_memory(
     )
 }
 
+/// The newest complete snapshot file whose zxid is at least `at_least`, read whole after
+/// the bytes `head` makes of its compression suffix: what a leader sends a learner that needs
+/// SNAP, read on a blocking thread instead of serializing the tree on the core task. The
+/// file is fuzzy (see `State::snapshot_begin`); the learner applies the transactions after
+/// its zxid, which the leader sends behind it, as ZooKeeper's learner does behind the
+/// snapshot its leader serializes while the tree changes. `None`: there is no such file.
+pub fn read_snapshot_for_learner(
+    storage: &Storage,
+    at_least: i64,
+    head: impl Fn(&str) -> Vec<u8>,
+) -> std::io::Result<Option<(i64, Vec<u8>)>> {
+    let fs = &*storage.fs;
+    let files = paddock_storage::snapshot::find_snapshots(fs, &storage.snap_dir)
+        .map_err(std::io::Error::other)?;
+    for (zxid, path) in files.into_iter().take_while(|&(zxid, _)| zxid >= at_least) {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let mut payload = head(Compression::from_file_name(name).extension());
+        let start = payload.len();
+        payload.resize(start + fs.file_len(&path)? as usize, 0);
+        let read = fs.read_at(&path, 0, &mut payload[start..])?;
+        payload.truncate(start + read);
+        if paddock_storage::snapshot::is_sealed_snapshot(name, &payload[start..]) {
+            return Ok(Some((zxid, payload)));
+        }
+        tracing::warn!(
+            "snapshot {} is not complete; not sent to a learner",
+            path.display()
+        );
+    }
+    Ok(None)
+}
+
 /// Every session, ACL and node of `state`, which does not change meanwhile.
 fn write_whole(
     writer: &mut SnapshotWriter,

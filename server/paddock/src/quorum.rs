@@ -231,6 +231,10 @@ const PROPOSALS_TIMED: usize = 65_536;
 /// (then the client tries another member, as it would after ZooKeeper's immediate close).
 pub const PARK_LIMIT: Duration = Duration::from_secs(1);
 
+/// A snapshot file being read for a learner: its zxid and the SNAP payload, if one is recent
+/// enough (`persist::read_snapshot_for_learner`).
+pub type SnapshotRead = tokio::task::JoinHandle<std::io::Result<Option<(i64, Vec<u8>)>>>;
+
 /// The quorum layer of one member.
 pub struct Quorum {
     pub peer: Peer,
@@ -248,6 +252,9 @@ pub struct Quorum {
     pub pending: HashMap<i64, (paddock_core::state::Proposal, tracing::Span)>,
     /// Serving clients (an established leader or an up-to-date learner).
     pub serving: bool,
+    /// Leader: the snapshot file a learner asked for (SNAP), being read on a blocking thread;
+    /// `Ok(None)` when no file is recent enough.
+    pub snapshot_read: Option<SnapshotRead>,
     /// When a learner next relays its clients' session touches to the leader.
     pub next_touch_relay: Instant,
     /// `readonlymode.enabled`.
@@ -275,6 +282,9 @@ pub struct Quorum {
     /// The zxid the previous completed snapshot walk ended at: the in-memory log keeps the
     /// entries after it, so a learner that fell a little behind syncs by DIFF, not SNAP.
     pub compact_floor: i64,
+    /// (file, floor): forget the log up to `floor` once the snapshot of zxid `file` is
+    /// complete on disk (see `CoreTask::snapshot_step`).
+    pub compact_once_written: Option<(i64, i64)>,
 }
 
 impl Quorum {
@@ -311,6 +321,7 @@ impl Quorum {
             unconfirmed: VecDeque::new(),
             pending: HashMap::new(),
             serving: false,
+            snapshot_read: None,
             next_touch_relay: Instant::now(),
             parked: VecDeque::new(),
             read_only_enabled,
@@ -323,6 +334,7 @@ impl Quorum {
             acked_seen: HashMap::new(),
             ack_arrived: HashMap::new(),
             compact_floor: applied_zxid,
+            compact_once_written: None,
         })
     }
 

@@ -8,18 +8,29 @@
 
 mod common;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{config, four_letter_word, http_get, loopback_members, start, Client, Running};
+use common::{
+    config, four_letter_word, http_get, loopback_members, snap_dir, snapshots, start, Client,
+    Running,
+};
 use paddock::config::{FourLetterWhitelist, ServerConfig};
 use paddock::fourlw;
-use paddock_jute::proto::{CreateRequest, PathRequest, Request};
-use paddock_jute::Acl;
-use paddock_storage::{read_log_dir, FaultFs};
+use paddock_jute::proto::{
+    CreateRequest, DeleteRequest, MultiOp, PathRequest, Request, SetDataRequest,
+};
+use paddock_jute::{Acl, OpCode};
+use paddock_storage::names::zxid_from_name;
+use paddock_storage::snapshot::{checked_stream, snapshot_trailer, Compression};
+use paddock_storage::{read_log_dir, FaultFs, Fs};
 
 const MEMBERS: u64 = 3;
+/// Nodes under /d for the SNAP test, in multis of 1,000.
+const BALLAST: usize = 40_000;
 
 fn create(path: &str) -> Request {
     Request::Create(CreateRequest {
@@ -364,4 +375,138 @@ async fn a_leader_with_a_full_disk_still_sends_snap() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_follower_with_a_full_disk_installs_snap_once_space_is_freed() {
     snap_with_a_full_disk(false).await;
+}
+
+// A follower that needs SNAP while writes go on is sent the leader's newest snapshot file,
+// which the leader wrote while its tree changed (a fuzzy snapshot, walked between requests),
+// with the transactions after the file's zxid behind it. It ends with the leader's tree,
+// stat for stat. (The leader reads the file on a blocking thread instead of serializing its
+// tree on the core task.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_synced_from_a_snapshot_file_written_under_writes_has_the_leaders_tree() {
+    let disks: Vec<FaultFs> = (1..=MEMBERS).map(FaultFs::new).collect();
+    let (members, configs) = ensemble_with(&disks, 100).await;
+    let addrs: Vec<SocketAddr> = members.iter().map(|m| m.addr).collect();
+    let lead = leader(&members).await;
+    let mut members: Vec<Option<Running>> = members.into_iter().map(Some).collect();
+    let behind = (0..addrs.len()).find(|&i| i != lead).expect("a follower");
+    members[behind]
+        .take()
+        .expect("runs")
+        .shutdown()
+        .await
+        .expect("the follower stops cleanly");
+    let had: BTreeSet<String> = snapshots(&disks[behind]).into_iter().collect();
+
+    // Ballast, so that each snapshot's walk takes several steps with writes between them.
+    let mut writer = Client::connect(addrs[lead]).await.unwrap();
+    assert_eq!(writer.call(create("/d")).await.unwrap().err, 0);
+    for batch in 0..BALLAST / 1000 {
+        let ops = (0..1000)
+            .map(|i| match create(&format!("/d/b{batch}-{i}")) {
+                Request::Create(req) => MultiOp::Create {
+                    op: OpCode::Create,
+                    req,
+                },
+                _ => unreachable!(),
+            })
+            .collect();
+        assert_eq!(writer.call(Request::Multi(ops)).await.unwrap().err, 0);
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..2)
+        .map(|w| {
+            let (stop, addr) = (stop.clone(), addrs[lead]);
+            tokio::spawn(async move {
+                let mut c = Client::connect(addr).await.unwrap();
+                let mut n = 0u32;
+                while !stop.load(Ordering::Relaxed) {
+                    let path = format!("/d/w{w}-{}", n % 40);
+                    let req = match n % 3 {
+                        0 => create(&path),
+                        1 => Request::SetData(SetDataRequest {
+                            path,
+                            data: Some(n.to_be_bytes().to_vec()),
+                            version: -1,
+                        }),
+                        _ => Request::Delete(DeleteRequest { path, version: -1 }),
+                    };
+                    c.call(req).await.unwrap();
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let restarted = start(&disks[behind], configs[behind].clone())
+        .await
+        .expect("the follower restarts");
+    let addr = restarted.addr;
+    members[behind] = Some(restarted);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while synced_session(addr).await.is_none() {
+        assert!(Instant::now() < deadline, "the follower never served");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    stop.store(true, Ordering::Relaxed);
+    for w in writers {
+        assert!(w.await.unwrap() > 100, "the writers kept writing");
+    }
+
+    // What the writers touched, /d's own stat and its children: the ballast is older than
+    // every snapshot, so nothing else can differ.
+    let mut views = Vec::new();
+    for at in [addrs[lead], addr] {
+        let mut c = synced_session(at).await.unwrap();
+        let mut view = BTreeMap::new();
+        view.insert("/d".to_owned(), c.get_data("/d").await.unwrap());
+        for w in 0..2 {
+            for k in 0..40 {
+                let path = format!("/d/w{w}-{k}");
+                view.insert(path.clone(), c.get_data(&path).await.unwrap());
+            }
+        }
+        let children: BTreeSet<String> = c
+            .children("/d")
+            .await
+            .unwrap()
+            .unwrap()
+            .into_iter()
+            .collect();
+        views.push((view, children));
+    }
+    let (on_leader, on_follower) = (&views[0], &views[1]);
+    assert!(on_leader.1.len() > BALLAST);
+    assert!(on_leader.1 == on_follower.1, "the children of /d differ");
+    for (path, node) in &on_leader.0 {
+        assert_eq!(node, &on_follower.0[path], "{path}");
+    }
+    // The follower installed one of the leader's files (a snapshot built from the state would
+    // be named after the leader's last zxid at that moment, which no file of it has), and the
+    // file is fuzzy: its walk ended at a later zxid than it started at.
+    let leader_files: BTreeSet<String> = snapshots(&disks[lead]).into_iter().collect();
+    let installed: Vec<String> = snapshots(&disks[behind])
+        .into_iter()
+        .filter(|name| !had.contains(name) && leader_files.contains(name))
+        .collect();
+    assert!(
+        !installed.is_empty(),
+        "no snapshot file of the leader's was sent"
+    );
+    let fuzzy = installed.iter().any(|name| {
+        let data = disks[behind].read(&snap_dir().join(name)).unwrap();
+        let stream = checked_stream(&data, Compression::from_magic(&data)).unwrap();
+        let trailer = snapshot_trailer(&stream).unwrap();
+        let started = zxid_from_name(name, "snapshot").unwrap();
+        trailer.digest.is_some_and(|d| d.zxid > started)
+    });
+    assert!(
+        fuzzy,
+        "the file sent was not written under writes: {installed:?}"
+    );
+    for m in members.into_iter().flatten() {
+        m.shutdown().await.expect("clean shutdown");
+    }
 }

@@ -854,7 +854,7 @@ fn is_snapshot_name(name: &str) -> bool {
 }
 
 /// The content half of [`is_valid_snapshot`], for a file already read.
-fn is_sealed_snapshot(name: &str, bytes: &[u8]) -> bool {
+pub fn is_sealed_snapshot(name: &str, bytes: &[u8]) -> bool {
     match Compression::from_file_name(name) {
         Compression::None => bytes.len() >= 10 && bytes[bytes.len() - 5..] == [0, 0, 0, 1, b'/'],
         compressed => Compression::from_magic(bytes) == compressed,

@@ -281,6 +281,12 @@ impl Peer {
         Ok(())
     }
 
+    /// The oldest zxid `snapshot_produced` takes: the in-memory log holds every entry after
+    /// it, which a learner is sent behind the snapshot.
+    pub fn log_base(&self) -> Zxid {
+        self.log.base()
+    }
+
     /// Forgets log entries up to `zxid`, which the host's latest snapshot covers. A learner
     /// that needs them later is synchronised with SNAP.
     pub fn compact(&mut self, zxid: Zxid) {
