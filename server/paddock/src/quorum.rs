@@ -91,6 +91,7 @@ impl QuorumSetup {
             });
         }
         let mut net = NetConfig::new(my_id, listen, peers);
+        net.send_queue_frames = net.send_queue_frames.max(sync_frames(cfg.snap_count));
         if cfg.ssl_quorum {
             net.tls = Some(quorum_tls(&cfg.quorum_tls)?);
             tracing::info!("ensemble links use mutual TLS (sslQuorum)");
@@ -101,6 +102,21 @@ impl QuorumSetup {
             read_only_enabled: cfg.read_only_mode_enabled,
         })
     }
+}
+
+/// Frames the queue to one learner must take at once: a sync sends one frame per entry of
+/// the in-memory log after the learner's zxid (DIFF) or after the snapshot file it is sent
+/// (SNAP), and that log holds up to about two snapshot intervals (it is compacted once a
+/// snapshot file is complete). A frame refused for room resets the link, and the sync
+/// starts over from where the learner got to. Capped, so that an enormous `snapCount` does
+/// not lift the bound for a slow learner in broadcast.
+fn sync_frames(snap_count: u64) -> usize {
+    const MARGIN: u64 = 4096;
+    const MOST: u64 = 1 << 22;
+    snap_count
+        .saturating_mul(2)
+        .saturating_add(MARGIN)
+        .min(MOST) as usize
 }
 
 /// `sslQuorum`'s PEM material from the `ssl.quorum.*` stores, checked as the client port's

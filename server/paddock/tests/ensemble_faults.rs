@@ -62,7 +62,7 @@ async fn ensemble_with(disks: &[FaultFs], snap_count: u64) -> (Vec<Running>, Vec
             c.sync_limit = Some(5);
             c.pre_alloc_size_kb = 16;
             c.snap_count = snap_count;
-            c.four_letter_words = FourLetterWhitelist::parse("ruok, srvr");
+            c.four_letter_words = FourLetterWhitelist::parse("ruok, srvr, mntr");
             c.admin_enable_server = true;
             c.admin_server_address = std::net::Ipv4Addr::LOCALHOST.into();
             c.admin_server_port = 0;
@@ -505,6 +505,61 @@ async fn a_follower_synced_from_a_snapshot_file_written_under_writes_has_the_lea
     assert!(
         fuzzy,
         "the file sent was not written under writes: {installed:?}"
+    );
+    for m in members.into_iter().flatten() {
+        m.shutdown().await.expect("clean shutdown");
+    }
+}
+
+// A follower 6,000 transactions behind, all of them still in the leader's in-memory log, is
+// synced by one DIFF: the sync's 6,000 frames fit the queue to it. With a queue of 4,096
+// frames the rest were refused, the link reset and the sync started over, once per 4,096.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_far_behind_is_synced_by_one_diff() {
+    let disks: Vec<FaultFs> = (1..=MEMBERS).map(FaultFs::new).collect();
+    let (members, configs) = ensemble_with(&disks, 100_000).await;
+    let addrs: Vec<SocketAddr> = members.iter().map(|m| m.addr).collect();
+    let lead = leader(&members).await;
+    let mut members: Vec<Option<Running>> = members.into_iter().map(Some).collect();
+    let behind = (0..addrs.len()).find(|&i| i != lead).expect("a follower");
+    members[behind]
+        .take()
+        .expect("runs")
+        .shutdown()
+        .await
+        .expect("the follower stops cleanly");
+    let mut writer = Client::connect(addrs[lead]).await.unwrap();
+    assert_eq!(writer.call(create("/d")).await.unwrap().err, 0);
+    let mut acked = BTreeSet::new();
+    for window in 0..12 {
+        let names: Vec<String> = (0..500).map(|i| format!("n{window}-{i}")).collect();
+        let mut xids = Vec::new();
+        for name in &names {
+            xids.push(writer.send(&create(&format!("/d/{name}"))).await.unwrap());
+        }
+        for (xid, name) in xids.into_iter().zip(names) {
+            assert_eq!(writer.reply(xid, OpCode::Create).await.unwrap().err, 0);
+            acked.insert(name);
+        }
+    }
+    let diffs = |addr| async move {
+        let mntr = four_letter_word(addr, "mntr").await;
+        mntr.lines()
+            .find_map(|l| l.strip_prefix("zk_diff_count\t"))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("no zk_diff_count in {mntr}"))
+    };
+    let before = diffs(addrs[lead]).await;
+    let restarted = start(&disks[behind], configs[behind].clone())
+        .await
+        .expect("the follower restarts");
+    let addr = restarted.addr;
+    members[behind] = Some(restarted);
+    wait_for_state(addr, &acked).await;
+    assert_eq!(
+        diffs(addrs[lead]).await - before,
+        1,
+        "syncs of the follower"
     );
     for m in members.into_iter().flatten() {
         m.shutdown().await.expect("clean shutdown");
