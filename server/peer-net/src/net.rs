@@ -197,8 +197,37 @@ pub struct LinkStats {
     pub connects: AtomicU64,
 }
 
+/// A frame as it waits in a link's queue: most are one buffer; a frame sent as a header and a
+/// body (`Net::send_split`, a SNAP and its snapshot) keeps the body where it is.
+enum Frame {
+    One(Bytes),
+    Split(Bytes, Bytes),
+}
+
+impl Frame {
+    fn len(&self) -> usize {
+        match self {
+            Frame::One(b) => b.len(),
+            Frame::Split(head, body) => head.len() + body.len(),
+        }
+    }
+
+    /// The pieces of the frame, at most `max_bytes` each: the receiver puts them together,
+    /// so where a piece ends does not matter.
+    fn pieces(self, max_bytes: usize) -> impl Iterator<Item = Piece> {
+        let (head, body) = match self {
+            Frame::One(b) => (None, b),
+            Frame::Split(head, body) => (Some(head), body),
+        };
+        let head = head
+            .into_iter()
+            .flat_map(move |h| Piece::split(h, max_bytes).map(|p| Piece { more: true, ..p }));
+        head.chain(Piece::split(body, max_bytes))
+    }
+}
+
 struct Outbound {
-    queue: mpsc::Sender<Bytes>,
+    queue: mpsc::Sender<Frame>,
     stats: Arc<LinkStats>,
 }
 
@@ -268,6 +297,16 @@ impl Net {
 
     /// Queues a frame for `to` without waiting. A full queue drops the frame.
     pub fn send(&self, to: u64, frame: Bytes) -> Result<(), SendError> {
+        self.enqueue(to, Frame::One(frame))
+    }
+
+    /// `send` of the frame `head` followed by `body`, without copying them into one buffer
+    /// (a snapshot of hundreds of megabytes behind its few bytes of header).
+    pub fn send_split(&self, to: u64, head: Bytes, body: Bytes) -> Result<(), SendError> {
+        self.enqueue(to, Frame::Split(head, body))
+    }
+
+    fn enqueue(&self, to: u64, frame: Frame) -> Result<(), SendError> {
         let link = self.outbound.get(&to).ok_or(SendError::UnknownPeer(to))?;
         let bytes = frame.len() as u64;
         if bytes > self.max_frame_bytes {
@@ -511,7 +550,7 @@ struct OutboundLink {
 }
 
 impl OutboundLink {
-    async fn run(self, mut queue: mpsc::Receiver<Bytes>) {
+    async fn run(self, mut queue: mpsc::Receiver<Frame>) {
         let mut backoff_ms = self.cfg.retry_min_ms;
         loop {
             match self.connect().await {
@@ -555,8 +594,8 @@ impl OutboundLink {
     }
 
     /// Hands `frame` to the stream, in pieces if it is long; false if the stream is gone.
-    async fn send_pieces(&self, tx: &mpsc::Sender<Piece>, frame: Bytes) -> bool {
-        for piece in Piece::split(frame, self.cfg.max_piece_bytes) {
+    async fn send_pieces(&self, tx: &mpsc::Sender<Piece>, frame: Frame) -> bool {
+        for piece in frame.pieces(self.cfg.max_piece_bytes) {
             if tx.send(piece).await.is_err() {
                 return false;
             }
@@ -569,7 +608,7 @@ impl OutboundLink {
     async fn stream(
         &self,
         mut client: LinkClient<Channel>,
-        queue: &mut mpsc::Receiver<Bytes>,
+        queue: &mut mpsc::Receiver<Frame>,
     ) -> bool {
         // A small hand-off channel: the frames in flight on this stream are the ones lost if
         // it breaks; the rest wait in `queue` for the next stream.

@@ -233,12 +233,25 @@ async fn a_frame_longer_than_a_message_arrives_whole_and_in_order() {
     let (one, _one_events) = Net::start(cfg_one).await.expect("start");
     let (_two, mut two_events) = Net::start(cfg_two).await.expect("start");
     let big = Bytes::from((0..=255u8).cycle().take(10_500).collect::<Vec<u8>>());
+    let head = big.slice(..1_500);
     one.send(2, Bytes::from_static(b"before")).expect("queued");
     one.send(2, big.clone()).expect("queued");
+    // A frame sent in two parts (a SNAP behind its header), each longer than a piece, and
+    // one whose second part is empty: each arrives as one frame.
+    one.send_split(2, head.clone(), big.clone())
+        .expect("queued");
+    one.send_split(2, Bytes::from_static(b"head"), Bytes::new())
+        .expect("queued");
     one.send(2, Bytes::from_static(b"after")).expect("queued");
     let first = next_frame(&mut two_events).await;
     assert_eq!(first, (1, Bytes::from_static(b"before")));
-    assert_eq!(next_frame(&mut two_events).await, (1, big));
+    assert_eq!(next_frame(&mut two_events).await, (1, big.clone()));
+    let joined = Bytes::from([head, big].concat());
+    assert_eq!(next_frame(&mut two_events).await, (1, joined));
+    assert_eq!(
+        next_frame(&mut two_events).await,
+        (1, Bytes::from_static(b"head"))
+    );
     let last = next_frame(&mut two_events).await;
     assert_eq!(last, (1, Bytes::from_static(b"after")));
 }
@@ -262,6 +275,19 @@ async fn a_frame_over_the_frame_bound_is_refused() {
             bytes: 10_001,
             max_bytes: 10_000
         })
+    );
+    let refused = one.send_split(
+        2,
+        Bytes::from(vec![1u8; 5_001]),
+        Bytes::from(vec![1u8; 5_000]),
+    );
+    assert_eq!(
+        refused,
+        Err(SendError::TooLarge {
+            bytes: 10_001,
+            max_bytes: 10_000
+        }),
+        "the bound is on both parts together"
     );
     deliver(&one, 1, 2, &mut two_events, b"fits").await;
     one.send(2, Bytes::from(vec![2u8; 5_000])).expect("queued");
