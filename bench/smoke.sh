@@ -4,8 +4,9 @@
 #  - bench/storage.py: 2,000 znodes, 2-second runs, one restart (build, start, load,
 #    populate, SIGTERM, restart, recovery read, memory).
 #  - bench/compare --quick: every workload cell, the sessions sweep (1 and 10), the watch
-#    fan-out (100 sessions x 20 znodes), the recovery phase in 1-second cells, and one
-#    leader-failover trial; and once more for one cell with --repeat 2.
+#    fan-out (100 sessions x 20 znodes), the recovery phase in 1-second cells, one
+#    leader-failover trial and a follower joining by SNAP; and once more for one cell with
+#    --repeat 2.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 workdir="${BENCH_SMOKE_WORKDIR:-$here/../target/bench-smoke}"
@@ -21,7 +22,8 @@ compare_dir="$workdir-compare"
   --no-build --workdir "$compare_dir"
 for row in 'get ops/s' 'create-delete ops/s' 'multi ops/s' 'churn sessions/s' \
   'sweep set 10x1 ops/s' 'watch: burst notifications/s' 'memory per znode (bytes)' \
-  'leader failover, kill to first write (s, median of 1)'; do
+  'leader failover, kill to first write (s, median of 1)' \
+  "the leader's getData worst latency during the join (ms)"; do
   grep -q "^| $row | [0-9]" "$compare_dir/results.md" || { echo "missing: $row" >&2; exit 1; }
 done
 test -s "$compare_dir/throughput-vs-sessions.svg"
