@@ -428,7 +428,7 @@ pub fn restore_snapshot(
     now_ms: i64,
     data: &[u8],
 ) -> Result<(State, i64), RestoreError> {
-    let (state, zxid, compression) = load_upload(cfg, now_ms, data)?;
+    let (state, zxid, compression) = load_bytes(cfg, now_ms, data, None)?;
     let name = paddock_storage::names::snapshot_name(zxid, compression.extension());
     let data_dir = storage
         .snap_dir
@@ -444,20 +444,38 @@ pub fn restore_snapshot(
     Ok((state, zxid))
 }
 
-/// The snapshot is parsed from memory: first for its zxid (in its trailer), which the tree's
-/// loader needs before the first node, then into the tree.
-fn load_upload(
+/// The snapshot a leader sent (SNAP) as `recover_member` loads it once installed, with no
+/// log after it: parsed from the bytes received, while the file is written.
+pub fn load_received_snapshot(
+    cfg: CoreConfig,
+    now_ms: i64,
+    zxid: i64,
+    data: &[u8],
+) -> Result<State, RestoreError> {
+    load_bytes(cfg, now_ms, data, Some(zxid)).map(|(state, _, _)| state)
+}
+
+/// A snapshot parsed from memory into a state. Its zxid is `zxid` (a SNAP's, the name of the
+/// leader's file) or else read from its trailer (an upload to `restore`), which the tree's
+/// loader needs before the first node.
+fn load_bytes(
     cfg: CoreConfig,
     now_ms: i64,
     data: &[u8],
+    zxid: Option<i64>,
 ) -> Result<(State, i64, Compression), RestoreError> {
     let unreadable = |e: SnapshotError| RestoreError::Unreadable(e.to_string());
     let compression = Compression::from_magic(data);
     let stream = checked_stream(data, compression).map_err(unreadable)?;
-    let trailer = snapshot_trailer(&stream).map_err(unreadable)?;
-    let zxid = (trailer.last_processed_zxid)
-        .or(trailer.digest.map(|d| d.zxid))
-        .ok_or(RestoreError::NoZxid)?;
+    let zxid = match zxid {
+        Some(zxid) => zxid,
+        None => {
+            let trailer = snapshot_trailer(&stream).map_err(unreadable)?;
+            (trailer.last_processed_zxid)
+                .or(trailer.digest.map(|d| d.zxid))
+                .ok_or(RestoreError::NoZxid)?
+        }
+    };
     let mut loading = Loading::new(cfg, now_ms, zxid, 0);
     visit_snapshot(&stream, &mut loading).map_err(unreadable)?;
     drop(stream);

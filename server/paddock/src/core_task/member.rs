@@ -26,7 +26,7 @@ use tokio::sync::mpsc;
 
 use super::{CoreError, CoreTask};
 use crate::persist::{
-    install_snapshot_file, log_entry, read_snapshot_for_learner, recover_member,
+    install_snapshot_file, load_received_snapshot, log_entry, read_snapshot_for_learner,
     snapshot_in_memory, LogHandle, LogMsg,
 };
 use crate::quorum::{write_epoch_file, Parked, Quorum, PARK_LIMIT};
@@ -433,9 +433,19 @@ impl CoreTask {
             .ok_or_else(|| quorum_err("malformed SNAP payload"))?;
         let file = snapshot.data.slice_ref(file);
         let suffix = suffix.to_owned();
+        // The state is parsed from the bytes received while the file is written, both off
+        // the core task.
+        let parsed = {
+            let (cfg, now, file) = (
+                self.state.config().clone(),
+                self.clock.now_ms(),
+                file.clone(),
+            );
+            tokio::task::spawn_blocking(move || load_received_snapshot(cfg, now, zxid, &file))
+        };
         // A full disk is waited out, as for the epoch files (`record_epoch`).
         let storage = &self.storage;
-        wait_for_space("install the leader's snapshot", is_no_space, || {
+        let installed = wait_for_space("install the leader's snapshot", is_no_space, || {
             let (storage, suffix, file) = (storage.clone(), suffix.clone(), file.clone());
             async move {
                 tokio::task::spawn_blocking(move || {
@@ -447,17 +457,18 @@ impl CoreTask {
         })
         .await
         .map_err(quorum_err)?;
-        let now = self.clock.now_ms();
-        let cfg = self.state.config().clone();
-        let recovered = recover_member(&self.storage, cfg, now).map_err(quorum_err)?;
-        if recovered.state.last_zxid() != zxid || !recovered.log_tail.is_empty() {
-            return Err(quorum_err(format!(
-                "the installed snapshot of zxid {zxid:#x} reads back as zxid {:#x}",
-                recovered.state.last_zxid()
-            )));
-        }
+        let state = match parsed.await.map_err(quorum_err)? {
+            Ok(state) => state,
+            Err(e) => {
+                // Not left for a restart to find as the newest snapshot.
+                let _ = self.storage.fs.remove_file(&installed);
+                return Err(quorum_err(format!(
+                    "the leader's snapshot of zxid {zxid:#x}: {e}"
+                )));
+            }
+        };
         let role = self.state.role();
-        self.state = recovered.state;
+        self.state = state;
         if role == Role::Learner {
             self.state.become_learner();
         }
