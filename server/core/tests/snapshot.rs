@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
 
 use paddock_core::digest::node_digest;
-use paddock_core::snapshot::{SnapNode, SnapshotLoader};
+use paddock_core::snapshot::{LoadError, SnapNode, SnapshotCursor, SnapshotLoader};
 use paddock_core::state::{Action, Proposal, State, Step};
 use paddock_core::tree::DataTree;
 use paddock_core::CoreConfig;
@@ -327,6 +327,22 @@ fn assert_same(a: &State, b: &State, seed: u64) {
     assert_eq!(a.tree_digest(), b.tree_digest(), "seed {seed}: digest");
 }
 
+/// The state the snapshot `cursor` walked over `a` loads into.
+fn load(
+    a: &Primary,
+    cursor: &SnapshotCursor,
+    nodes: Vec<(String, SnapNode)>,
+) -> Result<State, LoadError> {
+    State::from_snapshot(
+        cfg(),
+        a.now,
+        cursor.zxid(),
+        cursor.sessions(),
+        cursor.acls().to_vec(),
+        nodes,
+    )
+}
+
 /// Puts a quota on /a, as `setquota -n 100 /a` does.
 fn add_quota(p: &mut Primary) {
     let conn = *p.conns.keys().next().unwrap();
@@ -396,15 +412,7 @@ fn fuzzy_round_trip(seed: u64, catch_up: CatchUp, seen: &mut Coverage) {
             node.acl
         );
     }
-    let mut b = State::from_snapshot(
-        cfg(),
-        a.now,
-        cursor.zxid(),
-        cursor.sessions(),
-        cursor.acls().to_vec(),
-        nodes,
-    )
-    .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+    let mut b = load(&a, &cursor, nodes).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
     if catch_up == CatchUp::Apply {
         b.recovery_done(a.now);
     }
@@ -497,15 +505,7 @@ fn a_node_made_again_after_the_walk_passed_its_parent_is_left_to_the_txns() {
         !nodes.iter().any(|(p, _)| p == "/p/e"),
         "the walk skips the new /p/e"
     );
-    let mut b = State::from_snapshot(
-        cfg(),
-        a.now,
-        cursor.zxid(),
-        cursor.sessions(),
-        cursor.acls().to_vec(),
-        nodes,
-    )
-    .unwrap();
+    let mut b = load(&a, &cursor, nodes).unwrap();
     b.recovery_done(a.now);
     for p in a.log.iter().filter(|p| p.hdr.zxid > cursor.zxid()) {
         let _ = b.apply(committed(p));
@@ -567,15 +567,7 @@ fn quiet_snapshot_is_exact_and_in_pre_order() {
         );
         seen.insert(*p);
     }
-    let b = State::from_snapshot(
-        cfg(),
-        a.now,
-        cursor.zxid(),
-        cursor.sessions(),
-        cursor.acls().to_vec(),
-        nodes,
-    )
-    .unwrap();
+    let b = load(&a, &cursor, nodes).unwrap();
     assert_same(&a.st, &b, 7);
 }
 

@@ -306,19 +306,8 @@ async fn a_new_epoch_waits_for_a_full_member_then_goes_on() {
 /// is freed.
 async fn snap_with_a_full_disk(leader_full: bool) {
     let disks: Vec<FaultFs> = (1..=MEMBERS).map(FaultFs::new).collect();
-    let (members, configs) = ensemble_with(&disks, 40).await;
-    let addrs: Vec<SocketAddr> = members.iter().map(|m| m.addr).collect();
-    let lead = leader(&members).await;
-    let mut members: Vec<Option<Running>> = members.into_iter().map(Some).collect();
-    let behind = (0..addrs.len()).find(|&i| i != lead).expect("a follower");
-    members[behind]
-        .take()
-        .expect("runs")
-        .shutdown()
-        .await
-        .expect("the follower stops cleanly");
-    let mut writer = Client::connect(addrs[lead]).await.unwrap();
-    assert_eq!(writer.call(create("/d")).await.unwrap().err, 0);
+    let (mut ens, mut writer) = OneDown::start(&disks, 40).await;
+    let (lead, behind) = (ens.lead, ens.behind);
     let mut acked = BTreeSet::new();
     for i in 0..300 {
         let name = format!("n{i:04}");
@@ -330,24 +319,71 @@ async fn snap_with_a_full_disk(leader_full: bool) {
 
     let full = if leader_full { lead } else { behind };
     disks[full].disk_full_after(0);
-    let restarted = start(&disks[behind], configs[behind].clone())
-        .await
-        .expect("the follower restarts");
-    let addr = restarted.addr;
-    members[behind] = Some(restarted);
+    let addr = ens.restart(&disks).await;
     if leader_full {
         wait_for_state(addr, &acked).await;
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert!(
-        !members[full].as_ref().expect("runs").task.is_finished(),
+        !ens.members[full].as_ref().expect("runs").task.is_finished(),
         "member {} stopped on a SNAP it could not write",
         full + 1
     );
     disks[full].set_capacity(u64::MAX);
     wait_for_state(addr, &acked).await;
-    for m in members.into_iter().flatten() {
-        m.shutdown().await.expect("clean shutdown");
+    ens.shut_down().await;
+}
+
+/// An ensemble of three members on `disks` (snapshots every ~`snap_count` txns) with one
+/// follower stopped.
+struct OneDown {
+    members: Vec<Option<Running>>,
+    configs: Vec<ServerConfig>,
+    addrs: Vec<SocketAddr>,
+    lead: usize,
+    behind: usize,
+}
+
+impl OneDown {
+    /// The ensemble, and a session on the leader that has created `/d`.
+    async fn start(disks: &[FaultFs], snap_count: u64) -> (OneDown, Client) {
+        let (members, configs) = ensemble_with(disks, snap_count).await;
+        let addrs: Vec<SocketAddr> = members.iter().map(|m| m.addr).collect();
+        let lead = leader(&members).await;
+        let mut members: Vec<Option<Running>> = members.into_iter().map(Some).collect();
+        let behind = (0..addrs.len()).find(|&i| i != lead).expect("a follower");
+        members[behind]
+            .take()
+            .expect("runs")
+            .shutdown()
+            .await
+            .expect("the follower stops cleanly");
+        let mut writer = Client::connect(addrs[lead]).await.unwrap();
+        assert_eq!(writer.call(create("/d")).await.unwrap().err, 0);
+        let down = OneDown {
+            members,
+            configs,
+            addrs,
+            lead,
+            behind,
+        };
+        (down, writer)
+    }
+
+    /// Starts the stopped follower again; returns its client address.
+    async fn restart(&mut self, disks: &[FaultFs]) -> SocketAddr {
+        let restarted = start(&disks[self.behind], self.configs[self.behind].clone())
+            .await
+            .expect("the follower restarts");
+        let addr = restarted.addr;
+        self.members[self.behind] = Some(restarted);
+        addr
+    }
+
+    async fn shut_down(self) {
+        for m in self.members.into_iter().flatten() {
+            m.shutdown().await.expect("clean shutdown");
+        }
     }
 }
 
@@ -385,22 +421,11 @@ async fn a_follower_with_a_full_disk_installs_snap_once_space_is_freed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_follower_synced_from_a_snapshot_file_written_under_writes_has_the_leaders_tree() {
     let disks: Vec<FaultFs> = (1..=MEMBERS).map(FaultFs::new).collect();
-    let (members, configs) = ensemble_with(&disks, 100).await;
-    let addrs: Vec<SocketAddr> = members.iter().map(|m| m.addr).collect();
-    let lead = leader(&members).await;
-    let mut members: Vec<Option<Running>> = members.into_iter().map(Some).collect();
-    let behind = (0..addrs.len()).find(|&i| i != lead).expect("a follower");
-    members[behind]
-        .take()
-        .expect("runs")
-        .shutdown()
-        .await
-        .expect("the follower stops cleanly");
+    let (mut ens, mut writer) = OneDown::start(&disks, 100).await;
+    let (lead, behind, addrs) = (ens.lead, ens.behind, ens.addrs.clone());
     let had: BTreeSet<String> = snapshots(&disks[behind]).into_iter().collect();
 
     // Ballast, so that each snapshot's walk takes several steps with writes between them.
-    let mut writer = Client::connect(addrs[lead]).await.unwrap();
-    assert_eq!(writer.call(create("/d")).await.unwrap().err, 0);
     for batch in 0..BALLAST / 1000 {
         let ops = (0..1000)
             .map(|i| match create(&format!("/d/b{batch}-{i}")) {
@@ -439,11 +464,7 @@ async fn a_follower_synced_from_a_snapshot_file_written_under_writes_has_the_lea
         })
         .collect();
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let restarted = start(&disks[behind], configs[behind].clone())
-        .await
-        .expect("the follower restarts");
-    let addr = restarted.addr;
-    members[behind] = Some(restarted);
+    let addr = ens.restart(&disks).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     while synced_session(addr).await.is_none() {
         assert!(Instant::now() < deadline, "the follower never served");
@@ -506,9 +527,7 @@ async fn a_follower_synced_from_a_snapshot_file_written_under_writes_has_the_lea
         fuzzy,
         "the file sent was not written under writes: {installed:?}"
     );
-    for m in members.into_iter().flatten() {
-        m.shutdown().await.expect("clean shutdown");
-    }
+    ens.shut_down().await;
 }
 
 // A follower 6,000 transactions behind, all of them still in the leader's in-memory log, is
@@ -517,19 +536,9 @@ async fn a_follower_synced_from_a_snapshot_file_written_under_writes_has_the_lea
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_follower_far_behind_is_synced_by_one_diff() {
     let disks: Vec<FaultFs> = (1..=MEMBERS).map(FaultFs::new).collect();
-    let (members, configs) = ensemble_with(&disks, 100_000).await;
-    let addrs: Vec<SocketAddr> = members.iter().map(|m| m.addr).collect();
-    let lead = leader(&members).await;
-    let mut members: Vec<Option<Running>> = members.into_iter().map(Some).collect();
-    let behind = (0..addrs.len()).find(|&i| i != lead).expect("a follower");
-    members[behind]
-        .take()
-        .expect("runs")
-        .shutdown()
-        .await
-        .expect("the follower stops cleanly");
-    let mut writer = Client::connect(addrs[lead]).await.unwrap();
-    assert_eq!(writer.call(create("/d")).await.unwrap().err, 0);
+    let (mut ens, mut writer) = OneDown::start(&disks, 100_000).await;
+    let lead = ens.lead;
+    let addrs = ens.addrs.clone();
     let mut acked = BTreeSet::new();
     for window in 0..12 {
         let names: Vec<String> = (0..500).map(|i| format!("n{window}-{i}")).collect();
@@ -550,18 +559,12 @@ async fn a_follower_far_behind_is_synced_by_one_diff() {
             .unwrap_or_else(|| panic!("no zk_diff_count in {mntr}"))
     };
     let before = diffs(addrs[lead]).await;
-    let restarted = start(&disks[behind], configs[behind].clone())
-        .await
-        .expect("the follower restarts");
-    let addr = restarted.addr;
-    members[behind] = Some(restarted);
+    let addr = ens.restart(&disks).await;
     wait_for_state(addr, &acked).await;
     assert_eq!(
         diffs(addrs[lead]).await - before,
         1,
         "syncs of the follower"
     );
-    for m in members.into_iter().flatten() {
-        m.shutdown().await.expect("clean shutdown");
-    }
+    ens.shut_down().await;
 }

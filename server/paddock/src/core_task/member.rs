@@ -560,34 +560,18 @@ impl CoreTask {
             return Ok(());
         }
         let read = q.snapshot_read.take().expect("checked above");
-        let read = read.await;
+        let read = read.await.unwrap_or_else(|e| Err(std::io::Error::other(e)));
         if self.state.role() != Role::Leader {
             return Ok(());
         }
         match read {
-            Ok(Ok(Some((zxid, data)))) => {
-                tracing::info!(
-                    "snapshot file of zxid {zxid:#x} for a learner: {} bytes",
-                    data.len()
-                );
-                let snapshot = Snapshot {
-                    zxid: Zxid(zxid as u64),
-                    data: Bytes::from(data),
-                };
-                // The log's base moved past the file while it was read (a newer snapshot
-                // finished): the ZAB core asks again and the newer file is read.
-                if let Err(e) = self.member().peer.snapshot_produced(snapshot) {
-                    tracing::info!("the ZAB core refused the snapshot file: {e}");
-                }
+            Ok(Some((zxid, data))) => {
+                self.offer_snapshot("snapshot file", zxid, data);
                 Ok(())
             }
-            Ok(Ok(None)) => self.snapshot_from_state(),
-            Ok(Err(e)) => {
-                tracing::warn!("cannot read a snapshot file for a learner: {e}");
-                self.snapshot_from_state()
-            }
+            Ok(None) => self.snapshot_from_state(),
             Err(e) => {
-                tracing::warn!("the snapshot read for a learner failed: {e}");
+                tracing::warn!("cannot read a snapshot file for a learner: {e}");
                 self.snapshot_from_state()
             }
         }
@@ -600,8 +584,16 @@ impl CoreTask {
         let zxid = self.state.last_zxid();
         let head = snap_payload_head(self.storage.compression.extension());
         let data = snapshot_in_memory(&self.storage, &self.state, head).map_err(quorum_err)?;
+        self.offer_snapshot("snapshot", zxid, data);
+        Ok(())
+    }
+
+    /// Hands the ZAB core a SNAP payload for its learners. A file can be refused when the
+    /// log's base moved past it while it was read (a newer snapshot finished); the core then
+    /// asks again, and the newer file is read.
+    fn offer_snapshot(&mut self, what: &str, zxid: i64, data: Vec<u8>) {
         tracing::info!(
-            "snapshot of zxid {zxid:#x} for a learner: {} bytes",
+            "{what} of zxid {zxid:#x} for a learner: {} bytes",
             data.len()
         );
         let snapshot = Snapshot {
@@ -609,9 +601,8 @@ impl CoreTask {
             data: Bytes::from(data),
         };
         if let Err(e) = self.member().peer.snapshot_produced(snapshot) {
-            tracing::warn!("the ZAB core refused the snapshot: {e}");
+            tracing::info!("the ZAB core refused the {what}: {e}");
         }
-        Ok(())
     }
 
     fn role_event(&mut self, event: RoleEvent) {
