@@ -371,6 +371,10 @@ enum CatchUp {
     /// A learner that installed a leader's snapshot: `recovery_done` first, then each txn
     /// applied as the leader commits it.
     Apply,
+    /// A learner that stopped while catching up: on restart it replays the txns it had
+    /// logged (a random number of them), `recovery_done`, then applies the rest as the
+    /// leader commits them.
+    Interrupted,
 }
 
 /// One model run: random writes; a snapshot in random chunks with writes between them; more
@@ -413,15 +417,26 @@ fn fuzzy_round_trip(seed: u64, catch_up: CatchUp, seen: &mut Coverage) {
         );
     }
     let mut b = load(&a, &cursor, nodes).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
-    if catch_up == CatchUp::Apply {
-        b.recovery_done(a.now);
-    }
-    for p in a.log.iter().filter(|p| p.hdr.zxid > cursor.zxid()) {
-        match catch_up {
-            CatchUp::Replay => b.replay(&p.hdr, &p.txn),
-            CatchUp::Apply => {
-                let _ = b.apply(committed(p));
-            }
+    let after: Vec<&Proposal> = a
+        .log
+        .iter()
+        .filter(|p| p.hdr.zxid > cursor.zxid())
+        .collect();
+    // How many of them are replayed before `recovery_done`; the rest are applied.
+    let total = after.len();
+    let replayed = match catch_up {
+        CatchUp::Replay => total,
+        CatchUp::Apply => 0,
+        CatchUp::Interrupted => rng.below(total + 1),
+    };
+    for (i, p) in after.into_iter().enumerate() {
+        if i == replayed {
+            b.recovery_done(a.now);
+        }
+        if i < replayed {
+            b.replay(&p.hdr, &p.txn);
+        } else {
+            let _ = b.apply(committed(p));
         }
         seen.replayed += 1;
         match &p.txn {
@@ -432,7 +447,7 @@ fn fuzzy_round_trip(seed: u64, catch_up: CatchUp, seen: &mut Coverage) {
             _ => {}
         }
     }
-    if catch_up == CatchUp::Replay {
+    if replayed == total {
         b.recovery_done(a.now);
     }
     seen.nodes += a.paths().len() as u64;
@@ -465,6 +480,13 @@ fn fuzzy_snapshot_plus_replay_equals_primary() {
 #[test]
 fn fuzzy_snapshot_plus_committed_txns_equals_primary() {
     fuzzy_snapshot_catches_up(CatchUp::Apply);
+}
+
+// The same learner stopped halfway: its restart replays the part of those txns it had logged
+// over the installed snapshot, and the leader sends the rest.
+#[test]
+fn fuzzy_snapshot_plus_a_partial_log_plus_committed_txns_equals_primary() {
+    fuzzy_snapshot_catches_up(CatchUp::Interrupted);
 }
 
 // The case DataTree.processTxn repairs for every txn, not only in recovery: the walk has
