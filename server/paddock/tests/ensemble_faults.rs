@@ -302,20 +302,13 @@ async fn a_new_epoch_waits_for_a_full_member_then_goes_on() {
 /// SNAP with a full disk: a follower is stopped while 300 writes (and snapshots every ~40)
 /// compact the leader's history, so on restart it needs the whole state. The disk of the
 /// leader (`leader_full`) or of that follower is full meanwhile: the member stays up. A full
-/// leader sends the state anyway (it is built in memory); a full follower gets it once space
-/// is freed.
+/// leader sends it anyway (it reads its newest snapshot file, or builds one in memory: neither
+/// needs space); a full follower gets it once space is freed.
 async fn snap_with_a_full_disk(leader_full: bool) {
     let disks: Vec<FaultFs> = (1..=MEMBERS).map(FaultFs::new).collect();
-    let (mut ens, mut writer) = OneDown::start(&disks, 40).await;
+    let (mut ens, writer) = OneDown::start(&disks, 40).await;
     let (lead, behind) = (ens.lead, ens.behind);
-    let mut acked = BTreeSet::new();
-    for i in 0..300 {
-        let name = format!("n{i:04}");
-        let reply = writer.call(create(&format!("/d/{name}"))).await.unwrap();
-        assert_eq!(reply.err, 0, "{name}");
-        acked.insert(name);
-    }
-    drop(writer);
+    let acked = create_children(writer, 300).await;
 
     let full = if leader_full { lead } else { behind };
     disks[full].disk_full_after(0);
@@ -399,8 +392,8 @@ async fn wait_for_state(addr: SocketAddr, acked: &BTreeSet<String>) {
     }
 }
 
-// The leader's disk is full: it still sends the snapshot, built in memory (it once stopped,
-// then sent nothing until space was freed).
+// The leader's disk is full: it still sends the snapshot (it once stopped, then sent nothing
+// until space was freed).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leader_with_a_full_disk_still_sends_snap() {
     snap_with_a_full_disk(true).await;
@@ -411,6 +404,35 @@ async fn a_leader_with_a_full_disk_still_sends_snap() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_follower_with_a_full_disk_installs_snap_once_space_is_freed() {
     snap_with_a_full_disk(false).await;
+}
+
+// A leader that cannot read its snapshot files (or has none recent enough) builds the SNAP
+// from its state instead: the follower still gets the whole state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_that_cannot_read_its_snapshot_files_sends_its_state() {
+    let disks: Vec<FaultFs> = (1..=MEMBERS).map(FaultFs::new).collect();
+    let (mut ens, writer) = OneDown::start(&disks, 40).await;
+    let acked = create_children(writer, 300).await;
+    let files = snapshots(&disks[ens.lead]);
+    assert!(files.len() > 1, "the writes took snapshots: {files:?}");
+    for name in files {
+        disks[ens.lead].fail_reads(&snap_dir().join(name), true);
+    }
+    let addr = ens.restart(&disks).await;
+    wait_for_state(addr, &acked).await;
+    ens.shut_down().await;
+}
+
+/// Creates `/d/n0000` ... one at a time through `writer`, each acknowledged; their names.
+async fn create_children(mut writer: Client, n: usize) -> BTreeSet<String> {
+    let mut acked = BTreeSet::new();
+    for i in 0..n {
+        let name = format!("n{i:04}");
+        let reply = writer.call(create(&format!("/d/{name}"))).await.unwrap();
+        assert_eq!(reply.err, 0, "{name}");
+        acked.insert(name);
+    }
+    acked
 }
 
 // A follower that needs SNAP while writes go on is sent the leader's newest snapshot file,

@@ -523,12 +523,12 @@ impl CoreTask {
     /// `snapshot_read_done`), so the core goes on serving. Otherwise, or if no file can be
     /// read, the state as it stands is serialized here (`snapshot_from_state`).
     fn produce_snapshot(&mut self) -> Result<(), CoreError> {
-        let storage = self.storage.clone();
-        let q = self.member();
-        if q.snapshot_read.is_some() {
+        if self.member().snapshot_read.is_some() {
             // The file under way answers every learner waiting for a snapshot.
             return Ok(());
         }
+        let storage = self.storage.clone();
+        let q = self.member();
         let at_least = q.peer.log_base().0 as i64;
         q.snapshot_read = Some(tokio::task::spawn_blocking(move || {
             read_snapshot_for_learner(&storage, at_least, snap_payload_head)
@@ -538,17 +538,18 @@ impl CoreTask {
 
     /// Forgets the log entries the newest snapshot file covers, once that file is complete.
     fn compact_written(&mut self) {
+        let Some((file, floor)) = self.member().compact_once_written else {
+            return;
+        };
         let written = *self
             .metrics
             .last_snapshot
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        let q = self.member();
-        if let Some((file, floor)) = q.compact_once_written {
-            if written.is_some_and(|(zxid, _)| zxid >= file) {
-                q.peer.compact(Zxid(floor as u64));
-                q.compact_once_written = None;
-            }
+        if written.is_some_and(|(zxid, _)| zxid >= file) {
+            let q = self.member();
+            q.peer.compact(Zxid(floor as u64));
+            q.compact_once_written = None;
         }
     }
 
