@@ -104,4 +104,25 @@ mod tests {
         assert_eq!(xids, vec![1, 2, 3]);
         assert!(replies.iter().all(|r| r.err == 0));
     }
+
+    /// More replies than one read takes (5,000 x 20 bytes against 64 KiB per read), so
+    /// frames straddle reads and the buffer keeps a partial frame between them.
+    #[tokio::test]
+    async fn replies_beyond_one_read_arrive_whole_and_in_order() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        tokio::spawn(serve(listener));
+        let mut session = Session::connect(&addr, 10_000).await.unwrap();
+        let set = Request::SetData(SetDataRequest {
+            path: "/a".into(),
+            data: Some(vec![1; 10]),
+            version: -1,
+        });
+        let requests = vec![set; 5_000];
+        let replies = session.call_all(&requests).await.unwrap();
+        let xids: Vec<i32> = replies.iter().map(|r| r.xid).collect();
+        assert_eq!(xids, (1..=5_000).collect::<Vec<i32>>());
+        let after = session.call(&requests[0]).await.unwrap();
+        assert_eq!(after.xid, 5_001);
+    }
 }
