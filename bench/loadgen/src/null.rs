@@ -105,7 +105,7 @@ mod tests {
         assert!(replies.iter().all(|r| r.err == 0));
     }
 
-    /// More replies than one read takes (5,000 x 20 bytes against 64 KiB per read), so
+    /// More replies than one read takes (5,000 x 88 bytes against 64 KiB per read), so
     /// frames straddle reads and the buffer keeps a partial frame between them.
     #[tokio::test]
     async fn replies_beyond_one_read_arrive_whole_and_in_order() {
