@@ -20,6 +20,7 @@ use paddock_core::ConnId;
 use paddock_jute::proto::{ConnectRequest, ReplyHeader, Request, Response};
 use paddock_jute::txn::Txn;
 use paddock_jute::{ErrorCode, OpCode};
+use sync_wrapper::SyncWrapper;
 use tokio::sync::mpsc;
 
 use crate::metrics::{self, Gauges, ServerMetrics};
@@ -79,6 +80,22 @@ pub enum CoreMsg {
         reply: tokio::sync::oneshot::Sender<Result<i64, String>>,
     },
 }
+
+impl CoreMsg {
+    /// The connection whose session a request belongs to: it waits while that session is
+    /// still being created (see `CoreTask::awaiting_session`).
+    fn session_request_conn(&self) -> Option<ConnId> {
+        match self {
+            CoreMsg::Request { conn, .. } | CoreMsg::Reject { conn, .. } => Some(*conn),
+            _ => None,
+        }
+    }
+}
+
+/// Requests a connection may send behind its ConnectRequest before its new session exists
+/// (ZooKeeper's Netty client sends what it has queued without waiting for the
+/// ConnectResponse). More closes the connection: every queue is bounded.
+const SESSION_WAIT_MESSAGES: usize = 1000;
 
 /// Why an ensemble member refuses `restore` (see `CoreTask::restore`); the AdminServer
 /// refuses with it before taking the restore's rate-limit permit.
@@ -221,6 +238,14 @@ pub struct CoreTask {
     log: LogHandle,
     /// Log messages of this burst not yet handed to the log (see `flush_log`).
     unsent: Vec<LogMsg>,
+    /// Connections whose new session is being created (on an ensemble member, until the
+    /// createSession commits), with the requests they sent meanwhile, in order. ZooKeeper
+    /// binds the session at once and queues those requests behind its creation. Only
+    /// reached through `&mut self` (`SyncWrapper`): a `CoreMsg` is `Send` but not `Sync`.
+    awaiting_session: SyncWrapper<HashMap<ConnId, VecDeque<CoreMsg>>>,
+    /// Connections of `awaiting_session` whose session now exists: their requests are
+    /// handled at the top of the next loop pass, before anything newer of theirs.
+    sessions_ready: Vec<ConnId>,
     log_mode: LogMode,
     /// The zxid up to which the log is fsynced.
     durable_zxid: i64,
@@ -358,6 +383,8 @@ impl CoreTask {
             storage,
             log,
             unsent: Vec::new(),
+            awaiting_session: SyncWrapper::new(HashMap::default()),
+            sessions_ready: Vec::new(),
             log_mode: LogMode::default(),
             durable_zxid,
             held: VecDeque::new(),
@@ -407,6 +434,9 @@ impl CoreTask {
         tokio::pin!(tick_sleep);
         let outcome = loop {
             if let Err(e) = self.unpark().await {
+                break Err(e);
+            }
+            if let Err(e) = self.resume_sessions().await {
                 break Err(e);
             }
             if let Err(e) = self.flush_log(Some(&inbox)).await {
@@ -592,7 +622,59 @@ impl CoreTask {
         Ok(())
     }
 
+    /// Handles `msg`, unless it is a request of a session still being created: that waits
+    /// in `awaiting_session`.
     async fn handle(&mut self, msg: CoreMsg) -> Result<(), CoreError> {
+        let awaiting = self.awaiting_session.get_mut();
+        if let Some(waiting) = msg
+            .session_request_conn()
+            .and_then(|conn| awaiting.get_mut(&conn))
+        {
+            if waiting.len() < SESSION_WAIT_MESSAGES {
+                waiting.push_back(msg);
+            } else if let Some(conn) = msg.session_request_conn() {
+                tracing::warn!(
+                    conn,
+                    "closing a connection that sent {SESSION_WAIT_MESSAGES} requests before \
+                     its session was created"
+                );
+                self.close(conn);
+            }
+            return Ok(());
+        }
+        self.handle_now(msg).await
+    }
+
+    /// The requests that waited for their sessions, now created, in the order they came.
+    async fn resume_sessions(&mut self) -> Result<(), CoreError> {
+        for conn in std::mem::take(&mut self.sessions_ready) {
+            let Some(waiting) = self.awaiting_session.get_mut().remove(&conn) else {
+                continue; // closed meanwhile
+            };
+            for msg in waiting {
+                self.handle_now(msg).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `conn` has its session now (made here, reattached, or committed by the ensemble): what
+    /// it sent meanwhile goes next.
+    fn session_bound(&mut self, conn: ConnId) {
+        if self.state.session_of(conn).is_none() {
+            return;
+        }
+        let awaiting = self.awaiting_session.get_mut();
+        match awaiting.get(&conn) {
+            Some(waiting) if waiting.is_empty() => {
+                awaiting.remove(&conn);
+            }
+            Some(_) => self.sessions_ready.push(conn),
+            None => {}
+        }
+    }
+
+    async fn handle_now(&mut self, msg: CoreMsg) -> Result<(), CoreError> {
         match msg {
             CoreMsg::Opened {
                 conn,
@@ -612,6 +694,11 @@ impl CoreTask {
                 req,
                 received,
             } => {
+                if !self.outboxes.contains_key(&conn) {
+                    return Ok(()); // closed before its handshake was served
+                }
+                // Its requests wait until the session exists (`session_bound`).
+                self.awaiting_session.get_mut().entry(conn).or_default();
                 if self
                     .quorum
                     .as_ref()
@@ -631,6 +718,7 @@ impl CoreTask {
                     self.track(conn, CONNECT_XID, received, "SESS", true, span);
                 }
                 self.run_step(step, conn).await?;
+                self.session_bound(conn);
             }
             CoreMsg::Request {
                 conn,
@@ -712,6 +800,7 @@ impl CoreTask {
                 self.gate(self.state.last_zxid(), actions);
             }
             CoreMsg::Closed { conn } => {
+                self.awaiting_session.get_mut().remove(&conn);
                 // Already forgotten if the server closed it itself.
                 if self.outboxes.remove(&conn).is_some() {
                     self.state.conn_closed(conn);
@@ -1110,6 +1199,7 @@ impl CoreTask {
                     if close_after {
                         self.close(conn);
                     }
+                    self.session_bound(conn);
                 }
                 Action::Reply {
                     conn,
@@ -1151,6 +1241,7 @@ impl CoreTask {
     }
 
     fn close(&mut self, conn: ConnId) {
+        self.awaiting_session.get_mut().remove(&conn);
         if let Some(outbox) = self.outboxes.remove(&conn) {
             outbox.close();
         }
