@@ -83,19 +83,29 @@ mod tests {
     use paddock_jute::proto::Request;
     use paddock_jute::proto::SetDataRequest;
 
-    #[tokio::test]
-    async fn answers_the_handshake_and_each_request_by_its_xid() {
+    /// A null server on a free loopback port; its address.
+    async fn null_server() -> String {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         tokio::spawn(serve(listener));
+        addr
+    }
+
+    fn set_data(value_bytes: usize) -> Request {
+        Request::SetData(SetDataRequest {
+            path: "/a".into(),
+            data: Some(vec![1; value_bytes]),
+            version: -1,
+        })
+    }
+
+    #[tokio::test]
+    async fn answers_the_handshake_and_each_request_by_its_xid() {
+        let addr = null_server().await;
         let mut first = Session::connect(&addr, 10_000).await.unwrap();
         let second = Session::connect(&addr, 10_000).await.unwrap();
         assert_ne!(first.session_id, second.session_id);
-        let set = Request::SetData(SetDataRequest {
-            path: "/a".into(),
-            data: Some(vec![1; 100]),
-            version: -1,
-        });
+        let set = set_data(100);
         let replies = first
             .call_all(&[set.clone(), set.clone(), set])
             .await
@@ -109,16 +119,9 @@ mod tests {
     /// frames straddle reads and the buffer keeps a partial frame between them.
     #[tokio::test]
     async fn replies_beyond_one_read_arrive_whole_and_in_order() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        tokio::spawn(serve(listener));
+        let addr = null_server().await;
         let mut session = Session::connect(&addr, 10_000).await.unwrap();
-        let set = Request::SetData(SetDataRequest {
-            path: "/a".into(),
-            data: Some(vec![1; 10]),
-            version: -1,
-        });
-        let requests = vec![set; 5_000];
+        let requests = vec![set_data(10); 5_000];
         let replies = session.call_all(&requests).await.unwrap();
         let xids: Vec<i32> = replies.iter().map(|r| r.xid).collect();
         assert_eq!(xids, (1..=5_000).collect::<Vec<i32>>());
