@@ -194,6 +194,7 @@ impl ConnReader {
                 op,
                 req,
                 received: Instant::now(),
+                frame_bytes: frame.len(),
             }),
             Err(DecodeError::UnknownOpCode(_) | DecodeError::NotARequest(_)) => Ok(reject),
             Err(e) => {

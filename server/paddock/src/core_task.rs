@@ -59,6 +59,8 @@ pub enum CoreMsg {
         req: Request,
         /// When the frame was read, for latency.
         received: Instant,
+        /// The frame's length: what the request may hold in memory while it waits.
+        frame_bytes: usize,
     },
     /// A request the server cannot serve: answered with `err` and, if `close`, the connection
     /// ends (unknown opcodes get Unimplemented and a close, as in ZooKeeper).
@@ -82,11 +84,14 @@ pub enum CoreMsg {
 }
 
 impl CoreMsg {
-    /// The connection whose session a request belongs to: it waits while that session is
-    /// still being created (see `CoreTask::awaiting_session`).
-    fn session_request_conn(&self) -> Option<ConnId> {
+    /// The connection whose session a request belongs to, and the request's frame length: it
+    /// waits while that session is still being created (see `CoreTask::awaiting_session`).
+    fn session_request(&self) -> Option<(ConnId, usize)> {
         match self {
-            CoreMsg::Request { conn, .. } | CoreMsg::Reject { conn, .. } => Some(*conn),
+            CoreMsg::Request {
+                conn, frame_bytes, ..
+            } => Some((*conn, *frame_bytes)),
+            CoreMsg::Reject { conn, .. } => Some((*conn, 0)),
             _ => None,
         }
     }
@@ -94,8 +99,18 @@ impl CoreMsg {
 
 /// Requests a connection may send behind its ConnectRequest before its new session exists
 /// (ZooKeeper's Netty client sends what it has queued without waiting for the
-/// ConnectResponse). More closes the connection: every queue is bounded.
+/// ConnectResponse), in number and in frame bytes. More closes the connection: every queue
+/// is bounded.
 const SESSION_WAIT_MESSAGES: usize = 1000;
+const SESSION_WAIT_BYTES: usize = 4 << 20;
+
+/// The requests of one connection whose new session is being created.
+#[derive(Debug, Default)]
+struct AwaitingSession {
+    msgs: VecDeque<CoreMsg>,
+    /// Frame bytes of `msgs`.
+    bytes: usize,
+}
 
 /// Why an ensemble member refuses `restore` (see `CoreTask::restore`); the AdminServer
 /// refuses with it before taking the restore's rate-limit permit.
@@ -242,7 +257,7 @@ pub struct CoreTask {
     /// createSession commits), with the requests they sent meanwhile, in order. ZooKeeper
     /// binds the session at once and queues those requests behind its creation. Only
     /// reached through `&mut self` (`SyncWrapper`): a `CoreMsg` is `Send` but not `Sync`.
-    awaiting_session: SyncWrapper<HashMap<ConnId, VecDeque<CoreMsg>>>,
+    awaiting_session: SyncWrapper<HashMap<ConnId, AwaitingSession>>,
     /// Connections of `awaiting_session` whose session now exists: their requests are
     /// handled at the top of the next loop pass, before anything newer of theirs.
     sessions_ready: Vec<ConnId>,
@@ -626,23 +641,27 @@ impl CoreTask {
     /// in `awaiting_session`.
     async fn handle(&mut self, msg: CoreMsg) -> Result<(), CoreError> {
         let awaiting = self.awaiting_session.get_mut();
-        if let Some(waiting) = msg
-            .session_request_conn()
-            .and_then(|conn| awaiting.get_mut(&conn))
-        {
-            if waiting.len() < SESSION_WAIT_MESSAGES {
-                waiting.push_back(msg);
-            } else if let Some(conn) = msg.session_request_conn() {
-                tracing::warn!(
-                    conn,
-                    "closing a connection that sent {SESSION_WAIT_MESSAGES} requests before \
-                     its session was created"
-                );
-                self.close(conn);
-            }
-            return Ok(());
+        let Some((conn, bytes, waiting)) = msg
+            .session_request()
+            .and_then(|(conn, bytes)| Some((conn, bytes, awaiting.get_mut(&conn)?)))
+        else {
+            return self.handle_now(msg).await;
+        };
+        // One request is always taken, however large (up to jute.maxbuffer).
+        let fits = waiting.msgs.len() < SESSION_WAIT_MESSAGES
+            && waiting.bytes + bytes <= SESSION_WAIT_BYTES;
+        if waiting.msgs.is_empty() || fits {
+            waiting.msgs.push_back(msg);
+            waiting.bytes += bytes;
+        } else {
+            tracing::warn!(
+                conn,
+                "closing a connection that sent more than {SESSION_WAIT_MESSAGES} requests or \
+                 {SESSION_WAIT_BYTES} bytes before its session was created"
+            );
+            self.close(conn);
         }
-        self.handle_now(msg).await
+        Ok(())
     }
 
     /// The requests that waited for their sessions, now created, in the order they came.
@@ -651,7 +670,7 @@ impl CoreTask {
             let Some(waiting) = self.awaiting_session.get_mut().remove(&conn) else {
                 continue; // closed meanwhile
             };
-            for msg in waiting {
+            for msg in waiting.msgs {
                 self.handle_now(msg).await?;
             }
         }
@@ -666,7 +685,7 @@ impl CoreTask {
         }
         let awaiting = self.awaiting_session.get_mut();
         match awaiting.get(&conn) {
-            Some(waiting) if waiting.is_empty() => {
+            Some(waiting) if waiting.msgs.is_empty() => {
                 awaiting.remove(&conn);
             }
             Some(_) => self.sessions_ready.push(conn),
@@ -726,6 +745,7 @@ impl CoreTask {
                 op,
                 req,
                 received,
+                frame_bytes: _,
             } => {
                 self.received(conn);
                 let now = self.now_ms();
