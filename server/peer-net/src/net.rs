@@ -633,7 +633,12 @@ impl OutboundLink {
             return false;
         }
         let alive = loop {
+            // `call` first: the request reaches the connection only once it is polled, and
+            // until then nothing drains the hand-off channel. Polled second, a backlog of
+            // queued frames could be taken first every time until `send_pieces` blocked on
+            // the full channel, and the link stalled for good.
             tokio::select! {
+                biased;
                 result = &mut call => {
                     if let Err(status) = result {
                         tracing::debug!(peer = self.peer.id, %status, "ensemble link closed");
