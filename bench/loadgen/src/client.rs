@@ -17,7 +17,8 @@ use tokio::net::TcpStream;
 /// The largest reply the generator accepts: ZooKeeper's default `jute.maxbuffer`.
 const MAX_FRAME_BYTES: u32 = paddock_jute::frame::DEFAULT_MAX_BUFFER;
 
-/// Bytes read from the socket per call; large enough for hundreds of pipelined replies.
+/// Room kept free in the read buffer before each read (at least this much is read at once);
+/// large enough for hundreds of pipelined replies.
 const READ_CHUNK_BYTES: usize = 64 * 1024;
 
 /// The xid ZooKeeper uses for watch notifications (`ClientCnxn.NOTIFICATION_XID`).

@@ -280,17 +280,12 @@ impl RawConn {
 
     /// Writes a 4-byte length and the payload.
     pub async fn send_frame(&mut self, payload: &[u8]) -> Result<()> {
-        let len = i32::try_from(payload.len())?;
-        let mut frame = len.to_be_bytes().to_vec();
-        frame.extend_from_slice(payload);
-        self.send_raw(&frame).await
+        self.send_raw(&frame(payload)?).await
     }
 
     /// Sends `RequestHeader{xid, type}` + body as one frame.
     pub async fn send_request(&mut self, xid: i32, op: i32, body: &[u8]) -> Result<()> {
-        let mut payload = Jute::new().int(xid).int(op).into_bytes();
-        payload.extend_from_slice(body);
-        self.send_frame(&payload).await
+        self.send_frame(&request_payload(xid, op, body)).await
     }
 
     /// Reads one frame, waiting at most `wait`.
@@ -362,6 +357,20 @@ impl RawConn {
     pub async fn ping(&mut self) -> Result<bool> {
         Ok(matches!(self.call(-2, 11, &[]).await?, Some(r) if r.xid == -2 && r.err == 0))
     }
+}
+
+/// A 4-byte length and the payload.
+pub fn frame(payload: &[u8]) -> Result<Vec<u8>> {
+    let mut frame = i32::try_from(payload.len())?.to_be_bytes().to_vec();
+    frame.extend_from_slice(payload);
+    Ok(frame)
+}
+
+/// `RequestHeader{xid, type}` + body: a request frame's payload.
+pub fn request_payload(xid: i32, op: i32, body: &[u8]) -> Vec<u8> {
+    let mut payload = Jute::new().int(xid).int(op).into_bytes();
+    payload.extend_from_slice(body);
+    payload
 }
 
 /// Opcodes used by the raw tests (ZooDefs.OpCode).

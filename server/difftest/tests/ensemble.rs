@@ -514,16 +514,6 @@ async fn ephemerals_follow_their_session_across_members() -> Result<()> {
     Ok(())
 }
 
-/// One frame: a 4-byte length and the payload.
-fn framed(payload: &[u8]) -> Vec<u8> {
-    let mut frame = i32::try_from(payload.len())
-        .expect("a small frame")
-        .to_be_bytes()
-        .to_vec();
-    frame.extend_from_slice(payload);
-    frame
-}
-
 /// A client may send requests right behind its ConnectRequest, before the ConnectResponse:
 /// ZooKeeper's Netty client (the one TLS needs) sends its auth packets and whatever it has
 /// queued at once. Every member, leader and follower, answers them in order once the
@@ -531,10 +521,8 @@ fn framed(payload: &[u8]) -> Vec<u8> {
 /// ConnectResponse (the session exists there only once its createSession commits).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_sent_behind_the_connect_request_are_answered_by_every_member() -> Result<()> {
-    use paddock_difftest::raw::{
-        create_body, op, path_watch_body, ConnectRequest, ConnectResponse,
-    };
-    use paddock_difftest::raw::{Jute, RawConn, Read, REPLY_WAIT};
+    use paddock_difftest::raw::{create_body, frame, op, path_watch_body, request_payload};
+    use paddock_difftest::raw::{ConnectRequest, ConnectResponse, Jute, RawConn, Read, REPLY_WAIT};
     for kind in kinds() {
         let ensemble = Ensemble::start(kind, &EnsembleSpec::participants(3))?;
         ensemble.wait_formed(Duration::from_secs(60))?;
@@ -542,15 +530,13 @@ async fn requests_sent_behind_the_connect_request_are_answered_by_every_member()
             let mut conn = RawConn::open(ensemble.client_addr(id)).await?;
             let path = format!("/pipelined-{id}");
             let auth = Jute::new().int(0).string("digest").bytes(b"bob:pw");
-            let mut bytes = framed(&ConnectRequest::default().encode());
+            let mut bytes = frame(&ConnectRequest::default().encode())?;
             for (xid, opcode, body) in [
                 (-4, op::AUTH, auth.into_bytes()),
                 (1, op::CREATE, create_body(path.as_bytes(), b"v", 0)),
                 (2, op::GET_DATA, path_watch_body(&path, false)),
             ] {
-                let mut payload = Jute::new().int(xid).int(opcode).into_bytes();
-                payload.extend_from_slice(&body);
-                bytes.extend(framed(&payload));
+                bytes.extend(frame(&request_payload(xid, opcode, &body))?);
             }
             conn.send_raw(&bytes).await?;
             let who = format!("{kind:?} member {id} ({:?})", ensemble.mode(id));

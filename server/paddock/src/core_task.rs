@@ -641,6 +641,10 @@ impl CoreTask {
     /// in `awaiting_session`.
     async fn handle(&mut self, msg: CoreMsg) -> Result<(), CoreError> {
         let awaiting = self.awaiting_session.get_mut();
+        if awaiting.is_empty() {
+            // Almost always: no session is being created.
+            return self.handle_now(msg).await;
+        }
         let Some((conn, bytes, waiting)) = msg
             .session_request()
             .and_then(|(conn, bytes)| Some((conn, bytes, awaiting.get_mut(&conn)?)))
