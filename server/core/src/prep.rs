@@ -5,8 +5,8 @@
 //! `outstandingChanges`): the changes made by earlier ops of the same multi, so that
 //! `create /a` then `create /a/b` in one multi works, and the changes of transactions prepared
 //! but not yet applied ([`Outstanding`]), so that a leader can prepare the next write while
-//! the previous ones wait for their quorum. A standalone server applies each transaction
-//! right after preparing it, so its outstanding changes never outlive a request.
+//! the previous ones wait for their quorum, and a standalone server while the previous ones
+//! wait for their fsync.
 
 use std::collections::VecDeque;
 use std::sync::Arc;

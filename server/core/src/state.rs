@@ -434,21 +434,6 @@ impl State {
             return Step::Done(self.request_read_only(conn, xid, session, req));
         }
         match req {
-            Request::Check(_) => {
-                // Request.isValid refuses a bare check: UnimplementedRequestProcessor answers
-                // with the request's unset zxid (-1) and closes the connection.
-                let err = ErrorCode::Unimplemented.code();
-                Step::Done(vec![
-                    Action::Reply {
-                        conn,
-                        xid,
-                        zxid: -1,
-                        err,
-                        body: Response::Empty,
-                    },
-                    Action::Close { conn },
-                ])
-            }
             req if is_write(&req) || matches!(req, Request::CloseSession) => {
                 self.submit_write(conn, xid, session, req, now_ms)
             }

@@ -26,8 +26,8 @@ use tokio::sync::mpsc;
 use crate::metrics::{self, Gauges, ServerMetrics};
 use crate::outbox::Outbox;
 use crate::persist::{
-    append_digest, describe, log_entry, next_snapshot_after, zxid_digest, Inline, LogHandle,
-    LogMsg, RestoreError, SnapshotJob, Storage,
+    describe, log_entry, next_snapshot_after, zxid_digest, Inline, LogHandle, LogMsg, RestoreError,
+    SnapshotJob, Storage,
 };
 use crate::quorum::{Quorum, QuorumView};
 use crate::stats::{last_op, ConnStats, InFlight, ServerStats, CONNECT_XID};
@@ -264,8 +264,13 @@ pub struct CoreTask {
     log_mode: LogMode,
     /// The zxid up to which the log is fsynced.
     durable_zxid: i64,
-    /// Actions waiting for the log to be fsynced up to their zxid, in zxid order. Nothing a
-    /// client can observe leaves before the change behind it is durable.
+    /// Standalone: transactions handed to the log and not yet durable, in zxid order. Each is
+    /// applied once durable (`FinalRequestProcessor` after `SyncRequestProcessor`), so the
+    /// tree holds only durable changes and a read never waits for another session's fsync.
+    unapplied: VecDeque<(Proposal, tracing::Span)>,
+    /// Actions waiting until the tree has applied up to their zxid, in the order they were
+    /// made: a refused write's answer, or a rejected request's, waits for the writes
+    /// prepared before it, and whatever comes after such an answer waits behind it.
     held: VecDeque<(i64, Vec<Action>)>,
     /// Transactions since the last snapshot began, and how many make the next one due.
     since_snapshot: u64,
@@ -285,10 +290,10 @@ struct Snapshotting {
     /// A chunk the writer thread had no room for yet.
     waiting: Option<Vec<(String, SnapNode)>>,
     /// Set when the walk has emitted every node: the last applied zxid and the tree digest at
-    /// that moment. The walk may have seen changes the log has not made durable yet, so the
-    /// file is only completed (renamed) once the log is fsynced up to that zxid; otherwise a
-    /// crash could leave a snapshot holding part of a transaction the log lost, which no
-    /// replay would complete.
+    /// that moment. On an ensemble member the walk may have seen changes its log has not made
+    /// durable yet (a quorum logged them), so the file is only completed (renamed) once the
+    /// log is fsynced up to that zxid; otherwise a crash could leave a snapshot holding part
+    /// of a transaction the log lost, which no replay would complete.
     walked: Option<paddock_storage::snapshot::ZxidDigest>,
 }
 
@@ -402,6 +407,7 @@ impl CoreTask {
             sessions_ready: Vec::new(),
             log_mode: LogMode::default(),
             durable_zxid,
+            unapplied: VecDeque::new(),
             held: VecDeque::new(),
             since_snapshot: 0,
             snapshot_due,
@@ -557,14 +563,14 @@ impl CoreTask {
                     return self.log_durable(zxid).await;
                 }
                 Inline::HandedOver => {
-                    self.log_mode.handed_over(self.state.last_zxid());
+                    self.log_mode.handed_over(self.last_logged());
                     return Ok(());
                 }
                 Inline::Failed => return Err(CoreError::LogFailed),
                 Inline::Busy => {}
             }
         }
-        let last = self.state.last_zxid();
+        let last = self.last_logged();
         self.log_mode.handed_over(last);
         for msg in std::mem::take(&mut self.unsent) {
             self.log_send(msg).await?;
@@ -821,7 +827,8 @@ impl CoreTask {
                 if close {
                     actions.push(Action::Close { conn });
                 }
-                self.gate(self.state.last_zxid(), actions);
+                // After the answers to everything the connection sent before.
+                self.gate(self.last_logged(), actions);
             }
             CoreMsg::Closed { conn } => {
                 self.awaiting_session.get_mut().remove(&conn);
@@ -871,7 +878,7 @@ impl CoreTask {
         if self.flush_log(None).await.is_err() {
             return Err(RestoreFailure::Refused("the transaction log failed".into()));
         }
-        let last = self.state.last_zxid();
+        let last = self.last_logged();
         let mut durable = self.log.durable.clone();
         while *durable.borrow_and_update() < last {
             if durable.changed().await.is_err() {
@@ -1029,16 +1036,16 @@ impl CoreTask {
         }
     }
 
-    /// prepare -> apply -> log -> (fsync) -> reply. The transaction is applied at once, so the
-    /// next one prepares against it; everything it causes waits in `held` until the log
-    /// writer has fsynced it. A full disk refuses the write instead (ZooKeeper would exit).
+    /// prepare -> log -> (fsync) -> apply -> reply. The next write prepares against this
+    /// one's outstanding changes; it waits in `unapplied` until the log writer has fsynced it,
+    /// and `release` applies it. A full disk refuses the write instead (ZooKeeper would exit).
     async fn commit(&mut self, proposal: Proposal) -> Result<(), CoreError> {
         if self.quorum.is_some() {
             self.propose(proposal);
             return self.drive_quorum().await;
         }
         assert!(
-            proposal.hdr.zxid > self.state.last_zxid(),
+            proposal.hdr.zxid > self.last_logged(),
             "zxids must increase"
         );
         if self.log.disk_full() {
@@ -1046,26 +1053,11 @@ impl CoreTask {
             return self.log_send(LogMsg::Retry).await;
         }
         let zxid = proposal.hdr.zxid;
-        let mut entry = log_entry(&proposal.hdr, &proposal.txn);
+        let entry = log_entry(&proposal.hdr, &proposal.txn);
         crate::stats::record_writes(&self.metrics, &proposal.txn);
         let proposal_span = self.proposal_span(&proposal);
-        let commit_span = tracing::info_span!(
-            target: crate::logging::SPAN_TARGET,
-            parent: &proposal_span,
-            "commit",
-            zxid
-        );
-        let actions = commit_span.in_scope(|| self.state.apply(proposal));
-        let digest = self.state.tree_digest();
-        append_digest(&mut entry, digest);
-        if zxid % DIGEST_LOG_INTERVAL == 0 {
-            if self.digest_log.len() == DIGEST_LOG_LIMIT {
-                self.digest_log.pop_front();
-            }
-            self.digest_log.push_back((zxid, digest));
-        }
         self.unsent.push(LogMsg::Entry { zxid, bytes: entry });
-        self.gate(zxid, actions);
+        self.unapplied.push_back((proposal, proposal_span));
         self.since_snapshot += 1;
         if self.since_snapshot >= self.snapshot_due && self.snapshot.is_none() {
             self.unsent.push(LogMsg::Roll);
@@ -1074,9 +1066,19 @@ impl CoreTask {
         Ok(())
     }
 
-    /// Takes back a proposal the log cannot hold and tells its client.
+    /// The last zxid handed to the log: a standalone write waiting for its fsync, else the
+    /// last applied.
+    fn last_logged(&self) -> i64 {
+        self.unapplied
+            .back()
+            .map_or(self.state.last_zxid(), |(p, _)| p.hdr.zxid)
+    }
+
+    /// Takes back a proposal the log cannot hold and tells its client, once the writes
+    /// prepared before it are answered.
     fn refuse(&mut self, proposal: &Proposal) {
         self.state.abandon(proposal);
+        let before = self.last_logged();
         let Some((conn, xid)) = proposal.origin else {
             return;
         };
@@ -1085,19 +1087,18 @@ impl CoreTask {
             vec![Action::Close { conn }]
         } else {
             let err = ErrorCode::SystemError.code();
-            let zxid = self.state.last_zxid();
             vec![Action::Reply {
                 conn,
                 xid,
-                zxid,
+                zxid: before,
                 err,
                 body: Response::Empty,
             }]
         };
-        self.gate(self.state.last_zxid(), actions);
+        self.gate(before, actions);
     }
 
-    /// Sends `actions` once the log is durable up to `zxid`, keeping their order behind
+    /// Sends `actions` once the tree has applied up to `zxid`, keeping their order behind
     /// anything already held.
     fn gate(&mut self, zxid: i64, actions: Vec<Action>) {
         if actions.is_empty() {
@@ -1108,22 +1109,49 @@ impl CoreTask {
             self.perform(actions);
             return;
         }
-        if self.held.is_empty() && zxid <= self.durable_zxid {
+        if self.held.is_empty() && zxid <= self.state.last_zxid() {
             self.perform(actions);
         } else {
             self.held.push_back((zxid, actions));
         }
     }
 
-    /// The log is fsynced up to `zxid`: what waited for it goes out.
+    /// The log is fsynced up to `zxid`: the writes it covers are applied in zxid order and
+    /// answered, and what waited for them goes out.
     fn release(&mut self, zxid: i64) {
         self.durable_zxid = self.durable_zxid.max(zxid);
-        while self
-            .held
-            .front()
-            .is_some_and(|(z, _)| *z <= self.durable_zxid)
-        {
-            let (_, actions) = self.held.pop_front().expect("checked above");
+        loop {
+            while self
+                .held
+                .front()
+                .is_some_and(|(z, _)| *z <= self.state.last_zxid())
+            {
+                let (_, actions) = self.held.pop_front().expect("checked above");
+                self.perform(actions);
+            }
+            let durable = self.durable_zxid;
+            if self
+                .unapplied
+                .front()
+                .is_none_or(|(p, _)| p.hdr.zxid > durable)
+            {
+                return;
+            }
+            let (proposal, proposal_span) = self.unapplied.pop_front().expect("checked above");
+            let zxid = proposal.hdr.zxid;
+            let commit_span = tracing::info_span!(
+                target: crate::logging::SPAN_TARGET,
+                parent: &proposal_span,
+                "commit",
+                zxid
+            );
+            let actions = commit_span.in_scope(|| self.state.apply(proposal));
+            if zxid % DIGEST_LOG_INTERVAL == 0 {
+                if self.digest_log.len() == DIGEST_LOG_LIMIT {
+                    self.digest_log.pop_front();
+                }
+                self.digest_log.push_back((zxid, self.state.tree_digest()));
+            }
             self.perform(actions);
         }
     }

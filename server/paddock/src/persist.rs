@@ -23,8 +23,7 @@ use paddock_core::digest::DIGEST_VERSION;
 use paddock_core::snapshot::{LoadError, SnapNode as CoreSnapNode, SnapshotCursor, SnapshotLoader};
 use paddock_core::state::State;
 use paddock_core::CoreConfig;
-use paddock_jute::codec::{Record, Writer};
-use paddock_jute::txn::{Txn, TxnDigest, TxnHeader};
+use paddock_jute::txn::{Txn, TxnHeader};
 use paddock_storage::snapshot::{checked_stream, Compression};
 use paddock_storage::txnlog::marshal_entry;
 use paddock_storage::{
@@ -703,21 +702,11 @@ fn storage_node(n: CoreSnapNode) -> SnapNode {
     }
 }
 
-/// The start of a transaction's log entry: `TxnHeader` and the record. It is taken before the
-/// transaction is applied; `append_digest` then adds the tree digest after it, which is what
-/// ZooKeeper 3.6+ writes and checks on replay.
+/// A transaction's log entry: `TxnHeader` and the record, made before the transaction is
+/// applied. It carries no `TxnDigest`: that is optional in ZooKeeper's format, and a replay
+/// checks the digest only of entries that have one.
 pub fn log_entry(hdr: &TxnHeader, txn: &Txn) -> Vec<u8> {
     marshal_entry(hdr, txn, None)
-}
-
-pub fn append_digest(entry: &mut Vec<u8>, tree_digest: i64) {
-    let mut w = Writer::with_capacity(12);
-    TxnDigest {
-        version: DIGEST_VERSION,
-        tree_digest,
-    }
-    .write(&mut w);
-    entry.extend_from_slice(&w.into_inner());
 }
 
 /// What the core task sends the log writer thread.

@@ -21,7 +21,7 @@ use paddock::config::ServerConfig;
 use paddock::persist::{recover, Storage};
 use paddock::ServerError;
 use paddock_jute::proto::{
-    CreateRequest, DeleteRequest, MultiOp, Request, Response, SetDataRequest,
+    CreateRequest, DeleteRequest, MultiOp, PathWatchRequest, Request, Response, SetDataRequest,
 };
 use paddock_jute::{Acl, OpCode};
 use paddock_storage::{FaultFs, Fs};
@@ -281,6 +281,71 @@ async fn a_lone_write_that_meets_a_full_disk_waits_without_holding_the_server() 
         .unwrap()
         .expect("/big survives");
     assert_eq!(data, big);
+    server.shutdown().await.expect("clean shutdown");
+}
+
+/// A stalled disk holds only the writes waiting for it: a write is applied once its fsync is
+/// done, so another session reads the durable tree meanwhile (standalone ZooKeeper queues
+/// such a read behind the flush), while the writer's own read waits for its write. The
+/// writer is not a lone writer (see `LogMode`): that one's fsync is made by the core task,
+/// which holds everything while it lasts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_fsync_holds_the_writer_and_not_other_sessions_reads() {
+    let fs = FaultFs::new(5);
+    let server = start_settled(&fs, small_log()).await;
+    let mut writer = Client::connect(server.addr).await.unwrap();
+    let mut reader = Client::connect(server.addr).await.unwrap();
+    let created = reader.call(create("/a", b"v0", 0)).await.unwrap();
+    assert_eq!(created.err, 0);
+
+    fs.stall_fsyncs();
+    let pending = tokio::spawn(async move {
+        let set = writer.send(&set_data("/a", b"v1")).await?;
+        let get = writer
+            .send(&Request::GetData(PathWatchRequest {
+                path: "/a".into(),
+                watch: false,
+            }))
+            .await?;
+        let set = writer.reply(set, OpCode::SetData).await?;
+        let get = writer.reply(get, OpCode::GetData).await?;
+        Ok::<_, std::io::Error>((set, get))
+    });
+    wait_until("the setData's fsync to stall", || fs.stalled_fsyncs() > 0).await;
+
+    let (data, stat) = reader
+        .get_data("/a")
+        .await
+        .expect("another session's read is answered while the fsync stalls")
+        .expect("/a exists");
+    assert_eq!(data, b"v0", "a read sees only durable writes");
+    assert_eq!(stat.version, 0);
+    assert!(
+        !pending.is_finished(),
+        "the writer was answered before its write was durable"
+    );
+
+    fs.resume_fsyncs();
+    let (set, get) = tokio::time::timeout(DEADLINE, pending)
+        .await
+        .expect("the writer is answered once the fsync completes")
+        .unwrap()
+        .unwrap();
+    assert_eq!(set.err, 0);
+    match get.body {
+        Some(Response::GetData { data, stat }) => {
+            assert_eq!(
+                data.as_deref(),
+                Some(&b"v1"[..]),
+                "the writer reads its write"
+            );
+            assert_eq!(stat.version, 1);
+            assert_eq!(get.zxid, set.zxid, "the read follows the write");
+        }
+        other => panic!("getData after the write: {} {other:?}", get.err),
+    }
+    let (data, _) = reader.get_data("/a").await.unwrap().expect("/a exists");
+    assert_eq!(data, b"v1");
     server.shutdown().await.expect("clean shutdown");
 }
 

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::io::{self, ErrorKind};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 /// The directory and file operations storage needs. Object safe: used as `Arc<dyn Fs>`.
 pub trait Fs: Send + Sync {
@@ -316,6 +316,15 @@ fn not_found(path: &Path) -> io::Error {
 #[derive(Debug, Clone)]
 pub struct FaultFs {
     state: Arc<Mutex<FaultState>>,
+    /// Held fsyncs (a stalled disk), apart from `state` so that everything else goes on.
+    stall: Arc<(Mutex<Stall>, Condvar)>,
+}
+
+#[derive(Debug, Default)]
+struct Stall {
+    held: bool,
+    /// fsyncs waiting for `held` to end.
+    waiting: usize,
 }
 
 impl FaultFs {
@@ -332,6 +341,7 @@ impl FaultFs {
         };
         FaultFs {
             state: Arc::new(Mutex::new(state)),
+            stall: Arc::default(),
         }
     }
 
@@ -343,6 +353,41 @@ impl FaultFs {
     /// The next `n` fsyncs fail with EIO; their data stays unsynced.
     pub fn fail_next_fsyncs(&self, n: u32) {
         self.lock().fail_fsyncs = n;
+    }
+
+    /// Later fsyncs block, as on a stalled disk, until [`FaultFs::resume_fsyncs`]; the rest of
+    /// the filesystem works meanwhile.
+    pub fn stall_fsyncs(&self) {
+        self.stall.0.lock().unwrap_or_else(|e| e.into_inner()).held = true;
+    }
+
+    /// Lets held fsyncs complete, and later ones run at once.
+    pub fn resume_fsyncs(&self) {
+        let (stall, resumed) = &*self.stall;
+        stall.lock().unwrap_or_else(|e| e.into_inner()).held = false;
+        resumed.notify_all();
+    }
+
+    /// How many fsyncs are blocked by [`FaultFs::stall_fsyncs`] now.
+    pub fn stalled_fsyncs(&self) -> usize {
+        self.stall
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .waiting
+    }
+
+    fn wait_while_stalled(&self) {
+        let (stall, resumed) = &*self.stall;
+        let mut s = stall.lock().unwrap_or_else(|e| e.into_inner());
+        if !s.held {
+            return;
+        }
+        s.waiting += 1;
+        while s.held {
+            s = resumed.wait(s).unwrap_or_else(|e| e.into_inner());
+        }
+        s.waiting -= 1;
     }
 
     /// The next write stores only its first `k` bytes, then fails with EIO.
@@ -600,6 +645,7 @@ impl FsFile for FaultFile {
     }
 
     fn sync_data(&mut self) -> io::Result<()> {
+        self.fs.wait_while_stalled();
         let mut s = self.fs.lock();
         if s.fail_fsyncs > 0 {
             s.fail_fsyncs -= 1;
