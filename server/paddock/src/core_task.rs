@@ -101,8 +101,8 @@ impl CoreMsg {
 /// (ZooKeeper's Netty client sends what it has queued without waiting for the
 /// ConnectResponse), in number and in frame bytes. More closes the connection: every queue
 /// is bounded.
-const SESSION_WAIT_MESSAGES: usize = 1000;
-const SESSION_WAIT_BYTES: usize = 4 << 20;
+pub const SESSION_WAIT_MESSAGES: usize = 1000;
+pub const SESSION_WAIT_BYTES: usize = 4 << 20;
 
 /// The requests of one connection whose new session is being created.
 #[derive(Debug, Default)]

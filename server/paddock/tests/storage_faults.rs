@@ -14,17 +14,22 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{
-    config, four_letter_word, logs, snap_dir, snapshots, start, wait_until, Client, Rng, Running,
-    DEADLINE,
+    config, four_letter_word, frame, logs, read_frame, snap_dir, snapshots, start, wait_until,
+    Client, Rng, Running, DEADLINE,
 };
 use paddock::config::ServerConfig;
+use paddock::core_task::{SESSION_WAIT_BYTES, SESSION_WAIT_MESSAGES};
 use paddock::persist::{recover, Storage};
 use paddock::ServerError;
+use paddock_jute::codec::{Reader, Record};
 use paddock_jute::proto::{
-    CreateRequest, DeleteRequest, MultiOp, PathWatchRequest, Request, Response, SetDataRequest,
+    ConnectRequest, ConnectResponse, CreateRequest, DeleteRequest, MultiOp, PathWatchRequest,
+    ReplyHeader, Request, Response, SetDataRequest,
 };
 use paddock_jute::{Acl, OpCode};
 use paddock_storage::{FaultFs, Fs};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
 
 const SYSTEM_ERROR: i32 = -1;
 
@@ -346,6 +351,91 @@ async fn a_stalled_fsync_holds_the_writer_and_not_other_sessions_reads() {
     }
     let (data, _) = reader.get_data("/a").await.unwrap().expect("/a exists");
     assert_eq!(data, b"v1");
+    server.shutdown().await.expect("clean shutdown");
+}
+
+/// A new session exists once its createSession is durable. What a client sends behind its
+/// ConnectRequest (ZooKeeper's Netty client does not wait for the ConnectResponse) waits for
+/// it and is answered in order, up to `SESSION_WAIT_MESSAGES` requests or
+/// `SESSION_WAIT_BYTES` of frames; a connection that sends more is closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_behind_a_connect_wait_for_the_durable_session_within_bounds() {
+    let fs = FaultFs::new(6);
+    let server = start_settled(&fs, small_log()).await;
+    let connect = frame(
+        &ConnectRequest {
+            time_out: 30_000,
+            passwd: vec![0; 16],
+            ..Default::default()
+        }
+        .to_bytes(),
+    );
+    let exists = |xid: i32| {
+        Request::Exists(PathWatchRequest {
+            path: "/".into(),
+            watch: false,
+        })
+        .encode_frame(xid)
+    };
+    let mut within = connect.clone();
+    let mut over_count = connect.clone();
+    for xid in 1..=SESSION_WAIT_MESSAGES as i32 {
+        within.extend(exists(xid));
+        over_count.extend(exists(xid));
+    }
+    over_count.extend(exists(SESSION_WAIT_MESSAGES as i32 + 1));
+    let mut over_bytes = connect.clone();
+    let big = vec![1u8; 900_000];
+    let mut sent = 0;
+    for xid in 1.. {
+        let f = set_data("/", &big).encode_frame(xid);
+        sent += f.len();
+        over_bytes.extend(f);
+        if sent > SESSION_WAIT_BYTES {
+            break;
+        }
+    }
+
+    fs.stall_fsyncs();
+    let mut patient = TcpStream::connect(server.addr).await.unwrap();
+    patient.write_all(&within).await.unwrap();
+    wait_until("the createSession's fsync to stall", || {
+        fs.stalled_fsyncs() > 0
+    })
+    .await;
+    for (what, bytes) in [("requests", over_count), ("bytes", over_bytes)] {
+        let mut eager = TcpStream::connect(server.addr).await.unwrap();
+        // The server may close while the bytes are still going out.
+        let _ = eager.write_all(&bytes).await;
+        let read = tokio::time::timeout(DEADLINE, read_frame(&mut eager))
+            .await
+            .unwrap_or_else(|_| panic!("too many {what}: the connection is held, not closed"));
+        assert!(
+            read.is_err(),
+            "too many {what}: no ConnectResponse, the connection closes; got {read:?}"
+        );
+    }
+
+    fs.resume_fsyncs();
+    let answers = async {
+        let resp = read_frame(&mut patient).await?;
+        let resp = ConnectResponse::read(&mut Reader::new(&resp)).map_err(std::io::Error::other)?;
+        let mut xids = Vec::new();
+        for _ in 0..SESSION_WAIT_MESSAGES {
+            let reply = read_frame(&mut patient).await?;
+            let hdr = ReplyHeader::read(&mut Reader::new(&reply)).map_err(std::io::Error::other)?;
+            assert_eq!(hdr.err, 0, "exists / answered");
+            xids.push(hdr.xid);
+        }
+        Ok::<_, std::io::Error>((resp, xids))
+    };
+    let (resp, xids) = tokio::time::timeout(DEADLINE, answers)
+        .await
+        .expect("answered once the session is durable")
+        .expect("the connection stays open");
+    assert_ne!(resp.session_id, 0);
+    let expected: Vec<i32> = (1..=SESSION_WAIT_MESSAGES as i32).collect();
+    assert_eq!(xids, expected, "answered in the order sent");
     server.shutdown().await.expect("clean shutdown");
 }
 

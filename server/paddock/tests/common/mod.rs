@@ -263,13 +263,13 @@ pub struct Client {
     next_xid: i32,
 }
 
-fn frame(payload: &[u8]) -> Vec<u8> {
+pub fn frame(payload: &[u8]) -> Vec<u8> {
     let mut out = (payload.len() as i32).to_be_bytes().to_vec();
     out.extend_from_slice(payload);
     out
 }
 
-async fn read_frame(s: &mut TcpStream) -> io::Result<Vec<u8>> {
+pub async fn read_frame(s: &mut TcpStream) -> io::Result<Vec<u8>> {
     let mut len = [0u8; 4];
     s.read_exact(&mut len).await?;
     let len = i32::from_be_bytes(len);
