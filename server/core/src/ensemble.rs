@@ -171,7 +171,7 @@ impl State {
                         origin: None,
                     });
                 }
-                self.prepare(&ids, cxid, session, &request, now_ms)
+                self.prepare(&ids, cxid, session, request, now_ms)
             }
             Forward::Sync { .. } | Forward::Touch { .. } => return None,
         };

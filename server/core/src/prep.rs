@@ -172,7 +172,7 @@ impl<'a> Prep<'a> {
     /// A multi: ops in order; on the first failure that op becomes an error txn and every later
     /// op `RuntimeInconsistency`, while earlier ops keep their txns (ZooKeeper logs them so;
     /// `DataTree.processTxn` turns them into `ErrorTxn(0)` when it applies the multi).
-    pub fn multi(&mut self, ops: &[MultiOp]) -> Prepared {
+    pub fn multi(&mut self, ops: Vec<MultiOp>) -> Prepared {
         let mut txns = Vec::with_capacity(ops.len());
         let mut failed = false;
         for op in ops {
@@ -194,26 +194,26 @@ impl<'a> Prep<'a> {
 
     /// One op of a multi. Read ops have no txn: ZooKeeper then fails serializing the multi
     /// and answers `MarshallingError` for the whole request.
-    fn op(&mut self, op: &MultiOp) -> Prepared {
+    fn op(&mut self, op: MultiOp) -> Prepared {
         match op {
-            MultiOp::Create { op, req } => self.create(*op, req),
+            MultiOp::Create { op, req } => self.create(op, req),
             MultiOp::CreateTtl(req) => self.create_ttl(req),
             MultiOp::Delete(r) => self.delete(&r.path, r.version),
-            MultiOp::SetData(r) => self.set_data(&r.path, r.data.clone(), r.version),
+            MultiOp::SetData(r) => self.set_data(&r.path, r.data, r.version),
             MultiOp::Check(r) => self.check(&r.path, r.version),
             MultiOp::GetData(_) | MultiOp::GetChildren(_) => Err(ErrorCode::MarshallingError),
         }
     }
 
-    pub fn create(&mut self, op: OpCode, req: &CreateRequest) -> Prepared {
-        self.create_any(op, &req.path, &req.data, &req.acl, req.flags, -1)
+    pub fn create(&mut self, op: OpCode, req: CreateRequest) -> Prepared {
+        self.create_any(op, &req.path, req.data, &req.acl, req.flags, -1)
     }
 
-    pub fn create_ttl(&mut self, req: &CreateTtlRequest) -> Prepared {
+    pub fn create_ttl(&mut self, req: CreateTtlRequest) -> Prepared {
         self.create_any(
             OpCode::CreateTtl,
             &req.path,
-            &req.data,
+            req.data,
             &req.acl,
             req.flags,
             req.ttl,
@@ -225,7 +225,7 @@ impl<'a> Prep<'a> {
         &mut self,
         op: OpCode,
         path: &str,
-        data: &Option<Vec<u8>>,
+        data: Option<Vec<u8>>,
         acl: &[Acl],
         flags: i32,
         ttl: i64,
@@ -287,7 +287,6 @@ impl<'a> Prep<'a> {
             data_len,
             new_cversion,
         );
-        let data = data.clone();
         Ok(match op {
             OpCode::CreateContainer => Txn::CreateContainer(CreateContainerTxn {
                 path,

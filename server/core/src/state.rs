@@ -479,12 +479,16 @@ impl State {
         if matches!(req, Request::CloseSession) {
             return Step::Propose(self.close_session(session, xid, now_ms, Some(conn)));
         }
+        // Lent to prepare and given back, not cloned for every write.
         let ids = self
             .conns
-            .get(&conn)
-            .map(|c| c.ids.clone())
+            .get_mut(&conn)
+            .map(|c| std::mem::take(&mut c.ids))
             .unwrap_or_default();
-        let mut proposal = self.prepare(&ids, xid, session, &req, now_ms);
+        let mut proposal = self.prepare(&ids, xid, session, req, now_ms);
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.ids = ids;
+        }
         proposal.origin = Some((conn, xid));
         Step::Propose(proposal)
     }
@@ -552,7 +556,7 @@ impl State {
         ids: &[Id],
         xid: i32,
         session: i64,
-        req: &Request,
+        req: Request,
         now_ms: i64,
     ) -> Proposal {
         let op = req.op_code();
@@ -575,7 +579,7 @@ impl State {
             Request::CreateTtl(r) => prep.create_ttl(r),
             Request::Delete(r) => prep.delete(&r.path, r.version),
             Request::DeleteContainer(r) => prep.delete_container(&r.path),
-            Request::SetData(r) => prep.set_data(&r.path, r.data.clone(), r.version),
+            Request::SetData(r) => prep.set_data(&r.path, r.data, r.version),
             Request::SetAcl(r) => prep.set_acl(&r.path, &r.acl, r.version),
             Request::Multi(ops) => prep.multi(ops),
             // reconfigEnabled is false on a standalone server.
