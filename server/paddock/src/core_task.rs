@@ -812,10 +812,11 @@ impl CoreTask {
             } => {
                 self.received(conn);
                 // UnimplementedRequestProcessor answers with the request's unset zxid (-1);
-                // FinalRequestProcessor's marshalling errors carry the last processed zxid.
+                // FinalRequestProcessor's marshalling errors carry the last processed zxid,
+                // here the last logged: the answer waits until that one is applied.
                 let zxid = match err {
                     ErrorCode::Unimplemented => -1,
-                    _ => self.state.last_zxid(),
+                    _ => self.last_logged(),
                 };
                 let mut actions = vec![Action::Reply {
                     conn,

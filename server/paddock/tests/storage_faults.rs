@@ -26,7 +26,7 @@ use paddock_jute::proto::{
     ConnectRequest, ConnectResponse, CreateRequest, DeleteRequest, MultiOp, PathWatchRequest,
     ReplyHeader, Request, Response, SetDataRequest,
 };
-use paddock_jute::{Acl, OpCode};
+use paddock_jute::{Acl, ErrorCode, OpCode};
 use paddock_storage::{FaultFs, Fs};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -351,6 +351,70 @@ async fn a_stalled_fsync_holds_the_writer_and_not_other_sessions_reads() {
     }
     let (data, _) = reader.get_data("/a").await.unwrap().expect("/a exists");
     assert_eq!(data, b"v1");
+    server.shutdown().await.expect("clean shutdown");
+}
+
+/// A request the server cannot decode is answered MarshallingError in its turn: after the
+/// reply to the write the session sent before it, which waits for its fsync, and with that
+/// write's zxid, the last one applied when it is answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_request_is_answered_after_the_writes_before_it() {
+    let fs = FaultFs::new(7);
+    let server = start_settled(&fs, small_log()).await;
+    let mut client = Client::connect(server.addr).await.unwrap();
+    assert_eq!(client.call(create("/a", b"v0", 0)).await.unwrap().err, 0);
+
+    // `Received` counts each four-letter word too, this one included.
+    let received = || async {
+        let srvr = four_letter_word(server.addr, "srvr").await;
+        let line = srvr.lines().find_map(|l| l.strip_prefix("Received: "));
+        line.expect("srvr has Received")
+            .trim()
+            .parse::<u64>()
+            .unwrap()
+    };
+    let before = received().await;
+    fs.stall_fsyncs();
+    let set = client.send(&set_data("/a", b"v1")).await.unwrap();
+    wait_until("the setData's fsync to stall", || fs.stalled_fsyncs() > 0).await;
+    // A getData whose path length runs past the end of the body.
+    let bad = client
+        .send_raw(OpCode::GetData as i32, &100i32.to_be_bytes())
+        .await
+        .unwrap();
+    // Both reached the core task while the write waits.
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    for polls in 1.. {
+        if received().await >= before + polls + 2 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the bad request never arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+
+    fs.resume_fsyncs();
+    let first = tokio::time::timeout(DEADLINE, client.next_reply_header())
+        .await
+        .expect("answered once the fsync completes")
+        .unwrap();
+    assert_eq!(
+        (first.xid, first.err),
+        (set, 0),
+        "the write ahead is answered first"
+    );
+    let second = tokio::time::timeout(DEADLINE, client.next_reply_header())
+        .await
+        .expect("the bad request is answered")
+        .unwrap();
+    assert_eq!(second.xid, bad);
+    assert_eq!(second.err, ErrorCode::MarshallingError.code());
+    assert_eq!(
+        second.zxid, first.zxid,
+        "the last zxid applied when it is answered"
+    );
     server.shutdown().await.expect("clean shutdown");
 }
 
@@ -992,11 +1056,14 @@ async fn corruption_in_the_middle_of_the_log_stops_startup_naming_file_and_offse
     populate(&fs, cfg(), 30).await;
     let log = logs(&fs).into_iter().next().expect("a log file");
     let path = snap_dir().join(&log);
-    let offsets = entry_offsets(&fs.read(&path).unwrap());
+    let file = fs.read(&path).unwrap();
+    let offsets = entry_offsets(&file);
     assert!(offsets.len() >= 30, "entries: {}", offsets.len());
     let victim = offsets[offsets.len() / 2];
-    // A flipped byte inside the entry's bytes: its checksum no longer matches.
-    fs.corrupt(&path, victim + 12 + 5, &[0xEE]).unwrap();
+    // A flipped byte inside the entry's bytes (in the session id, which is different every
+    // run, so the byte is flipped rather than set): its checksum no longer matches.
+    let at = victim + 12 + 5;
+    fs.corrupt(&path, at, &[!file[at as usize]]).unwrap();
 
     let err = match start(&fs, cfg()).await {
         Ok(_) => panic!("the server started on a log corrupt in the middle"),

@@ -15,7 +15,8 @@ use paddock::config::ServerConfig;
 use paddock::{Server, ServerError};
 use paddock_jute::codec::{Reader, Record};
 use paddock_jute::proto::{
-    ConnectRequest, ConnectResponse, PathWatchRequest, ReplyHeader, Request, Response,
+    ConnectRequest, ConnectResponse, PathWatchRequest, ReplyHeader, Request, RequestHeader,
+    Response,
 };
 use paddock_jute::{OpCode, Stat};
 use paddock_storage::{FaultFs, Fs, FsFile};
@@ -331,6 +332,28 @@ impl Client {
         self.next_xid += 1;
         self.stream.write_all(&req.encode_frame(xid)).await?;
         Ok(xid)
+    }
+
+    /// Sends a request of raw opcode `op` with `body` as its bytes, well formed or not;
+    /// returns its xid.
+    pub async fn send_raw(&mut self, op: i32, body: &[u8]) -> io::Result<i32> {
+        let xid = self.next_xid;
+        self.next_xid += 1;
+        let mut payload = RequestHeader { xid, op_type: op }.to_bytes();
+        payload.extend_from_slice(body);
+        self.stream.write_all(&frame(&payload)).await?;
+        Ok(xid)
+    }
+
+    /// The header of the next reply, whatever its xid, skipping watch events and pings.
+    pub async fn next_reply_header(&mut self) -> io::Result<ReplyHeader> {
+        loop {
+            let bytes = read_frame(&mut self.stream).await?;
+            let hdr = ReplyHeader::read(&mut Reader::new(&bytes)).map_err(invalid)?;
+            if hdr.xid != -1 && hdr.xid != -2 {
+                return Ok(hdr);
+            }
+        }
     }
 
     /// Waits for the reply to `xid` (of opcode `op`), skipping watch events and pings.
