@@ -267,6 +267,8 @@ pub struct CoreTask {
     /// Standalone: transactions handed to the log and not yet durable, in zxid order. Each is
     /// applied once durable (`FinalRequestProcessor` after `SyncRequestProcessor`), so the
     /// tree holds only durable changes and a read never waits for another session's fsync.
+    /// Bounded as the log's queue is: when that is full the core task waits, and stops
+    /// taking requests.
     unapplied: VecDeque<(Proposal, tracing::Span)>,
     /// Actions waiting until the tree has applied up to their zxid, in the order they were
     /// made: a refused write's answer, or a rejected request's, waits for the writes

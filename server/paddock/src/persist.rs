@@ -703,8 +703,8 @@ fn storage_node(n: CoreSnapNode) -> SnapNode {
 }
 
 /// A transaction's log entry: `TxnHeader` and the record, made before the transaction is
-/// applied. It carries no `TxnDigest`: that is optional in ZooKeeper's format, and a replay
-/// checks the digest only of entries that have one.
+/// applied. It carries no `TxnDigest`: that is optional in ZooKeeper's format, and
+/// ZooKeeper's replay compares the digest only of entries that have one.
 pub fn log_entry(hdr: &TxnHeader, txn: &Txn) -> Vec<u8> {
     marshal_entry(hdr, txn, None)
 }
