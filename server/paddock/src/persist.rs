@@ -1,9 +1,9 @@
 //! Durability around the state machine: recovery at startup, the log writer thread (group
 //! commit), snapshots written in the background, and autopurge.
 //!
-//! The core task applies a transaction as soon as it is prepared and hands its log entry to
-//! the writer thread; every reply, event and close that follows is held until the writer
-//! reports the entry fsynced (see `core_task`). While an fsync runs, new entries queue up and
+//! The core task hands a prepared transaction's log entry to the writer thread and applies
+//! the transaction once the writer reports the entry fsynced; its reply, events and closes
+//! follow the apply (see `core_task`). While an fsync runs, new entries queue up and
 //! go out together with the next one: many concurrent writes share one fsync, a lone write
 //! waits only for its own. A lone writer's entries (nothing arrived during the last fsyncs)
 //! the core task writes and fsyncs itself while the thread is idle (`LogHandle::write_now`),
