@@ -21,23 +21,22 @@ impl State {
         session: i64,
         req: Request,
     ) -> Vec<Action> {
-        let zxid = self.last_zxid();
-        let mut actions = Vec::new();
         if let Request::Check(_) = req {
             // Request.isValid refuses a bare check: UnimplementedRequestProcessor answers with
             // the request's unset zxid (-1) and closes the connection, in the session's order.
             let err = ErrorCode::Unimplemented.code();
             let body = Response::Empty;
-            actions.push(Action::Reply {
+            let reply = Action::Reply {
                 conn,
                 xid,
                 zxid: -1,
                 err,
                 body,
-            });
-            actions.push(Action::Close { conn });
-            return actions;
+            };
+            return vec![reply, Action::Close { conn }];
         }
+        let zxid = self.last_zxid();
+        let mut actions = Vec::new();
         let answer = match req {
             Request::Ping => Ok(Response::Empty),
             Request::Exists(r) => self.exists(conn, &r),

@@ -689,8 +689,8 @@ impl CoreTask {
         Ok(())
     }
 
-    /// `conn` has its session now (made here, reattached, or committed by the ensemble): what
-    /// it sent meanwhile goes next.
+    /// `conn`'s ConnectResponse has gone out: if it has a session now (new, reattached or
+    /// read-only), what it sent meanwhile goes next.
     fn session_bound(&mut self, conn: ConnId) {
         if self.state.session_of(conn).is_none() {
             return;
@@ -749,7 +749,6 @@ impl CoreTask {
                     self.track(conn, CONNECT_XID, received, "SESS", true, span);
                 }
                 self.run_step(step, conn).await?;
-                self.session_bound(conn);
             }
             CoreMsg::Request {
                 conn,

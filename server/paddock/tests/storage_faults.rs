@@ -448,7 +448,7 @@ async fn requests_behind_a_connect_wait_for_the_durable_session_within_bounds() 
         over_count.extend(exists(xid));
     }
     over_count.extend(exists(SESSION_WAIT_MESSAGES as i32 + 1));
-    let mut over_bytes = connect.clone();
+    let mut over_bytes = connect;
     let big = vec![1u8; 900_000];
     let mut sent = 0;
     for xid in 1.. {

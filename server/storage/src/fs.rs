@@ -358,35 +358,35 @@ impl FaultFs {
     /// Later fsyncs block, as on a stalled disk, until [`FaultFs::resume_fsyncs`]; the rest of
     /// the filesystem works meanwhile.
     pub fn stall_fsyncs(&self) {
-        self.stall.0.lock().unwrap_or_else(|e| e.into_inner()).held = true;
+        self.stall_state().held = true;
     }
 
     /// Lets held fsyncs complete, and later ones run at once.
     pub fn resume_fsyncs(&self) {
-        let (stall, resumed) = &*self.stall;
-        stall.lock().unwrap_or_else(|e| e.into_inner()).held = false;
-        resumed.notify_all();
+        self.stall_state().held = false;
+        self.stall.1.notify_all();
     }
 
     /// How many fsyncs are blocked by [`FaultFs::stall_fsyncs`] now.
     pub fn stalled_fsyncs(&self) -> usize {
-        self.stall
-            .0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .waiting
+        self.stall_state().waiting
+    }
+
+    fn stall_state(&self) -> MutexGuard<'_, Stall> {
+        self.stall.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn wait_while_stalled(&self) {
-        let (stall, resumed) = &*self.stall;
-        let mut s = stall.lock().unwrap_or_else(|e| e.into_inner());
+        let mut s = self.stall_state();
         if !s.held {
             return;
         }
         s.waiting += 1;
-        while s.held {
-            s = resumed.wait(s).unwrap_or_else(|e| e.into_inner());
-        }
+        let mut s = self
+            .stall
+            .1
+            .wait_while(s, |s| s.held)
+            .unwrap_or_else(|e| e.into_inner());
         s.waiting -= 1;
     }
 
