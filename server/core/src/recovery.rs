@@ -12,6 +12,7 @@
 use paddock_jute::txn::{Txn, TxnHeader};
 use paddock_jute::{Acl, ErrorCode, StatPersisted};
 
+use crate::digest::{DigestLog, ZxidDigest};
 use crate::path;
 use crate::snapshot::{LoadError, SnapNode, SnapshotCursor};
 use crate::state::{Proposal, State};
@@ -76,8 +77,17 @@ impl SnapshotLoader {
     }
 
     /// Completes the tree (quotas, unused ACLs). Replay the log next.
-    pub fn finish(mut self) -> Result<State, LoadError> {
+    pub fn finish(self) -> Result<State, LoadError> {
+        self.finish_with_digest(None)
+    }
+
+    /// `finish` for a snapshot that ends with the tree digest `recorded`: compared now if
+    /// it is as of the snapshot's own zxid, else once replay reaches its zxid (see
+    /// `DigestLog::after_snapshot`).
+    pub fn finish_with_digest(mut self, recorded: Option<ZxidDigest>) -> Result<State, LoadError> {
         self.state.tree.finish_load(self.at)?;
+        let state = &mut self.state;
+        state.digests = DigestLog::after_snapshot(state.last_zxid, recorded, state.tree.digest());
         Ok(self.state)
     }
 }
@@ -112,6 +122,18 @@ impl State {
     /// `ZxidDigest`, with version `digest::DIGEST_VERSION`.
     pub fn tree_digest(&self) -> i64 {
         self.tree.digest()
+    }
+
+    /// The digests recorded as txns applied, and the checks of loaded ones.
+    pub fn digest_log(&self) -> &DigestLog {
+        &self.digests
+    }
+
+    /// `DataTree.compareDigest` after `replay` of the txn of `zxid`: the `TxnDigest` logged
+    /// with it (`version`, `logged`) against the tree now.
+    pub fn check_logged_digest(&mut self, zxid: i64, version: i32, logged: i64) {
+        let tree = self.tree.digest();
+        self.digests.check_logged(zxid, version, logged, tree);
     }
 
     /// Begins a fuzzy snapshot named after the last applied zxid, recording the sessions and
@@ -180,6 +202,7 @@ impl State {
         }
         self.last_zxid = hdr.zxid;
         self.prepared_zxid = self.prepared_zxid.max(hdr.zxid);
+        self.digests.applied(hdr.zxid, self.tree.digest());
     }
 
     /// One data txn of a replay. A plain create (opcode `create`, also inside a multi) that

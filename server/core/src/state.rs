@@ -16,6 +16,7 @@ use paddock_jute::txn::{CloseSessionTxn, CreateSessionTxn, Txn, TxnHeader};
 use paddock_jute::{perms, Acl, ErrorCode, EventType, Id, KeeperState, OpCode};
 
 use crate::acl::{self, AuthConfig};
+use crate::digest::DigestLog;
 use crate::ensemble::{Queued, Role};
 use crate::fasthash::HashMap;
 use crate::forward::Forward;
@@ -141,6 +142,8 @@ pub struct State {
     /// Read-only mode (`readonlymode.enabled`, a member cut off from its quorum): the
     /// sessions made while in it, which live only here.
     pub(crate) read_only: Option<std::collections::HashSet<i64>>,
+    /// The tree digest every 128 zxids, and the checks of loaded digests (see `DigestLog`).
+    pub(crate) digests: DigestLog,
 }
 
 /// A watch event waiting for delivery, with the ACL that filters it (ZOOKEEPER-4799).
@@ -180,6 +183,7 @@ impl State {
             pending_connects: HashMap::default(),
             touched: HashMap::default(),
             read_only: None,
+            digests: DigestLog::default(),
             outstanding: Outstanding::default(),
         }
     }
@@ -651,6 +655,7 @@ impl State {
         let mut events = Vec::new();
         let outcome = self.apply_txn(&hdr, txn, &mut events);
         self.last_zxid = hdr.zxid;
+        self.digests.applied(hdr.zxid, self.tree.digest());
         self.outstanding.applied(hdr.zxid);
         self.prepared_zxid = self.prepared_zxid.max(hdr.zxid);
         let mut actions = self.deliver(&events, hdr.zxid);

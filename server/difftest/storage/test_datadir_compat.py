@@ -22,6 +22,7 @@ from datadir import (
     storage_files,
 )
 from dump_tree import compare, dump
+from harness import four_letter_word
 from populate import DEEP_LEVELS, ROOT, populate
 
 # kazoo logs every refused reconnect during a restart as a warning.
@@ -82,6 +83,7 @@ def test_reader_serves_the_writers_tree_and_sessions(writer, reader, layout):
         try:
             populated = populate(server)
             before = dump(server)
+            digests_before = recorded_digests(server)
             owner = populated.owner
             session_id = owner.client_id[0]
             states = []
@@ -97,10 +99,36 @@ def test_reader_serves_the_writers_tree_and_sessions(writer, reader, layout):
                 assert stat.ephemeralOwner == session_id, path
             diffs = compare(before, dump(server), names=(writer, reader))
             assert not diffs, "\n".join(diffs)
+            check_digests(digests_before, server, layout)
         finally:
             if populated is not None:
                 populated.close()
             server.stop()
+
+
+def recorded_digests(server):
+    """The `hash` command's list: {zxid: tree digest after it} every 128 zxids
+    (DataTree.logZxidDigest), as text lines `<zxid hex>: <digest>`."""
+    text = four_letter_word(server.port, "hash")
+    pairs = (line.split(": ") for line in text.splitlines() if line.strip())
+    return {int(zxid, 16): int(digest) for zxid, digest in pairs}
+
+
+def check_digests(written, reader, layout):
+    """The reader checked the digests the files hold and found them equal to its tree, and
+    the digests it recorded while replaying the log are the writer's at the same zxids.
+    ZooKeeper writes a TxnDigest with every logged txn and a digest at the end of each
+    snapshot, and compares them on replay (FileTxnSnapLog.fastForwardFromEdits,
+    DataTree.compareDigest); Paddock writes only the snapshot's."""
+    mntr = four_letter_word(reader.port, "mntr")
+    assert "zk_digest_mismatches_count\t0" in mntr, mntr
+    replayed = recorded_digests(reader)
+    assert written, "populate runs past zxid 0x80: the writer recorded digests"
+    for zxid, digest in replayed.items():
+        assert written.get(zxid) == digest, (hex(zxid), digest, written)
+    if layout == "log":
+        # Only snapshot.0 precedes the log: the reader replays every txn the writer applied.
+        assert replayed == written
 
 
 def check_layout(data, layout):

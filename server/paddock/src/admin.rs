@@ -568,7 +568,7 @@ async fn run(primary: &str, args: &BTreeMap<String, String>, shared: &Arc<Shared
         "get_trace_mask" => r.put("tracemask", shared.trace_mask.load(Ordering::Relaxed)),
         "hash" => {
             let Some(digests) = inspect(&shared.core, |v| {
-                let list = v.digest_log.iter().map(|&(zxid, digest)| {
+                let list = v.state.digest_log().recorded().map(|(zxid, digest)| {
                     let mut d = Json::obj();
                     d.put("zxid", zxid);
                     d.put("digest_version", paddock_core::digest::DIGEST_VERSION);

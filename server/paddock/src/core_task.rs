@@ -130,8 +130,6 @@ pub struct CoreView<'a> {
     pub state: &'a State,
     pub stats: &'a mut ServerStats,
     pub conns: &'a mut HashMap<ConnId, ConnStats>,
-    /// `DataTree.digestLog`: (zxid, digest) every 128 zxids, the newest 1024.
-    pub digest_log: &'a VecDeque<(i64, i64)>,
     /// When the server started serving (for `uptime`).
     pub started: Instant,
     /// The member's quorum status; `None` for a standalone server.
@@ -200,10 +198,6 @@ impl CoreView<'_> {
     }
 }
 
-/// `DataTree.DIGEST_LOG_INTERVAL` and `DIGEST_LOG_LIMIT`.
-const DIGEST_LOG_INTERVAL: i64 = 128;
-const DIGEST_LOG_LIMIT: usize = 1024;
-
 /// Wall-clock milliseconds since the epoch.
 pub fn wall_ms() -> i64 {
     SystemTime::now()
@@ -247,7 +241,6 @@ pub struct CoreTask {
     stats: ServerStats,
     conn_stats: HashMap<ConnId, ConnStats>,
     metrics: Arc<ServerMetrics>,
-    digest_log: VecDeque<(i64, i64)>,
     started: Instant,
     storage: Storage,
     log: LogHandle,
@@ -400,7 +393,6 @@ impl CoreTask {
             stats: ServerStats::default(),
             conn_stats: HashMap::default(),
             metrics,
-            digest_log: VecDeque::new(),
             started: Instant::now(),
             storage,
             log,
@@ -857,7 +849,6 @@ impl CoreTask {
                     state: &self.state,
                     stats: &mut self.stats,
                     conns: &mut self.conn_stats,
-                    digest_log: &self.digest_log,
                     started: self.started,
                     quorum: self.quorum.as_ref().map(Quorum::view),
                     storage: &self.storage,
@@ -904,7 +895,6 @@ impl CoreTask {
                 self.close(conn);
             }
             self.state = state;
-            self.digest_log.clear();
             zxid
         };
         let old = std::mem::replace(&mut self.log, LogHandle::start(&self.storage, fresh_log));
@@ -1148,12 +1138,6 @@ impl CoreTask {
                 zxid
             );
             let actions = commit_span.in_scope(|| self.state.apply(proposal));
-            if zxid % DIGEST_LOG_INTERVAL == 0 {
-                if self.digest_log.len() == DIGEST_LOG_LIMIT {
-                    self.digest_log.pop_front();
-                }
-                self.digest_log.push_back((zxid, self.state.tree_digest()));
-            }
             self.perform(actions);
         }
     }

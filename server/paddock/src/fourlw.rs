@@ -139,8 +139,8 @@ async fn run(
         "hash" => {
             inspect(&shared.core, |v| {
                 let mut out = String::new();
-                for (zxid, digest) in v.digest_log.iter() {
-                    let _ = writeln!(out, "{:x}: {digest}", *zxid as u64);
+                for (zxid, digest) in v.state.digest_log().recorded() {
+                    let _ = writeln!(out, "{:x}: {digest}", zxid as u64);
                 }
                 out
             })

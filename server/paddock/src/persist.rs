@@ -207,7 +207,8 @@ fn recover_up_to(
         None => (State::new(cfg, now_ms), None, None, 0),
         Some((zxid, path, loading, trailer)) => {
             let walked = trailer.digest.map_or(zxid, |d| d.zxid.max(zxid));
-            (loading.finish()?, Some(zxid), Some(path), walked)
+            let state = loading.finish_with_digest(trailer.digest)?;
+            (state, Some(zxid), Some(path), walked)
         }
     };
     // Standalone: everything logged is committed. A member applies up to `walked`.
@@ -226,6 +227,9 @@ fn recover_up_to(
         if entry.header.zxid <= apply_up_to {
             replayed += 1;
             state.replay(&entry.header, &entry.txn);
+            if let Some(d) = &entry.digest {
+                state.check_logged_digest(entry.header.zxid, d.version, d.tree_digest);
+            }
         } else {
             let bytes = marshal_entry(&entry.header, &entry.txn, entry.digest.as_ref());
             log_tail.push((entry.header.zxid, bytes));
@@ -654,9 +658,20 @@ impl Loading {
         })
     }
 
-    fn finish(mut self) -> Result<State, LoadError> {
+    fn finish(self) -> Result<State, LoadError> {
+        self.finish_with_digest(None)
+    }
+
+    /// `finish` for a snapshot that ends with a tree digest, which is then checked.
+    fn finish_with_digest(mut self, digest: Option<ZxidDigest>) -> Result<State, LoadError> {
         self.loader();
-        self.loader.expect("just started").finish()
+        let digest = digest.map(|d| paddock_core::digest::ZxidDigest {
+            zxid: d.zxid,
+            version: d.digest_version,
+            digest: d.digest,
+        });
+        let loader = self.loader.expect("just started");
+        loader.finish_with_digest(digest)
     }
 }
 
@@ -1135,6 +1150,84 @@ mod tests {
         let storage = Storage::new(&cfg, Arc::new(fs.clone()));
         storage.create_dirs().unwrap();
         (cfg, fs, storage)
+    }
+
+    /// The data directory Apache ZooKeeper 3.8 wrote for paddock-storage's compatibility
+    /// tests: its snapshots (`snapshot.0`, and `snapshot.19` taken at a restart) copied into
+    /// an in-memory data directory, and its log entries (each with the `TxnDigest` ZooKeeper
+    /// appends), as read from its logs.
+    fn zookeeper_38_data_dir() -> (
+        ServerConfig,
+        FaultFs,
+        Storage,
+        Vec<paddock_storage::LogEntry>,
+    ) {
+        let fixture =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../storage/tests/fixtures/zk38/version-2");
+        let (cfg, fs, storage) = in_memory(&ServerConfig::default().snapshot_compression);
+        for name in ["snapshot.0", "snapshot.19"] {
+            let bytes = std::fs::read(fixture.join(name)).unwrap();
+            let mut file = fs.create(&storage.snap_dir.join(name)).unwrap();
+            file.write_at(0, &bytes).unwrap();
+            file.sync_data().unwrap();
+        }
+        let entries = paddock_storage::read_log_dir(&paddock_storage::RealFs, &fixture, 0)
+            .unwrap()
+            .entries;
+        assert!(entries.iter().all(|e| e.digest.is_some()));
+        (cfg, fs, storage, entries)
+    }
+
+    /// Writes `entries` as the log, the digest of the one of zxid `wrong` (if any) off by one.
+    fn write_log(
+        fs: &FaultFs,
+        storage: &Storage,
+        entries: &[paddock_storage::LogEntry],
+        wrong: i64,
+    ) {
+        let mut writer = TxnLogWriter::new(
+            Arc::new(fs.clone()),
+            &storage.log_dir,
+            paddock_storage::TxnLogConfig::default(),
+            0,
+        );
+        for e in entries {
+            let mut digest = e.digest.expect("ZooKeeper logs a digest");
+            if e.header.zxid == wrong {
+                digest.tree_digest += 1;
+            }
+            writer.append(&e.header, &e.txn, Some(&digest)).unwrap();
+        }
+        writer.flush_and_sync().unwrap();
+    }
+
+    /// FileSnap.deserialize compares the digest of a snapshot taken with no txn running at
+    /// once; fastForwardFromEdits then compares the TxnDigest of every replayed entry
+    /// (DataTree.compareDigest). Paddock's tree matches ZooKeeper's at each of them.
+    #[test]
+    fn recovery_compares_the_digests_zookeeper_wrote() {
+        let (cfg, fs, storage, entries) = zookeeper_38_data_dir();
+        write_log(&fs, &storage, &entries, -1);
+        let recovered = recover(&storage, cfg.core_config(), 0).unwrap();
+        let digests = recovered.state.digest_log();
+        assert_eq!(recovered.snapshot_zxid, Some(0x19));
+        let after = entries.iter().filter(|e| e.header.zxid > 0x19).count();
+        assert!(after > 0);
+        assert_eq!(recovered.replayed, after);
+        assert_eq!(digests.compared(), 1 + recovered.replayed as u64);
+        assert_eq!(digests.mismatches(), 0);
+    }
+
+    #[test]
+    fn a_logged_digest_that_differs_from_the_tree_is_counted() {
+        let (cfg, fs, storage, entries) = zookeeper_38_data_dir();
+        let wrong = entries.last().unwrap().header.zxid - 1;
+        write_log(&fs, &storage, &entries, wrong);
+        let recovered = recover(&storage, cfg.core_config(), 0).unwrap();
+        let digests = recovered.state.digest_log();
+        assert_eq!(digests.compared(), 1 + recovered.replayed as u64);
+        assert_eq!(digests.mismatches(), 1);
+        assert_eq!(digests.first_mismatch(), Some(wrong));
     }
 
     /// A tree with one node, created by the transaction of zxid 1.

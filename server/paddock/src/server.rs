@@ -170,6 +170,10 @@ impl Server {
         metrics.observe("startup_txns_loaded", recovered.replayed as i64);
         let init = recovered.snapshot_load + recovered.log_replay;
         metrics.observe("dbinittime", ms(init));
+        let mismatches = recovered.state.digest_log().mismatches();
+        if mismatches > 0 {
+            metrics.count("digest_mismatches_count", mismatches);
+        }
         if let Some(zxid) = recovered.snapshot_zxid {
             metrics.snapshot_taken(zxid);
         }
@@ -388,5 +392,29 @@ fn report_recovery(storage: &Storage, r: &Recovered) {
             r.log_replay,
             r.state.last_zxid()
         ),
+    }
+    // DataTree.reportDigestMismatch and FileTxnSnapLog.restore's warning.
+    let digests = r.state.digest_log();
+    if let Some(zxid) = digests.first_mismatch() {
+        tracing::error!(
+            "the tree digest differs from the recorded one at {} of {} checks, first at zxid \
+             {zxid:#x}: the snapshot and the log disagree, or a transaction was applied \
+             differently from the server that wrote them",
+            digests.mismatches(),
+            digests.compared()
+        );
+    } else if digests.compared() > 0 {
+        tracing::info!(
+            "the tree digest matched all {} recorded digests checked",
+            digests.compared()
+        );
+    }
+    if let Some(awaited) = digests.awaited() {
+        tracing::warn!(
+            "the log ends at zxid {:#x}, before zxid {:#x} that the snapshot's digest is of: \
+             the digest is not checked, and none is recorded until a restart",
+            r.state.last_zxid(),
+            awaited.zxid
+        );
     }
 }
