@@ -446,6 +446,7 @@ async fn a_follower_synced_from_a_snapshot_file_written_under_writes_has_the_lea
     let (mut ens, mut writer) = OneDown::start(&disks, 100).await;
     let (lead, behind, addrs) = (ens.lead, ens.behind, ens.addrs.clone());
     let had: BTreeSet<String> = snapshots(&disks[behind]).into_iter().collect();
+    let leader_had: BTreeSet<String> = snapshots(&disks[lead]).into_iter().collect();
 
     // Ballast, so that each snapshot's walk takes several steps with writes between them.
     for batch in 0..BALLAST / 1000 {
@@ -485,7 +486,21 @@ async fn a_follower_synced_from_a_snapshot_file_written_under_writes_has_the_lea
             })
         })
         .collect();
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // The follower needs SNAP only once the leader has forgotten the history after its
+    // zxid: the leader keeps one snapshot interval in memory and drops what a snapshot's
+    // walk covered when the next snapshot is complete. Four new files (the newest may be
+    // incomplete) are past that; on a loaded machine the writers may take more than a
+    // second to get there, and the follower would be synced by DIFF, as it should be.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while snapshots(&disks[lead])
+        .iter()
+        .filter(|name| !leader_had.contains(*name))
+        .count()
+        < 4
+    {
+        assert!(Instant::now() < deadline, "the leader wrote no snapshots");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let addr = ens.restart(&disks).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     while synced_session(addr).await.is_none() {
