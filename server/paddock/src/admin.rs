@@ -570,9 +570,10 @@ async fn run(primary: &str, args: &BTreeMap<String, String>, shared: &Arc<Shared
             let Some(digests) = inspect(&shared.core, |v| {
                 let list = v.state.digest_log().recorded().map(|(zxid, digest)| {
                     let mut d = Json::obj();
+                    // ZooKeeper's order (Jackson on ZxidDigest's getters).
                     d.put("zxid", zxid);
-                    d.put("digest_version", paddock_core::digest::DIGEST_VERSION);
                     d.put("digest", digest);
+                    d.put("digest_version", paddock_core::digest::DIGEST_VERSION);
                     d
                 });
                 Json::Array(list.collect())
