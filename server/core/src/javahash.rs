@@ -52,6 +52,35 @@ pub fn order_of_clone<T>(items: &mut [(T, u64)], capacity: u32, name: impl Fn(&T
     });
 }
 
+/// The iteration order of a clone of a set, given as `listed` (in its iteration order, as
+/// `order_of_clone` sorts it), after the elements for which `removed` holds are removed and
+/// then `added` (none of them in `listed`) are added in order. Removes keep the table; adds
+/// append to their bucket and grow the table past three quarters full, and a resize keeps
+/// each bucket's order.
+pub fn clone_after_changes(
+    listed: Vec<String>,
+    removed: impl Fn(&str) -> bool,
+    added: Vec<String>,
+) -> Vec<String> {
+    if added.is_empty() {
+        let mut listed = listed;
+        listed.retain(|p| !removed(p));
+        return listed;
+    }
+    let clone_cap = clone_capacity(listed.len());
+    let kept: Vec<String> = listed.into_iter().filter(|p| !removed(p)).collect();
+    let cap = grown_capacity(clone_cap, clone_cap, kept.len() + added.len());
+    let mask = cap as i32 - 1;
+    let mut all: Vec<(String, (bool, usize))> = kept
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| (p, (false, i)))
+        .chain(added.into_iter().enumerate().map(|(i, p)| (p, (true, i))))
+        .collect();
+    all.sort_by_cached_key(|(p, rank)| (spread_hash(p) & mask, *rank));
+    all.into_iter().map(|(p, _)| p).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,5 +137,22 @@ mod tests {
         let mut two = vec![("/e1".to_owned(), 1), ("/e20000000001".to_owned(), 2)];
         order_of_clone(&mut two, 16, |p| p);
         assert_eq!(two[0].0, "/e20000000001");
+    }
+
+    // jshell on Java 17: a HashSet of "/app/e0".."/app/e10" (added in order), cloned, then
+    // "/app/e3" and "/app/e7" removed and "/new/n0".."/new/n8" added: 18 elements grow the
+    // clone's table of 16 to 32.
+    #[test]
+    fn a_clone_changed_iterates_as_java_17() {
+        let clone = "/app/e0,/app/e1,/app/e2,/app/e3,/app/e4,/app/e10,/app/e5,/app/e6,/app/e7,\
+                     /app/e8,/app/e9";
+        let listed: Vec<String> = clone.split(',').map(str::to_owned).collect();
+        let added = (0..9).map(|i| format!("/new/n{i}")).collect();
+        let after = clone_after_changes(listed, |p| p == "/app/e3" || p == "/app/e7", added);
+        assert_eq!(
+            after.join(","),
+            "/app/e0,/new/n0,/app/e1,/new/n1,/app/e2,/new/n2,/new/n3,/app/e4,/new/n4,/app/e5,\
+             /new/n5,/app/e6,/new/n6,/new/n7,/new/n8,/app/e10,/app/e8,/app/e9"
+        );
     }
 }

@@ -82,6 +82,30 @@ impl Outstanding {
         }
     }
 
+    /// The ephemerals a closeSession of `session` deletes (`PrepRequestProcessor`, case
+    /// closeSession): the tree's, `listed` (in the order of a clone of the session's set),
+    /// without those an outstanding change deleted or gave to another owner, and with the
+    /// session's ephemerals whose creates are outstanding, added in zxid order (ZooKeeper
+    /// walks its outstanding change records; only the newest per path is kept here, and the
+    /// paths of one txn go in name order).
+    pub(crate) fn session_ephemerals(&self, session: i64, listed: Vec<String>) -> Vec<String> {
+        let owned = |record: &Option<Record>| {
+            record
+                .as_ref()
+                .is_some_and(|r| r.stat.ephemeral_owner == session)
+        };
+        let mut added: Vec<(i64, &String)> = self
+            .by_path
+            .iter()
+            .filter(|(path, (_, record))| owned(record) && !listed.contains(path))
+            .map(|(path, (zxid, _))| (*zxid, path))
+            .collect();
+        added.sort();
+        let added = added.into_iter().map(|(_, p)| p.clone()).collect();
+        let removed = |path: &str| self.by_path.get(path).is_some_and(|(_, r)| !owned(r));
+        crate::javahash::clone_after_changes(listed, removed, added)
+    }
+
     /// Takes back the changes of `zxid`, the last prepared transaction, which was abandoned.
     pub(crate) fn abandon(&mut self, zxid: i64) {
         if self.by_zxid.back().is_some_and(|(z, _)| *z == zxid) {
@@ -351,6 +375,21 @@ impl<'a> Prep<'a> {
             data_len,
         };
         self.overlay.insert(path.to_owned(), Some(node));
+    }
+
+    /// A closeSession's change records: each of `paths` deleted, and its parent's pzxid set
+    /// (ZooKeeper records the parent with the digest enabled, its default; its child count
+    /// stays as it was).
+    pub fn close_session(&mut self, paths: &[String]) {
+        for path in paths {
+            if let Some(parent_path) = path::parent_raw(path) {
+                if let Ok(mut parent) = self.record(parent_path) {
+                    parent.stat.pzxid = self.zxid;
+                    self.overlay.insert(parent_path.to_owned(), Some(parent));
+                }
+            }
+            self.overlay.insert(path.clone(), None);
+        }
     }
 
     /// `getParentPathAndValidate`: deletes check only for a slash, NUL and the built-in nodes.

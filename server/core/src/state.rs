@@ -633,7 +633,24 @@ impl State {
     ) -> Proposal {
         self.sessions.set_closing(session);
         let hdr = self.header(session, cxid, now_ms, OpCode::CloseSession);
-        let paths2_delete = self.tree.ephemerals(session);
+        let listed = self.tree.ephemerals(session);
+        let paths2_delete = self.outstanding.session_ephemerals(session, listed);
+        // The deletes are outstanding changes: a write prepared before this txn is applied
+        // finds the nodes gone, as it will when it is applied.
+        let mut prep = Prep::new(
+            &self.tree,
+            &self.outstanding,
+            &self.auth,
+            &[],
+            session,
+            hdr.zxid,
+            hdr.time,
+            self.cfg.extended_types_enabled,
+            self.cfg.enforce_quota,
+        );
+        prep.close_session(&paths2_delete);
+        let changes = prep.into_changes();
+        self.outstanding.add(hdr.zxid, changes);
         let txn = Txn::CloseSession(CloseSessionTxn { paths2_delete });
         Proposal {
             hdr,
