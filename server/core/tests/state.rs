@@ -7,6 +7,7 @@ use paddock_core::acl;
 use paddock_core::state::{Action, State, Step};
 use paddock_core::CoreConfig;
 use paddock_jute::proto::*;
+use paddock_jute::txn::Txn;
 use paddock_jute::{perms, Acl, AddWatchMode, ErrorCode, EventType, Id, OpCode, Stat};
 
 const ADDR: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -350,6 +351,49 @@ fn ephemerals_removed_on_close_session() {
     assert!(reply_pos < close_pos);
     assert_eq!(s.st.tree().ephemerals_count(), 0);
     assert_eq!(s.st.counts().sessions, 1);
+}
+
+// PrepRequestProcessor, closeSession: while a close waits for its fsync (or its commit), a
+// write prepared behind it sees the closing session's ephemerals deleted, including one whose
+// create is itself still waiting; the deleted node's parent keeps its child count.
+#[test]
+fn writes_prepared_behind_a_queued_close_see_its_ephemerals_gone() {
+    let mut s = Server::standard();
+    s.open(1);
+    s.open(2);
+    s.create(1, "/p", 0);
+    s.create(1, "/p/e", 1);
+    s.xid += 1;
+    let Step::Propose(late) = s.st.request(1, s.xid, create2("/late", b"x", 1), s.now) else {
+        panic!("a create is a proposal");
+    };
+    s.xid += 1;
+    let Step::Propose(close) = s.st.request(1, s.xid, Request::CloseSession, s.now) else {
+        panic!("a close is a proposal");
+    };
+    match &close.txn {
+        Txn::CloseSession(t) => assert_eq!(t.paths2_delete, vec!["/p/e", "/late"]),
+        other => panic!("{other:?}"),
+    }
+    s.xid += 1;
+    let Step::Propose(again) = s.st.request(2, s.xid, create2("/p/e", b"y", 1), s.now) else {
+        panic!("a create is a proposal");
+    };
+    assert!(matches!(again.txn, Txn::Create2(_)), "{:?}", again.txn);
+    s.xid += 1;
+    let Step::Propose(parent) = s.st.request(2, s.xid, delete("/p", -1), s.now) else {
+        panic!("a delete is a proposal");
+    };
+    assert!(
+        matches!(&parent.txn, Txn::Error(e) if e.err == ErrorCode::NotEmpty.code()),
+        "{:?}",
+        parent.txn
+    );
+    for p in [late, close, again, parent] {
+        s.st.apply(p);
+    }
+    assert!(s.st.tree().node("/late").is_none());
+    assert_eq!(s.st.tree().node("/p/e").unwrap().data(), Some(&b"y"[..]));
 }
 
 // SessionTrackerImpl expiry + FinalRequestProcessor closing the expired session's connection.
