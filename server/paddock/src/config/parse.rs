@@ -449,9 +449,28 @@ impl Parser {
     /// `server.N` lines, `myid`, and the client port a server line may carry
     /// (`setupMyId`, `setupClientPort`).
     fn quorum(&mut self) -> Result<(), ConfigError> {
+        // A `group` key makes ZooKeeper count votes with QuorumHierarchical (a majority of
+        // groups, each by a weighted majority). Paddock counts a plain majority of the
+        // voters, so it refuses to start rather than commit with quorums that
+        // configuration forbids. Weights without groups are ignored, as QuorumMaj does.
+        if let Some((file, e)) = self
+            .quorum_entries
+            .iter()
+            .find(|(_, e)| e.key.starts_with("group"))
+        {
+            return Err(ConfigError::Value {
+                file: file.clone(),
+                line: e.line,
+                key: e.key.clone(),
+                value: e.value.clone(),
+                reason: "hierarchical quorums (group.N, weight.N) are not supported: \
+                         Paddock counts a plain majority of the voters"
+                    .into(),
+            });
+        }
         for (file, e) in std::mem::take(&mut self.quorum_entries) {
             let Some(id_text) = e.key.strip_prefix("server.") else {
-                // Hierarchical quorums (group.N, weight.N) are not implemented.
+                // weight.N without groups: QuorumMaj does not read it either.
                 self.cfg.ignored_keys.push(e.key.clone());
                 continue;
             };

@@ -479,6 +479,26 @@ fn ensemble_needs_limits_and_myid() {
     assert!(err.contains("server id \"x\" is not a number"), "{err}");
 }
 
+// QuorumPeerConfig.createQuorumVerifier: any `group` key selects QuorumHierarchical, which
+// Paddock does not have; it refuses rather than count a plain majority. Weights alone are
+// read by nobody (QuorumMaj), and only warned about.
+#[test]
+fn hierarchical_quorums_are_refused() {
+    let base = "dataDir=/nonexistent-paddock\nclientPort=2181\ninitLimit=5\nsyncLimit=2\n\
+                server.1=a:2888:3888\nserver.2=b:2888:3888\nserver.3=c:2888:3888\n";
+    let err = error(&format!("{base}group.1=1:2\ngroup.2=3\nweight.1=1\n"));
+    assert!(
+        err.contains(":8: invalid value \"1:2\" for group.1"),
+        "{err}"
+    );
+    assert!(err.contains("hierarchical quorums"), "{err}");
+    let err = error(&format!("{base}weight.1=2\n"));
+    assert_eq!(
+        err, "zoo.cfg: myid file is missing",
+        "weights alone pass the quorum step"
+    );
+}
+
 // QuorumPeerConfig.parse: server lines live in dynamicConfigFile when it is set;
 // the file may not hold "version" or other keys.
 #[test]
