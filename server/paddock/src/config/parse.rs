@@ -29,8 +29,6 @@ const IGNORED_BOOLS: &[&str] = &[
     "portUnification",
     "sslQuorumReloadCertFiles",
     "quorum.auth.enableSasl",
-    "quorum.auth.serverRequireSasl",
-    "quorum.auth.learnerRequireSasl",
     "jvm.pause.monitor",
     "multiAddress.enabled",
     "multiAddress.reachabilityCheckEnabled",
@@ -137,6 +135,18 @@ impl Parser {
             "standaloneEnabled" => self.cfg.standalone_enabled = self.strict_bool(e)?,
             "quorumListenOnAllIPs" => self.cfg.quorum_listen_on_all_ips = self.strict_bool(e)?,
             "sslQuorum" => self.cfg.ssl_quorum = self.strict_bool(e)?,
+            // QuorumCnxManager with these set refuses members that do not authenticate by
+            // SASL. Paddock's links have no SASL: ignoring them would let any host that
+            // reaches the election port take part, so a demand for it stops startup.
+            "quorum.auth.serverRequireSasl" | "quorum.auth.learnerRequireSasl" => {
+                if self.strict_bool(e)? {
+                    return Err(self.value_error(
+                        e,
+                        "SASL between ensemble members is not supported; secure the members' \
+                         links with sslQuorum=true (mutual TLS) instead",
+                    ));
+                }
+            }
             "secureClientPort" => self.cfg.secure_client_port = Some(self.port(e)?),
             "secureClientPortAddress" => self.secure_client_port_address = Some(e.clone()),
             "initLimit" => self.cfg.init_limit = Some(self.non_negative(e, self.int(e)?.into())?),

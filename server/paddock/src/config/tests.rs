@@ -479,6 +479,29 @@ fn ensemble_needs_limits_and_myid() {
     assert!(err.contains("server id \"x\" is not a number"), "{err}");
 }
 
+// QuorumPeerConfig quorum.auth.*: members that must authenticate by SASL cannot be
+// honoured; Paddock refuses to start rather than take unauthenticated members.
+#[test]
+fn required_quorum_sasl_is_refused() {
+    for key in [
+        "quorum.auth.serverRequireSasl",
+        "quorum.auth.learnerRequireSasl",
+    ] {
+        let err = error(&format!(
+            "dataDir=/d\nquorum.auth.enableSasl=true\n{key}=true\n"
+        ));
+        assert!(
+            err.starts_with(&format!("zoo.cfg:3: invalid value \"true\" for {key}")),
+            "{err}"
+        );
+        assert!(err.contains("sslQuorum=true"), "{err}");
+        let cfg = parse_ok(&format!("dataDir=/d\nclientPort=2181\n{key}=false\n"));
+        assert!(cfg.ignored_keys.is_empty(), "{:?}", cfg.ignored_keys);
+    }
+    let cfg = parse_ok("dataDir=/d\nclientPort=2181\nquorum.auth.enableSasl=true\n");
+    assert_eq!(cfg.ignored_keys, vec!["quorum.auth.enableSasl"]);
+}
+
 // QuorumPeerConfig.createQuorumVerifier: any `group` key selects QuorumHierarchical, which
 // Paddock does not have; it refuses rather than count a plain majority. Weights alone are
 // read by nobody (QuorumMaj), and only warned about.
