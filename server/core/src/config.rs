@@ -35,6 +35,10 @@ pub struct CoreConfig {
     pub container_max_never_used_ms: i64,
     /// Data of `/zookeeper/config` (empty for a standalone server).
     pub config_znode_data: Vec<u8>,
+    /// `zookeeper.enforce.auth.schemes` when `zookeeper.enforce.auth.enabled`; empty when
+    /// not enforced. A connection must hold an id of one of them for any request but auth
+    /// and SASL packets (`AuthenticationHelper`).
+    pub enforce_auth_schemes: Vec<String>,
 }
 
 impl Default for CoreConfig {
@@ -56,6 +60,7 @@ impl Default for CoreConfig {
             container_max_per_minute: 10_000,
             container_max_never_used_ms: 0,
             config_znode_data: Vec::new(),
+            enforce_auth_schemes: Vec::new(),
         }
     }
 }

@@ -429,6 +429,20 @@ impl State {
             }
             _ => {}
         }
+        if !self.authenticated_enough(conn) {
+            // AuthenticationHelper.enforceAuthentication: an error reply with zxid 0, then
+            // the connection closes; the session is left to expire.
+            return Step::Done(vec![
+                Action::Reply {
+                    conn,
+                    xid,
+                    zxid: 0,
+                    err: ErrorCode::SessionClosedRequireSaslAuth.code(),
+                    body: Response::Empty,
+                },
+                Action::Close { conn },
+            ]);
+        }
         let timeout_ms = self.conns.get(&conn).map_or(0, |c| c.timeout_ms);
         if !self.touch(session, timeout_ms, now_ms) {
             // MissingSessionException: ZooKeeper drops the request without an answer.
@@ -446,6 +460,18 @@ impl State {
             }
             req => Step::Done(self.read_in_order(conn, xid, session, req)),
         }
+    }
+
+    /// With authentication enforced (`zookeeper.enforce.auth.enabled`), whether `conn` holds
+    /// an id of one of the required schemes (`isCnxnAuthenticated`; the `ip` id every
+    /// connection has counts).
+    fn authenticated_enough(&self, conn: ConnId) -> bool {
+        let required = &self.cfg.enforce_auth_schemes;
+        required.is_empty()
+            || self
+                .conns
+                .get(&conn)
+                .is_some_and(|c| c.ids.iter().any(|id| required.contains(&id.scheme)))
     }
 
     /// A write (or closeSession) of a session on connection `conn`: prepared here, or on a

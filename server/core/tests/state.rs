@@ -396,6 +396,51 @@ fn writes_prepared_behind_a_queued_close_see_its_ephemerals_gone() {
     assert_eq!(s.st.tree().node("/p/e").unwrap().data(), Some(&b"y"[..]));
 }
 
+// AuthenticationHelper.enforceAuthentication (zookeeper.enforce.auth.enabled): a connection
+// without an id of a required scheme gets SessionClosedRequireSaslAuth (-124, zxid 0) for any
+// request but auth, and is closed; after a digest auth its requests are served.
+#[test]
+fn enforced_authentication_refuses_and_closes_unauthenticated_connections() {
+    let mut s = Server::new(CoreConfig {
+        enforce_auth_schemes: vec!["digest".into()],
+        ..CoreConfig::default()
+    });
+    s.open(1);
+    s.open(2);
+    for req in [Request::Ping, Request::GetData(pw("/", false))] {
+        let actions = s.send(1, req);
+        assert_eq!(
+            actions,
+            vec![
+                Action::Reply {
+                    conn: 1,
+                    xid: s.xid,
+                    zxid: 0,
+                    err: ErrorCode::SessionClosedRequireSaslAuth.code(),
+                    body: Response::Empty,
+                },
+                Action::Close { conn: 1 },
+            ]
+        );
+    }
+    let auth = Request::Auth(AuthPacket {
+        auth_type: 0,
+        scheme: "digest".into(),
+        auth: b"alice:pw".to_vec(),
+    });
+    assert_eq!(s.err(2, auth), 0);
+    s.ok(2, Request::GetData(pw("/", false)));
+    s.ok(2, Request::Ping);
+
+    // Every connection holds its `ip` id.
+    let mut s = Server::new(CoreConfig {
+        enforce_auth_schemes: vec!["ip".into()],
+        ..CoreConfig::default()
+    });
+    s.open(1);
+    s.ok(1, Request::GetData(pw("/", false)));
+}
+
 // SessionTrackerImpl expiry + FinalRequestProcessor closing the expired session's connection.
 #[test]
 fn ephemerals_removed_on_expiry() {

@@ -28,6 +28,20 @@ fn pair_limited() -> &'static ServerPair {
     })
 }
 
+/// `enforce.auth.enabled=true` with `enforce.auth.schemes=digest`, used by one test.
+fn pair_enforced_auth() -> &'static ServerPair {
+    static PAIR: OnceLock<ServerPair> = OnceLock::new();
+    PAIR.get_or_init(|| {
+        ServerPair::start(ServerConfig {
+            extra: vec![
+                ("enforce.auth.enabled".into(), "true".into()),
+                ("enforce.auth.schemes".into(), "digest".into()),
+            ],
+            ..ServerConfig::default()
+        })
+    })
+}
+
 macro_rules! diff_test {
     ($name:ident, $pair:ident) => {
         #[tokio::test]
@@ -321,6 +335,37 @@ mod scenarios {
         Ok(t)
     }
 
+    /// zookeeper.enforce.auth.schemes=digest (AuthenticationHelper.enforceAuthentication):
+    /// an unauthenticated ping or getData gets SessionClosedRequireSaslAuth (-124) with zxid
+    /// 0 and the connection closes; after a digest auth the same requests are served.
+    pub async fn enforced_auth(ctx: Ctx) -> Result<Trace> {
+        let with_zxid = |reply: Option<raw::Reply>| match reply {
+            Some(r) => json!({"xid": r.xid, "err": r.err, "zxid_is_0": r.zxid == 0}),
+            None => json!("closed"),
+        };
+        let get = Jute::new().string("/").bool(false).into_bytes();
+        let mut t = Trace::new();
+        let (mut conn, _) = RawConn::session(ctx.addr).await?;
+        t.push("ping", with_zxid(conn.call(-2, op::PING, &[]).await?));
+        t.push("ping_closed", json!(conn.closed_within(CLOSE_WAIT).await));
+        let (mut conn, _) = RawConn::session(ctx.addr).await?;
+        t.push("get", with_zxid(conn.call(1, op::GET_DATA, &get).await?));
+        t.push("get_closed", json!(conn.closed_within(CLOSE_WAIT).await));
+        let (mut conn, _) = RawConn::session(ctx.addr).await?;
+        let auth = Jute::new()
+            .int(0)
+            .string("digest")
+            .bytes(b"bob:pw")
+            .into_bytes();
+        t.push("auth", reply_json(conn.call(-4, op::AUTH, &auth).await?));
+        t.push(
+            "get_authed",
+            reply_json(conn.call(1, op::GET_DATA, &get).await?),
+        );
+        t.push("ping_authed", json!(conn.ping().await?));
+        Ok(t)
+    }
+
     /// setWatches replays what changed after relativeZxid: data watch + node changed ->
     /// NodeDataChanged, node gone -> NodeDeleted, exist watch + node now present ->
     /// NodeCreated, child watch + pzxid newer -> NodeChildrenChanged; unchanged ones stay
@@ -568,6 +613,7 @@ diff_test!(garbage_and_bad_lengths, pair);
 diff_test!(bad_paths, pair);
 diff_test!(close_session, pair);
 diff_test!(auth_unknown_scheme, pair);
+diff_test!(enforced_auth, pair_enforced_auth);
 diff_test!(set_watches_replay, pair);
 diff_test!(set_watches2_readds_persistent_watches, pair);
 diff_test!(connection_flood_leaves_session_alone, pair);

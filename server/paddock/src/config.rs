@@ -65,6 +65,12 @@ pub struct ServerConfig {
     pub digest_auth_enabled: bool,
     /// `enforceQuota` / `zookeeper.enforceQuota` (default false): hard quotas fail writes.
     pub enforce_quota: bool,
+    /// `enforce.auth.enabled` (also with `zookeeper.`; default false): requests of
+    /// connections without an id of `enforce_auth_schemes` are refused and the connection
+    /// closed (`AuthenticationHelper`, ZooKeeper 3.7).
+    pub enforce_auth_enabled: bool,
+    /// `enforce.auth.schemes` (also with `zookeeper.`): comma-separated auth schemes.
+    pub enforce_auth_schemes: Vec<String>,
     /// `4lw.commands.whitelist` / `zookeeper.4lw.commands.whitelist` (default: only `srvr`).
     pub four_letter_words: FourLetterWhitelist,
     /// `znode.container.checkIntervalMs` (default 60000): container and TTL sweep period.
@@ -281,6 +287,8 @@ impl ServerConfig {
             super_digest: None,
             digest_auth_enabled: true,
             enforce_quota: false,
+            enforce_auth_enabled: false,
+            enforce_auth_schemes: Vec::new(),
             four_letter_words: FourLetterWhitelist::default(),
             container_check_interval_ms: 60_000,
             container_max_per_minute: 10_000,
@@ -413,6 +421,11 @@ impl ServerConfig {
             container_max_per_minute: self.container_max_per_minute,
             container_max_never_used_ms: saturating_i64(self.container_max_never_used_ms),
             config_znode_data: Vec::new(),
+            enforce_auth_schemes: if self.enforce_auth_enabled {
+                self.enforce_auth_schemes.clone()
+            } else {
+                Vec::new()
+            },
         }
     }
 

@@ -261,6 +261,17 @@ impl Parser {
             }
             "DigestAuthenticationProvider.enabled" => cfg.digest_auth_enabled = java_bool(value),
             "enforceQuota" => cfg.enforce_quota = java_bool(value),
+            // AuthenticationHelper.initConfigurations.
+            "enforce.auth.enabled" => cfg.enforce_auth_enabled = java_bool(value),
+            "enforce.auth.schemes" => {
+                cfg.enforce_auth_schemes = value.split(',').map(|s| s.trim().to_string()).collect()
+            }
+            // Enforces the `sasl` scheme, which Paddock has no provider of.
+            "sessionRequireClientSASLAuth" => {
+                if java_bool(value) {
+                    return Err(self.value_error(e, "Authentication scheme sasl is not available."));
+                }
+            }
             "4lw.commands.whitelist" => cfg.four_letter_words = FourLetterWhitelist::parse(value),
             // FileTxnLog: !System.getProperty("zookeeper.forceSync", "yes").equals("no").
             "forceSync" => cfg.force_sync = value != "no",
@@ -356,6 +367,36 @@ impl Parser {
 
     /// The checks that follow the key loop of `parseProperties`, then the
     /// quorum part (`setupQuorumPeerConfig`).
+    /// `AuthenticationHelper.validateConfiguredProperties`: enforcement needs schemes, each
+    /// of an authentication provider this server has (`ip`, `digest` unless disabled,
+    /// `x509` when registered; Paddock has no SASL).
+    fn check_enforce_auth(&self) -> Result<(), ConfigError> {
+        let cfg = &self.cfg;
+        if !cfg.enforce_auth_enabled {
+            return Ok(());
+        }
+        if cfg.enforce_auth_schemes.iter().all(|s| s.is_empty()) {
+            return Err(self.invalid_file(
+                "zookeeper.enforce.auth.enabled is true zookeeper.enforce.auth.schemes must be  \
+                 configured.",
+            ));
+        }
+        for scheme in &cfg.enforce_auth_schemes {
+            let available = match scheme.as_str() {
+                "ip" => true,
+                "digest" => cfg.digest_auth_enabled,
+                "x509" => cfg.tls.x509_auth,
+                _ => false,
+            };
+            if !available {
+                return Err(
+                    self.invalid_file(&format!("Authentication scheme {scheme} is not available."))
+                );
+            }
+        }
+        Ok(())
+    }
+
     fn finish(mut self) -> Result<ServerConfig, ConfigError> {
         if !self.data_dir_set {
             return Err(self.invalid_file("dataDir is not set"));
@@ -369,6 +410,7 @@ impl Parser {
         if self.cfg.tick_ms == 0 {
             return Err(self.invalid_file("tickTime is not set"));
         }
+        self.check_enforce_auth()?;
         // QuorumPeerConfig resolves -1 here, so the struct holds what ZooKeeper uses.
         self.cfg.session_timeout_ms_min = self.cfg.min_session_timeout_ms();
         self.cfg.session_timeout_ms_max = self.cfg.max_session_timeout_ms();

@@ -209,6 +209,8 @@ someFutureKey=1
         super_digest: Some("super:D/InIHSb7yEEbrWz8b9l71RjZJU=".into()),
         digest_auth_enabled: false,
         enforce_quota: true,
+        enforce_auth_enabled: false,
+        enforce_auth_schemes: Vec::new(),
         four_letter_words: FourLetterWhitelist::parse("ruok,mntr"),
         container_check_interval_ms: 1000,
         container_max_per_minute: 20,
@@ -477,6 +479,45 @@ fn ensemble_needs_limits_and_myid() {
     );
     let err = error("dataDir=/d\nclientPort=1\nserver.x=a:2888:3888\n");
     assert!(err.contains("server id \"x\" is not a number"), "{err}");
+}
+
+// AuthenticationHelper.initConfigurations / validateConfiguredProperties.
+#[test]
+fn enforced_authentication_needs_available_schemes() {
+    let base = "dataDir=/d\nclientPort=2181\n";
+    let cfg = parse_ok(&format!(
+        "{base}enforce.auth.enabled=true\nzookeeper.enforce.auth.schemes=digest, ip\n"
+    ));
+    assert_eq!(cfg.core_config().enforce_auth_schemes, vec!["digest", "ip"]);
+    let off = parse_ok(&format!("{base}enforce.auth.schemes=digest\n"));
+    assert!(off.core_config().enforce_auth_schemes.is_empty());
+    assert_eq!(
+        error(&format!("{base}enforce.auth.enabled=true\n")),
+        "zoo.cfg: zookeeper.enforce.auth.enabled is true zookeeper.enforce.auth.schemes must \
+         be  configured."
+    );
+    for scheme in ["sasl", "x509", "nosuch"] {
+        let err = error(&format!(
+            "{base}enforce.auth.enabled=true\nenforce.auth.schemes={scheme}\n"
+        ));
+        assert_eq!(
+            err,
+            format!("zoo.cfg: Authentication scheme {scheme} is not available.")
+        );
+    }
+    let err = error(&format!(
+        "{base}DigestAuthenticationProvider.enabled=false\nenforce.auth.enabled=true\n\
+         enforce.auth.schemes=digest\n"
+    ));
+    assert_eq!(
+        err,
+        "zoo.cfg: Authentication scheme digest is not available."
+    );
+    let err = error(&format!("{base}sessionRequireClientSASLAuth=true\n"));
+    assert!(
+        err.ends_with("Authentication scheme sasl is not available."),
+        "{err}"
+    );
 }
 
 // QuorumPeerConfig quorum.auth.*: members that must authenticate by SASL cannot be
