@@ -429,19 +429,8 @@ impl State {
             }
             _ => {}
         }
-        if !self.authenticated_enough(conn) {
-            // AuthenticationHelper.enforceAuthentication: an error reply with zxid 0, then
-            // the connection closes; the session is left to expire.
-            return Step::Done(vec![
-                Action::Reply {
-                    conn,
-                    xid,
-                    zxid: 0,
-                    err: ErrorCode::SessionClosedRequireSaslAuth.code(),
-                    body: Response::Empty,
-                },
-                Action::Close { conn },
-            ]);
+        if let Some(refused) = self.refuse_unauthenticated(conn, xid) {
+            return Step::Done(refused);
         }
         let timeout_ms = self.conns.get(&conn).map_or(0, |c| c.timeout_ms);
         if !self.touch(session, timeout_ms, now_ms) {
@@ -462,16 +451,31 @@ impl State {
         }
     }
 
-    /// With authentication enforced (`zookeeper.enforce.auth.enabled`), whether `conn` holds
-    /// an id of one of the required schemes (`isCnxnAuthenticated`; the `ip` id every
-    /// connection has counts).
-    fn authenticated_enough(&self, conn: ConnId) -> bool {
+    /// `AuthenticationHelper.enforceAuthentication`, for any request but auth and SASL
+    /// packets: with authentication enforced (`zookeeper.enforce.auth.enabled`) and `conn`
+    /// holding no id of a required scheme (the `ip` id every connection has counts), the
+    /// answer (SessionClosedRequireSaslAuth with zxid 0) and the connection's close. The
+    /// session is left to expire. ZooKeeper checks before it reads the request's body, so
+    /// this comes first for requests that do not decode too.
+    pub fn refuse_unauthenticated(&self, conn: ConnId, xid: i32) -> Option<Vec<Action>> {
         let required = &self.cfg.enforce_auth_schemes;
-        required.is_empty()
+        let authenticated = required.is_empty()
             || self
                 .conns
                 .get(&conn)
-                .is_some_and(|c| c.ids.iter().any(|id| required.contains(&id.scheme)))
+                .is_some_and(|c| c.ids.iter().any(|id| required.contains(&id.scheme)));
+        (!authenticated).then(|| {
+            vec![
+                Action::Reply {
+                    conn,
+                    xid,
+                    zxid: 0,
+                    err: ErrorCode::SessionClosedRequireSaslAuth.code(),
+                    body: Response::Empty,
+                },
+                Action::Close { conn },
+            ]
+        })
     }
 
     /// A write (or closeSession) of a session on connection `conn`: prepared here, or on a

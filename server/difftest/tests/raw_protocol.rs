@@ -337,7 +337,8 @@ mod scenarios {
 
     /// zookeeper.enforce.auth.schemes=digest (AuthenticationHelper.enforceAuthentication):
     /// an unauthenticated ping or getData gets SessionClosedRequireSaslAuth (-124) with zxid
-    /// 0 and the connection closes; after a digest auth the same requests are served.
+    /// 0 and the connection closes, and so does an unknown opcode or a body that does not
+    /// decode; after a digest auth the same requests are served.
     pub async fn enforced_auth(ctx: Ctx) -> Result<Trace> {
         let with_zxid = |reply: Option<raw::Reply>| match reply {
             Some(r) => json!({"xid": r.xid, "err": r.err, "zxid_is_0": r.zxid == 0}),
@@ -351,6 +352,22 @@ mod scenarios {
         let (mut conn, _) = RawConn::session(ctx.addr).await?;
         t.push("get", with_zxid(conn.call(1, op::GET_DATA, &get).await?));
         t.push("get_closed", json!(conn.closed_within(CLOSE_WAIT).await));
+        // Checked before the opcode or the body is read.
+        let (mut conn, _) = RawConn::session(ctx.addr).await?;
+        t.push("unknown_op", with_zxid(conn.call(2, 999, &[]).await?));
+        t.push(
+            "unknown_op_closed",
+            json!(conn.closed_within(CLOSE_WAIT).await),
+        );
+        let (mut conn, _) = RawConn::session(ctx.addr).await?;
+        t.push(
+            "bad_body",
+            with_zxid(conn.call(3, op::GET_DATA, &[0, 0]).await?),
+        );
+        t.push(
+            "bad_body_closed",
+            json!(conn.closed_within(CLOSE_WAIT).await),
+        );
         let (mut conn, _) = RawConn::session(ctx.addr).await?;
         let auth = Jute::new()
             .int(0)

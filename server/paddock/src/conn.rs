@@ -178,14 +178,15 @@ impl ConnReader {
         let conn = self.conn;
         let mut r = Reader::new(frame);
         let hdr = RequestHeader::read(&mut r)?;
-        let reject = CoreMsg::Reject {
+        let reject = |op| CoreMsg::Reject {
             conn,
             xid: hdr.xid,
+            op,
             err: ErrorCode::Unimplemented,
             close: true,
         };
         let Ok(op) = OpCode::try_from(hdr.op_type) else {
-            return Ok(reject);
+            return Ok(reject(None));
         };
         match Request::decode(op, &mut r) {
             Ok(req) => Ok(CoreMsg::Request {
@@ -196,13 +197,16 @@ impl ConnReader {
                 received: Instant::now(),
                 frame_bytes: frame.len(),
             }),
-            Err(DecodeError::UnknownOpCode(_) | DecodeError::NotARequest(_)) => Ok(reject),
+            Err(DecodeError::UnknownOpCode(_) | DecodeError::NotARequest(_)) => {
+                Ok(reject(Some(op)))
+            }
             Err(e) => {
                 tracing::debug!(conn, xid = hdr.xid, "undecodable {op:?} body: {e}");
                 let err = ErrorCode::MarshallingError;
                 Ok(CoreMsg::Reject {
                     conn,
                     xid: hdr.xid,
+                    op: Some(op),
                     err,
                     close: false,
                 })

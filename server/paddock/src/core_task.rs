@@ -67,6 +67,9 @@ pub enum CoreMsg {
     Reject {
         conn: ConnId,
         xid: i32,
+        /// The opcode, when it is one: auth and SASL packets are exempt from enforced
+        /// authentication.
+        op: Option<OpCode>,
         err: ErrorCode,
         close: bool,
     },
@@ -800,10 +803,17 @@ impl CoreTask {
             CoreMsg::Reject {
                 conn,
                 xid,
+                op,
                 err,
                 close,
             } => {
                 self.received(conn);
+                if !matches!(op, Some(OpCode::Auth | OpCode::Sasl)) {
+                    if let Some(refused) = self.state.refuse_unauthenticated(conn, xid) {
+                        self.gate(self.last_logged(), refused);
+                        return Ok(());
+                    }
+                }
                 // UnimplementedRequestProcessor answers with the request's unset zxid (-1);
                 // FinalRequestProcessor's marshalling errors carry the last processed zxid,
                 // here the last logged: the answer waits until that one is applied.
