@@ -383,6 +383,19 @@ mod scenarios {
         Ok(t)
     }
 
+    /// An auth packet whose body does not decode (ZooKeeperServer.processPacket reads it
+    /// with byteBuffer2Record).
+    pub async fn auth_bad_body(ctx: Ctx) -> Result<Trace> {
+        let (mut conn, _) = RawConn::session(ctx.addr).await?;
+        let mut t = Trace::new();
+        t.push(
+            "auth",
+            reply_json(conn.call(-4, op::AUTH, &[0, 0, 0]).await?),
+        );
+        t.push("closed", json!(conn.closed_within(CLOSE_WAIT).await));
+        Ok(t)
+    }
+
     /// setWatches replays what changed after relativeZxid: data watch + node changed ->
     /// NodeDataChanged, node gone -> NodeDeleted, exist watch + node now present ->
     /// NodeCreated, child watch + pzxid newer -> NodeChildrenChanged; unchanged ones stay
@@ -631,6 +644,7 @@ diff_test!(bad_paths, pair);
 diff_test!(close_session, pair);
 diff_test!(auth_unknown_scheme, pair);
 diff_test!(enforced_auth, pair_enforced_auth);
+diff_test!(auth_bad_body, pair);
 diff_test!(set_watches_replay, pair);
 diff_test!(set_watches2_readds_persistent_watches, pair);
 diff_test!(connection_flood_leaves_session_alone, pair);

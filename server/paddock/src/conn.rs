@@ -172,8 +172,8 @@ impl ConnReader {
     /// Turns one frame into a message for the core task. Opcodes ZooKeeper does not know, or
     /// knows but does not take from clients, are answered Unimplemented and the connection
     /// closes (`UnimplementedRequestProcessor`). A body that does not decode is answered
-    /// MarshallingError and the connection stays, as ZooKeeper's request processors do; only
-    /// a header that does not decode ends the connection.
+    /// MarshallingError and the connection stays, as ZooKeeper's request processors do; a
+    /// header, an auth or a SASL packet that does not decode ends the connection.
     fn parse_request(&self, frame: &[u8]) -> Result<CoreMsg, ConnEnd> {
         let conn = self.conn;
         let mut r = Reader::new(frame);
@@ -200,6 +200,9 @@ impl ConnReader {
             Err(DecodeError::UnknownOpCode(_) | DecodeError::NotARequest(_)) => {
                 Ok(reject(Some(op)))
             }
+            // processPacket reads auth and SASL packets itself: one that does not decode
+            // throws, and the connection closes without an answer.
+            Err(e) if matches!(op, OpCode::Auth | OpCode::Sasl) => Err(e.into()),
             Err(e) => {
                 tracing::debug!(conn, xid = hdr.xid, "undecodable {op:?} body: {e}");
                 let err = ErrorCode::MarshallingError;

@@ -412,7 +412,8 @@ fn report_recovery(storage: &Storage, r: &Recovered) {
     if let Some(awaited) = digests.awaited() {
         tracing::warn!(
             "the log ends at zxid {:#x}, before zxid {:#x} that the snapshot's digest is of: \
-             the digest is not checked, and none is recorded until a restart",
+             the digest is compared, and recording starts, only when a txn of that zxid is \
+             applied",
             r.state.last_zxid(),
             awaited.zxid
         );
