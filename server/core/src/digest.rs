@@ -8,6 +8,7 @@
 
 use std::collections::VecDeque;
 
+use paddock_jute::txn::{TxnDigest, ZxidDigest};
 use paddock_jute::StatPersisted;
 
 /// `DigestCalculator.DIGEST_VERSION`, written beside every digest.
@@ -49,15 +50,6 @@ pub fn node_digest(path: &str, data: Option<&[u8]>, stat: &StatPersisted) -> u32
     }
     crc.update(&fields);
     crc.finalize()
-}
-
-/// A tree digest as of a zxid, with the version of the calculation that made it
-/// (`DataTree.ZxidDigest`, as a snapshot ends with it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ZxidDigest {
-    pub zxid: i64,
-    pub version: i32,
-    pub digest: i64,
 }
 
 /// The tree digest as transactions apply, and the checks ZooKeeper makes with it
@@ -118,9 +110,9 @@ impl DigestLog {
     /// `DataTree.compareDigest`: the digest logged with the txn of `zxid` against the tree
     /// after replaying it. Skipped while a snapshot's digest is awaited, and for a digest of
     /// another version.
-    pub fn check_logged(&mut self, zxid: i64, version: i32, logged: i64, tree: i64) {
-        if self.awaited.is_none() && version == DIGEST_VERSION {
-            self.compare(zxid, logged, tree);
+    pub fn check_logged(&mut self, zxid: i64, logged: &TxnDigest, tree: i64) {
+        if self.awaited.is_none() && logged.version == DIGEST_VERSION {
+            self.compare(zxid, logged.tree_digest, tree);
         }
     }
 
@@ -132,7 +124,7 @@ impl DigestLog {
             return;
         };
         self.awaited = None;
-        if awaited.version == DIGEST_VERSION {
+        if awaited.digest_version == DIGEST_VERSION {
             self.compare(zxid, awaited.digest, tree);
         }
     }
@@ -175,10 +167,17 @@ impl DigestLog {
 mod tests {
     use super::*;
 
+    fn logged(version: i32, tree_digest: i64) -> TxnDigest {
+        TxnDigest {
+            version,
+            tree_digest,
+        }
+    }
+
     fn snap(zxid: i64, digest: i64) -> Option<ZxidDigest> {
         Some(ZxidDigest {
             zxid,
-            version: DIGEST_VERSION,
+            digest_version: DIGEST_VERSION,
             digest,
         })
     }
@@ -213,7 +212,7 @@ mod tests {
         assert_eq!(log.compared(), 0);
         for zxid in 101..256 {
             log.applied(zxid, 1);
-            log.check_logged(zxid, DIGEST_VERSION, 2, 1);
+            log.check_logged(zxid, &logged(DIGEST_VERSION, 2), 1);
         }
         assert_eq!(
             log.recorded().count(),
@@ -224,9 +223,9 @@ mod tests {
         log.applied(256, 42);
         assert_eq!((log.compared(), log.mismatches()), (1, 0));
         assert_eq!(log.recorded().count(), 0, "the reaching txn only compares");
-        log.check_logged(256, DIGEST_VERSION, 42, 42);
+        log.check_logged(256, &logged(DIGEST_VERSION, 42), 42);
         log.applied(384, 7);
-        log.check_logged(384, DIGEST_VERSION, 8, 7);
+        log.check_logged(384, &logged(DIGEST_VERSION, 8), 7);
         assert_eq!(log.recorded().collect::<Vec<_>>(), vec![(384, 7)]);
         assert_eq!((log.compared(), log.mismatches()), (3, 1));
         assert_eq!(log.first_mismatch(), Some(384));
@@ -242,12 +241,12 @@ mod tests {
         }
         let other = ZxidDigest {
             zxid: 200,
-            version: 1,
+            digest_version: 1,
             digest: 1,
         };
         let mut log = DigestLog::after_snapshot(100, Some(other), 2);
         log.applied(200, 3);
-        log.check_logged(201, 1, 9, 3);
+        log.check_logged(201, &logged(1, 9), 3);
         assert_eq!((log.compared(), log.awaited()), (0, None));
     }
 

@@ -9,10 +9,10 @@
 //! sessions that own ephemerals but are not live, and the session tracker starts every
 //! restored session with a full timeout.
 
-use paddock_jute::txn::{Txn, TxnHeader};
+use paddock_jute::txn::{Txn, TxnDigest, TxnHeader, ZxidDigest};
 use paddock_jute::{Acl, ErrorCode, StatPersisted};
 
-use crate::digest::{DigestLog, ZxidDigest};
+use crate::digest::DigestLog;
 use crate::path;
 use crate::snapshot::{LoadError, SnapNode, SnapshotCursor};
 use crate::state::{Proposal, State};
@@ -130,10 +130,10 @@ impl State {
     }
 
     /// `DataTree.compareDigest` after `replay` of the txn of `zxid`: the `TxnDigest` logged
-    /// with it (`version`, `logged`) against the tree now.
-    pub fn check_logged_digest(&mut self, zxid: i64, version: i32, logged: i64) {
+    /// with it against the tree now.
+    pub fn check_logged_digest(&mut self, zxid: i64, logged: &TxnDigest) {
         let tree = self.tree.digest();
-        self.digests.check_logged(zxid, version, logged, tree);
+        self.digests.check_logged(zxid, logged, tree);
     }
 
     /// Begins a fuzzy snapshot named after the last applied zxid, recording the sessions and

@@ -286,6 +286,7 @@ proptest! {
                     if matches!(op, Op::Close) {
                         closed.push(*client);
                     }
+                    // From here on a client is known by its connection now.
                     let client = &conn_of[client];
                     let xid = next_xid.entry(*client).or_insert(0);
                     *xid += 1;

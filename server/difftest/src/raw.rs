@@ -409,6 +409,11 @@ pub mod op {
     pub const CLOSE_SESSION: i32 = -11;
 }
 
+/// An `AuthPacket{type=0, scheme, auth}` body.
+pub fn auth_body(scheme: &str, auth: &[u8]) -> Vec<u8> {
+    Jute::new().int(0).string(scheme).bytes(auth).into_bytes()
+}
+
 /// A `CreateRequest{path, data, acl=open, flags}` body.
 pub fn create_body(path: &[u8], data: &[u8], flags: i32) -> Vec<u8> {
     Jute::new()

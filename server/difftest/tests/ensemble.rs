@@ -521,18 +521,19 @@ async fn ephemerals_follow_their_session_across_members() -> Result<()> {
 /// ConnectResponse (the session exists there only once its createSession commits).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_sent_behind_the_connect_request_are_answered_by_every_member() -> Result<()> {
-    use paddock_difftest::raw::{create_body, frame, op, path_watch_body, request_payload};
-    use paddock_difftest::raw::{ConnectRequest, ConnectResponse, Jute, RawConn, Read, REPLY_WAIT};
+    use paddock_difftest::raw::{
+        auth_body, create_body, frame, op, path_watch_body, request_payload,
+    };
+    use paddock_difftest::raw::{ConnectRequest, ConnectResponse, RawConn, Read, REPLY_WAIT};
     for kind in kinds() {
         let ensemble = Ensemble::start(kind, &EnsembleSpec::participants(3))?;
         ensemble.wait_formed(Duration::from_secs(60))?;
         for id in 1..=3u8 {
             let mut conn = RawConn::open(ensemble.client_addr(id)).await?;
             let path = format!("/pipelined-{id}");
-            let auth = Jute::new().int(0).string("digest").bytes(b"bob:pw");
             let mut bytes = frame(&ConnectRequest::default().encode())?;
             for (xid, opcode, body) in [
-                (-4, op::AUTH, auth.into_bytes()),
+                (-4, op::AUTH, auth_body("digest", b"bob:pw")),
                 (1, op::CREATE, create_body(path.as_bytes(), b"v", 0)),
                 (2, op::GET_DATA, path_watch_body(&path, false)),
             ] {

@@ -316,20 +316,12 @@ mod scenarios {
     /// ZooKeeperServer.processPacket (auth).
     pub async fn auth_unknown_scheme(ctx: Ctx) -> Result<Trace> {
         let (mut conn, _) = RawConn::session(ctx.addr).await?;
-        let body = Jute::new()
-            .int(0)
-            .string("nosuchscheme")
-            .bytes(b"x")
-            .into_bytes();
+        let body = raw::auth_body("nosuchscheme", b"x");
         let mut t = Trace::new();
         t.push("auth", reply_json(conn.call(-4, op::AUTH, &body).await?));
         t.push("closed", json!(conn.closed_within(CLOSE_WAIT).await));
         let (mut conn, _) = RawConn::session(ctx.addr).await?;
-        let body = Jute::new()
-            .int(0)
-            .string("digest")
-            .bytes(b"bob:pw")
-            .into_bytes();
+        let body = raw::auth_body("digest", b"bob:pw");
         t.push("digest", reply_json(conn.call(-4, op::AUTH, &body).await?));
         t.push("digest_open", json!(conn.ping().await?));
         Ok(t)
@@ -344,7 +336,7 @@ mod scenarios {
             Some(r) => json!({"xid": r.xid, "err": r.err, "zxid_is_0": r.zxid == 0}),
             None => json!("closed"),
         };
-        let get = Jute::new().string("/").bool(false).into_bytes();
+        let get = raw::path_watch_body("/", false);
         let mut t = Trace::new();
         let (mut conn, _) = RawConn::session(ctx.addr).await?;
         t.push("ping", with_zxid(conn.call(-2, op::PING, &[]).await?));
@@ -369,11 +361,7 @@ mod scenarios {
             json!(conn.closed_within(CLOSE_WAIT).await),
         );
         let (mut conn, _) = RawConn::session(ctx.addr).await?;
-        let auth = Jute::new()
-            .int(0)
-            .string("digest")
-            .bytes(b"bob:pw")
-            .into_bytes();
+        let auth = raw::auth_body("digest", b"bob:pw");
         t.push("auth", reply_json(conn.call(-4, op::AUTH, &auth).await?));
         t.push(
             "get_authed",

@@ -19,6 +19,14 @@ pub struct TxnDigest {
     pub tree_digest: i64,
 }
 
+/// `DataTree.ZxidDigest`: the tree digest as of `zxid`, as a snapshot ends with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ZxidDigest {
+    pub zxid: i64,
+    pub digest_version: i32,
+    pub digest: i64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CreateTxn {
     pub path: String,

@@ -227,8 +227,8 @@ fn recover_up_to(
         if entry.header.zxid <= apply_up_to {
             replayed += 1;
             state.replay(&entry.header, &entry.txn);
-            if let Some(d) = &entry.digest {
-                state.check_logged_digest(entry.header.zxid, d.version, d.tree_digest);
+            if let Some(logged) = &entry.digest {
+                state.check_logged_digest(entry.header.zxid, logged);
             }
         } else {
             let bytes = marshal_entry(&entry.header, &entry.txn, entry.digest.as_ref());
@@ -665,13 +665,9 @@ impl Loading {
     /// `finish` for a snapshot that ends with a tree digest, which is then checked.
     fn finish_with_digest(mut self, digest: Option<ZxidDigest>) -> Result<State, LoadError> {
         self.loader();
-        let digest = digest.map(|d| paddock_core::digest::ZxidDigest {
-            zxid: d.zxid,
-            version: d.digest_version,
-            digest: d.digest,
-        });
-        let loader = self.loader.expect("just started");
-        loader.finish_with_digest(digest)
+        self.loader
+            .expect("just started")
+            .finish_with_digest(digest)
     }
 }
 

@@ -99,13 +99,7 @@ pub struct SnapNode {
     pub stat: StatPersisted,
 }
 
-/// `DataTree.ZxidDigest`: the tree digest as of `zxid`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct ZxidDigest {
-    pub zxid: i64,
-    pub digest_version: i32,
-    pub digest: i64,
-}
+pub use paddock_jute::txn::ZxidDigest;
 
 /// A whole snapshot in memory.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -365,8 +365,6 @@ impl Parser {
         Ok(true)
     }
 
-    /// The checks that follow the key loop of `parseProperties`, then the
-    /// quorum part (`setupQuorumPeerConfig`).
     /// `AuthenticationHelper.validateConfiguredProperties`: enforcement needs schemes, each
     /// of an authentication provider this server has (`ip`, `digest` unless disabled,
     /// `x509` when registered; Paddock has no SASL).
@@ -397,6 +395,8 @@ impl Parser {
         Ok(())
     }
 
+    /// The checks that follow the key loop of `parseProperties`, then the
+    /// quorum part (`setupQuorumPeerConfig`).
     fn finish(mut self) -> Result<ServerConfig, ConfigError> {
         if !self.data_dir_set {
             return Err(self.invalid_file("dataDir is not set"));
