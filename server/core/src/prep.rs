@@ -198,6 +198,8 @@ impl<'a> Prep<'a> {
     /// `DataTree.processTxn` turns them into `ErrorTxn(0)` when it applies the multi).
     pub fn multi(&mut self, ops: Vec<MultiOp>) -> Prepared {
         let mut txns = Vec::with_capacity(ops.len());
+        // Each op records its node, and a create or delete its parent too.
+        self.overlay.reserve(ops.len());
         let mut failed = false;
         for op in ops {
             if failed {

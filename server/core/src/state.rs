@@ -150,7 +150,7 @@ pub struct State {
 pub(crate) struct Event {
     pub path: String,
     pub kind: EventType,
-    pub acl: Vec<Acl>,
+    pub acl: std::sync::Arc<[Acl]>,
 }
 
 impl State {
@@ -839,8 +839,7 @@ impl State {
                 return Ok(Applied::Delete);
             }
             Txn::SetData(t) => {
-                let stat = self.tree.set_data(&t.path, t.data, t.version, zxid, time)?;
-                let acl = self.tree.node_acl(&t.path).unwrap_or_default().to_vec();
+                let (stat, acl) = self.tree.set_data(&t.path, t.data, t.version, zxid, time)?;
                 events.push(Event {
                     path: t.path,
                     kind: EventType::NodeDataChanged,
@@ -862,38 +861,36 @@ impl State {
                 return Err(ErrorCode::MarshallingError);
             }
         };
-        let stat = self
+        let (stat, acls) = self
             .tree
             .create_node(&path, data, &acl, owner, pcv, zxid, time)?;
         let parent = path::parent_for_watch(&path).to_owned();
-        let parent_acl = self.tree.node_acl(&parent).unwrap_or_default().to_vec();
         events.push(Event {
             path: path.clone(),
             kind: EventType::NodeCreated,
-            acl,
+            acl: acls.node,
         });
         events.push(Event {
             path: parent,
             kind: EventType::NodeChildrenChanged,
-            acl: parent_acl,
+            acl: acls.parent,
         });
         Ok(Applied::Create { op, path, stat })
     }
 
     /// `DataTree.deleteNode` plus its watch events.
     fn delete(&mut self, path: &str, zxid: i64, events: &mut Vec<Event>) -> Result<(), ErrorCode> {
-        let acl = self.tree.delete_node(path, zxid)?;
+        let acls = self.tree.delete_node(path, zxid)?;
         let parent = path::parent_for_watch(path).to_owned();
-        let parent_acl = self.tree.node_acl(&parent).unwrap_or_default().to_vec();
         events.push(Event {
             path: path.to_owned(),
             kind: EventType::NodeDeleted,
-            acl,
+            acl: acls.node,
         });
         events.push(Event {
             path: parent,
             kind: EventType::NodeChildrenChanged,
-            acl: parent_acl,
+            acl: acls.parent,
         });
         Ok(())
     }

@@ -11,6 +11,7 @@
 //! container and TTL encodings (`EphemeralType`) and the client sees 0 for those.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use paddock_jute::{Acl, ErrorCode, Stat, StatPersisted};
 
@@ -21,6 +22,14 @@ pub use crate::nodes::{Children, Node, NodeId, ROOT_ID};
 use crate::nodes::{NodeTable, NIL};
 use crate::path;
 use crate::snapshot::LoadError;
+
+/// The ACLs of a changed node and of its parent, shared with the tree: a watch fires only for
+/// connections that may READ the node its event names.
+#[derive(Debug, Clone)]
+pub struct EventAcls {
+    pub node: Arc<[Acl]>,
+    pub parent: Arc<[Acl]>,
+}
 
 /// The root node's path. ZooKeeper also answers `""` with the root (its alias).
 pub const ROOT: &str = "/";
@@ -532,7 +541,7 @@ impl DataTree {
         parent_cversion: i32,
         zxid: i64,
         time: i64,
-    ) -> Result<Stat, ErrorCode> {
+    ) -> Result<(Stat, EventAcls), ErrorCode> {
         let parent_path = path::parent_raw(path).ok_or(ErrorCode::NoNode)?;
         let child = path::name(path);
         let parent = self.nodes.lookup(parent_path).ok_or(ErrorCode::NoNode)?;
@@ -591,7 +600,11 @@ impl DataTree {
         if let Some(prefix) = self.max_prefix_with_quota(path) {
             self.update_quota_stat(&prefix, bytes, 1);
         }
-        Ok(self.client_stat(self.nodes.node(id)))
+        let acls = EventAcls {
+            node: self.acls.get_shared(i64::from(acl_key)),
+            parent: self.acls.get_shared(self.nodes.node(parent).acl_key()),
+        };
+        Ok((self.client_stat(self.nodes.node(id)), acls))
     }
 
     /// Creating `zookeeper_limits` under `/zookeeper/quota/<p>` puts a quota on `<p>`;
@@ -612,9 +625,9 @@ impl DataTree {
     }
 
     /// `DataTree.deleteNode`. Returns the ACL the deleted node had (watch delivery filters
-    /// NodeDeleted by it). As in ZooKeeper, the parent's pzxid moves even when the child is
+    /// NodeDeleted by it) and its parent's. As in ZooKeeper, the parent's pzxid moves even when the child is
     /// already gone (a fuzzy snapshot may have missed it).
-    pub fn delete_node(&mut self, path: &str, zxid: i64) -> Result<Vec<Acl>, ErrorCode> {
+    pub fn delete_node(&mut self, path: &str, zxid: i64) -> Result<EventAcls, ErrorCode> {
         let parent_path = path::parent_raw(path).ok_or(ErrorCode::NoNode)?;
         let child = path::name(path);
         let parent = self.nodes.lookup(parent_path).ok_or(ErrorCode::NoNode)?;
@@ -638,7 +651,10 @@ impl DataTree {
         }
         self.unhash(id, path);
         let node = self.nodes.remove(id);
-        let acl = self.acls.get(node.acl_key()).to_vec();
+        let acls = EventAcls {
+            node: self.acls.get_shared(node.acl_key()),
+            parent: self.acls.get_shared(self.nodes.node(parent).acl_key()),
+        };
         self.acls.release(node.acl_key());
         self.data_size -= node_size(path, node.data());
         match self.kind(&node) {
@@ -663,7 +679,7 @@ impl DataTree {
         if let Some(prefix) = self.max_prefix_with_quota(path) {
             self.update_quota_stat(&prefix, -node.data_len(), -1);
         }
-        Ok(acl)
+        Ok(acls)
     }
 
     /// Deletes every node below `id` (at `path`), deepest first.
@@ -691,7 +707,7 @@ impl DataTree {
         version: i32,
         zxid: i64,
         time: i64,
-    ) -> Result<Stat, ErrorCode> {
+    ) -> Result<(Stat, Arc<[Acl]>), ErrorCode> {
         let id = self.nodes.lookup(path).ok_or(ErrorCode::NoNode)?;
         self.unhash(id, path);
         let node = self.nodes.get_mut(id).expect("looked up");
@@ -707,7 +723,8 @@ impl DataTree {
         if let Some(prefix) = self.max_prefix_with_quota(path) {
             self.update_quota_stat(&prefix, new_len - last_len, 0);
         }
-        Ok(self.client_stat(self.nodes.node(id)))
+        let node = self.nodes.node(id);
+        Ok((self.client_stat(node), self.acls.get_shared(node.acl_key())))
     }
 
     /// `DataTree.setACL`: `aversion` is the new ACL version from the txn.
@@ -1088,6 +1105,7 @@ mod tests {
             zxid,
             0,
         )
+        .map(|(stat, _)| stat)
     }
 
     // DataNode.addChild: `new HashSet<>(8)`, doubling past three quarters full, never shrinking.

@@ -431,6 +431,16 @@ impl ServerMetrics {
 
     /// Records one value of the summary set `name` under `key` (`SummarySet.add`).
     pub fn observe_keyed(&self, name: &'static str, key: &str, value: i64) {
+        self.observe_keyed_all(name, [(key, value)]);
+    }
+
+    /// Records each (key, value) in the summary set `name`, under one lock (the ops of a
+    /// multi).
+    pub fn observe_keyed_all<'k>(
+        &self,
+        name: &'static str,
+        values: impl IntoIterator<Item = (&'k str, i64)>,
+    ) {
         assert!(
             LABELLED
                 .iter()
@@ -439,12 +449,14 @@ impl ServerMetrics {
         );
         let mut keyed = self.keyed.lock().unwrap_or_else(|e| e.into_inner());
         let set = keyed.entry(name).or_default();
-        if let Some(v) = set.get_mut(key) {
-            v.add(value);
-        } else if set.len() < MAX_KEYS {
-            let mut v = SummaryValues::default();
-            v.add(value);
-            set.insert(key.to_owned(), v);
+        for (key, value) in values {
+            if let Some(v) = set.get_mut(key) {
+                v.add(value);
+            } else if set.len() < MAX_KEYS {
+                let mut v = SummaryValues::default();
+                v.add(value);
+                set.insert(key.to_owned(), v);
+            }
         }
     }
 

@@ -294,26 +294,30 @@ pub fn record_read(
 /// `write_per_namespace` gets the path and the data written.
 pub fn record_writes(metrics: &crate::metrics::ServerMetrics, txn: &paddock_jute::txn::Txn) {
     use paddock_jute::txn::Txn;
+    let writes: Vec<(&str, i64)> = match txn {
+        // A failed multi changes nothing (`DataTree.processTxn`).
+        Txn::Multi(txns) if txns.iter().any(|t| matches!(t, Txn::Error(_))) => return,
+        Txn::Multi(txns) => txns.iter().filter_map(namespace_write).collect(),
+        txn => namespace_write(txn).into_iter().collect(),
+    };
+    if !writes.is_empty() {
+        metrics.observe_keyed_all("write_per_namespace", writes);
+    }
+}
+
+/// The namespace a txn (not a multi) writes in and the bytes `updateWriteStat` counts.
+fn namespace_write(txn: &paddock_jute::txn::Txn) -> Option<(&str, i64)> {
+    use paddock_jute::txn::Txn;
     let (path, data) = match txn {
         Txn::Create(t) | Txn::Create2(t) => (&t.path, t.data.as_ref()),
         Txn::CreateContainer(t) => (&t.path, t.data.as_ref()),
         Txn::CreateTtl(t) => (&t.path, t.data.as_ref()),
         Txn::SetData(t) => (&t.path, t.data.as_ref()),
         Txn::Delete(t) | Txn::DeleteContainer(t) => (&t.path, None),
-        // A failed multi changes nothing (`DataTree.processTxn`).
-        Txn::Multi(txns) if txns.iter().any(|t| matches!(t, Txn::Error(_))) => return,
-        Txn::Multi(txns) => {
-            for t in txns {
-                record_writes(metrics, t);
-            }
-            return;
-        }
-        _ => return,
+        _ => return None,
     };
-    if let Some(ns) = top_namespace(path) {
-        let bytes = path.len() + data.map_or(0, Vec::len);
-        metrics.observe_keyed("write_per_namespace", ns, bytes as i64);
-    }
+    let ns = top_namespace(path)?;
+    Some((ns, (path.len() + data.map_or(0, Vec::len)) as i64))
 }
 
 #[cfg(test)]
