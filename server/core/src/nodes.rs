@@ -103,9 +103,16 @@ impl Node {
         (self.bytes.len() - name_range(&self.bytes).1) as i64
     }
 
-    /// Replaces the data, keeping the name in the same allocation.
+    /// Replaces the data, keeping the name in the same allocation: in place when the length
+    /// stays (a counter, a fixed-size record), else in a new one.
     pub(crate) fn set_data(&mut self, data: Option<&[u8]>) {
-        self.bytes = name_and_data(self.name_bytes(), data);
+        let new = data.unwrap_or_default();
+        let start = name_range(&self.bytes).1;
+        if self.bytes.len() - start == new.len() {
+            self.bytes[start..].copy_from_slice(new);
+        } else {
+            self.bytes = name_and_data(self.name_bytes(), data);
+        }
         self.data_is_null = data.is_none();
     }
 
@@ -606,6 +613,22 @@ mod tests {
             (n.name(), n.data(), n.data_len()),
             ("name", Some(&b"xyz"[..]), 3)
         );
+    }
+
+    #[test]
+    fn data_of_the_same_length_is_replaced_in_place() {
+        let mut n = Node::new("counter", Some(b"0001"), -1, StatPersisted::default());
+        let before = n.bytes.as_ptr();
+        n.set_data(Some(b"0002"));
+        assert_eq!((n.name(), n.data()), ("counter", Some(&b"0002"[..])));
+        assert_eq!(n.bytes.as_ptr(), before, "same length: same allocation");
+        n.set_data(Some(b""));
+        n.set_data(None);
+        assert_eq!((n.name(), n.data(), n.data_len()), ("counter", None, 0));
+        n.set_data(Some(b""));
+        assert_eq!(n.data(), Some(&b""[..]));
+        n.set_data(Some(b"longer data"));
+        assert_eq!((n.name(), n.data()), ("counter", Some(&b"longer data"[..])));
     }
 
     // The slot size is the point of this table: keep it from growing unnoticed.
