@@ -8,6 +8,10 @@ use bytes::{Buf, BufMut, Bytes};
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::Status;
 
+/// Pieces up to this size are copied out of tonic's decode buffer; longer ones (a snapshot's)
+/// are taken as a slice of it.
+const COPY_PIECES_UP_TO: usize = 64 << 10;
+
 const LAST_PIECE: u8 = 0;
 const MORE_PIECES: u8 = 1;
 
@@ -83,7 +87,17 @@ impl Decoder for PieceCodec {
                 )))
             }
         };
-        let bytes = src.copy_to_bytes(src.remaining());
+        let len = src.remaining();
+        let bytes = if len <= COPY_PIECES_UP_TO {
+            // A copy of its own: a slice of the decode buffer would keep that whole buffer
+            // from being reused while the ensemble holds the frame (a proposal until it
+            // commits), so each message would grow a fresh one, page faults and all.
+            let mut copy = vec![0; len];
+            src.copy_to_slice(&mut copy);
+            Bytes::from(copy)
+        } else {
+            src.copy_to_bytes(len)
+        };
         Ok(Some(Piece { more, bytes }))
     }
 }
