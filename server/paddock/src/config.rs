@@ -107,6 +107,12 @@ pub struct ServerConfig {
     pub force_sync: bool,
     /// `snapCount` / `zookeeper.snapCount` (default 100000): transactions between snapshots.
     pub snap_count: u64,
+    /// `snapSizeLimitInKb` / `zookeeper.snapSizeLimitInKb` (default 4194304, 4 GiB): the
+    /// log size between snapshots; 0 or less: no limit.
+    pub snap_size_limit_kb: i64,
+    /// `paddock.logMemoryLimitInKb` (default 262144, 256 MiB): what an ensemble member's
+    /// in-memory log may hold; snapshots come often enough to keep it under this.
+    pub log_memory_limit_kb: u64,
     /// `preAllocSize` / `zookeeper.preAllocSize` (KiB, default 65536): log file growth step.
     pub pre_alloc_size_kb: u64,
     /// `snapshot.compression.method` / `zookeeper.snapshot.compression.method` (default
@@ -305,6 +311,8 @@ impl ServerConfig {
             quorum_tls: TlsSettings::default(),
             force_sync: true,
             snap_count: 100_000,
+            snap_size_limit_kb: 4_194_304,
+            log_memory_limit_kb: 262_144,
             pre_alloc_size_kb: 65_536,
             snapshot_compression: String::new(),
             autopurge_snap_retain_count: 3,

@@ -26,8 +26,8 @@ use tokio::sync::mpsc;
 use crate::metrics::{self, Gauges, ServerMetrics};
 use crate::outbox::Outbox;
 use crate::persist::{
-    describe, log_entry, next_snapshot_after, zxid_digest, Inline, LogHandle, LogMsg, RestoreError,
-    SnapshotJob, Storage,
+    describe, log_entry, zxid_digest, Inline, LogHandle, LogMsg, RestoreError, SnapshotJob,
+    SnapshotSchedule, Storage,
 };
 use crate::quorum::{Quorum, QuorumView};
 use crate::stats::{last_op, ConnStats, InFlight, ServerStats, CONNECT_XID};
@@ -270,9 +270,8 @@ pub struct CoreTask {
     /// made: a refused write's answer, or a rejected request's, waits for the writes
     /// prepared before it, and whatever comes after such an answer waits behind it.
     held: VecDeque<(i64, Vec<Action>)>,
-    /// Transactions since the last snapshot began, and how many make the next one due.
-    since_snapshot: u64,
-    snapshot_due: u64,
+    /// What was logged since the last snapshot began, and when the next one is due.
+    snapshot_schedule: SnapshotSchedule,
     snapshot: Option<Snapshotting>,
     /// The quorum layer of an ensemble member; `None` when standalone.
     quorum: Option<Quorum>,
@@ -388,7 +387,7 @@ impl CoreTask {
             .map_or(state.last_zxid(), |q| q.peer.status().last_logged.0 as i64);
         let log = LogHandle::start(&storage, last_logged);
         let durable_zxid = last_logged;
-        let snapshot_due = next_snapshot_after(storage.snap_count);
+        let snapshot_schedule = SnapshotSchedule::new(&storage, quorum.is_some());
         let mut task = CoreTask {
             state,
             clock,
@@ -406,8 +405,7 @@ impl CoreTask {
             durable_zxid,
             unapplied: VecDeque::new(),
             held: VecDeque::new(),
-            since_snapshot: 0,
-            snapshot_due,
+            snapshot_schedule,
             snapshot: None,
             quorum,
             log_generation: 0,
@@ -1056,12 +1054,12 @@ impl CoreTask {
         }
         let zxid = proposal.hdr.zxid;
         let entry = log_entry(&proposal.hdr, &proposal.txn);
+        let due = self.snapshot_schedule.logged(entry.len() as u64);
         crate::stats::record_writes(&self.metrics, &proposal.txn);
         let proposal_span = self.proposal_span(&proposal);
         self.unsent.push(LogMsg::Entry { zxid, bytes: entry });
         self.unapplied.push_back((proposal, proposal_span));
-        self.since_snapshot += 1;
-        if self.since_snapshot >= self.snapshot_due && self.snapshot.is_none() {
+        if due && self.snapshot.is_none() {
             self.unsent.push(LogMsg::Roll);
             self.begin_snapshot();
         }
@@ -1153,8 +1151,7 @@ impl CoreTask {
     }
 
     fn begin_snapshot(&mut self) {
-        self.since_snapshot = 0;
-        self.snapshot_due = next_snapshot_after(self.storage.snap_count);
+        self.snapshot_schedule.restart();
         let cursor = self.state.snapshot_begin();
         let job = SnapshotJob::start(
             &self.storage,

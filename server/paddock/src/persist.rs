@@ -73,6 +73,10 @@ pub struct Storage {
     pub compression: Compression,
     /// `snapCount`.
     pub snap_count: u64,
+    /// `snapSizeLimitInKb` in bytes; 0: no limit.
+    pub snap_size_limit_bytes: u64,
+    /// `paddock.logMemoryLimitInKb` in bytes: an ensemble member's in-memory log.
+    pub log_memory_limit_bytes: u64,
     /// `autopurge.snapRetainCount`.
     pub snap_retain_count: usize,
     /// `autopurge.purgeInterval`, 0 = off.
@@ -104,6 +108,10 @@ impl Storage {
             compression: Compression::from_config(&cfg.snapshot_compression)
                 .unwrap_or(Compression::None),
             snap_count: cfg.snap_count.max(2),
+            snap_size_limit_bytes: u64::try_from(cfg.snap_size_limit_kb)
+                .unwrap_or(0)
+                .saturating_mul(1024),
+            log_memory_limit_bytes: cfg.log_memory_limit_kb.saturating_mul(1024),
             snap_retain_count: cfg.autopurge_snap_retain_count as usize,
             purge_interval: Duration::from_secs(
                 u64::from(cfg.autopurge_purge_interval_hours) * 3600,
@@ -1113,12 +1121,71 @@ pub async fn autopurge(storage: Storage) {
     }
 }
 
-/// The next snapshot is due after a random count in `[snapCount/2 + 1, snapCount]`, so that
-/// the members of an ensemble do not all snapshot at once (`SyncRequestProcessor`).
-pub fn next_snapshot_after(snap_count: u64) -> u64 {
-    use rand::Rng;
-    let half = (snap_count / 2).max(1);
-    half + rand::thread_rng().gen_range(1..=half)
+/// When the next snapshot is due (`SyncRequestProcessor.shouldSnapshot`): after a random
+/// count of txns in `[snapCount/2 + 1, snapCount]`, or once the txns logged since the last
+/// snapshot pass a random size in `(snapSizeLimitInKb/2, snapSizeLimitInKb]` (a limit of 0
+/// or less turns that off), so that the members of an ensemble do not all snapshot at once.
+/// ZooKeeper measures the log files' length, preallocation included; this counts the
+/// entries' bytes.
+///
+/// An ensemble member also keeps the log since the snapshot before last in memory (a DIFF
+/// and a SNAP take their entries from there), so on a member a snapshot is also due once
+/// half of `paddock.logMemoryLimitInKb` was logged since the last one: that bounds the
+/// in-memory log by the limit, whatever size the entries are.
+#[derive(Debug, Clone)]
+pub struct SnapshotSchedule {
+    snap_count: u64,
+    size_limit: u64,
+    /// The member's bound on the bytes since the last snapshot; `u64::MAX` when standalone.
+    memory_interval: u64,
+    txns: u64,
+    bytes: u64,
+    due_txns: u64,
+    due_bytes: u64,
+}
+
+impl SnapshotSchedule {
+    pub fn new(storage: &Storage, member: bool) -> SnapshotSchedule {
+        let memory_interval = if member {
+            (storage.log_memory_limit_bytes / 2).max(1)
+        } else {
+            u64::MAX
+        };
+        let mut s = SnapshotSchedule {
+            snap_count: storage.snap_count,
+            size_limit: storage.snap_size_limit_bytes,
+            memory_interval,
+            txns: 0,
+            bytes: 0,
+            due_txns: 0,
+            due_bytes: 0,
+        };
+        s.restart();
+        s
+    }
+
+    /// Counts one txn of `bytes` logged; true once a snapshot is due.
+    pub fn logged(&mut self, bytes: u64) -> bool {
+        self.txns += 1;
+        self.bytes = self.bytes.saturating_add(bytes);
+        self.txns >= self.due_txns
+            || self.bytes > self.due_bytes
+            || self.bytes >= self.memory_interval
+    }
+
+    /// A snapshot began: count afresh, towards new random thresholds.
+    pub fn restart(&mut self) {
+        use rand::Rng;
+        let mut rng = rand::thread_rng();
+        let half = (self.snap_count / 2).max(1);
+        self.due_txns = half + rng.gen_range(1..=half);
+        self.due_bytes = match self.size_limit {
+            0 => u64::MAX,
+            limit => limit / 2 + rng.gen_range(0..(limit / 2).max(1)),
+        };
+        self.txns = 0;
+        self.bytes = 0;
+    }
 }
 
 /// `snapshot.<zxid>` paths are named by the zxid they start from.
@@ -1133,6 +1200,60 @@ mod tests {
     use super::*;
     use paddock_jute::txn::CreateTxn;
     use paddock_storage::FaultFs;
+
+    fn schedule(snap_count: u64, size_kb: i64, memory_kb: u64, member: bool) -> SnapshotSchedule {
+        let cfg = ServerConfig {
+            snap_count,
+            snap_size_limit_kb: size_kb,
+            log_memory_limit_kb: memory_kb,
+            ..ServerConfig::default()
+        };
+        let storage = Storage::new(&cfg, Arc::new(FaultFs::new(1)));
+        SnapshotSchedule::new(&storage, member)
+    }
+
+    /// Txns logged, `bytes` each, until `s` says a snapshot is due (at most `most`).
+    fn txns_until_due(s: &mut SnapshotSchedule, bytes: u64, most: u64) -> Option<u64> {
+        (1..=most).find(|_| s.logged(bytes))
+    }
+
+    #[test]
+    fn a_snapshot_is_due_after_a_random_count_within_snap_count() {
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..200 {
+            let mut s = schedule(100, 0, 1, false);
+            let n = txns_until_due(&mut s, 10, 1000).expect("due by snapCount");
+            assert!((51..=100).contains(&n), "{n}");
+            seen.insert(n);
+        }
+        assert!(seen.len() > 10, "the count is drawn at random: {seen:?}");
+    }
+
+    #[test]
+    fn a_snapshot_is_due_after_a_random_size_within_snap_size_limit() {
+        // 64 KiB limit, 1 KiB txns: due after more than 32 and at most 64 of them.
+        for _ in 0..100 {
+            let mut s = schedule(1_000_000, 64, 1, false);
+            let n = txns_until_due(&mut s, 1024, 1000).expect("due by size");
+            assert!((33..=64).contains(&n), "{n}");
+            s.restart();
+            let again = txns_until_due(&mut s, 1024, 1000).expect("due again after a restart");
+            assert!((33..=64).contains(&again), "{again}");
+        }
+        for off in [0, -1] {
+            let mut s = schedule(1_000_000, off, 1, false);
+            assert_eq!(txns_until_due(&mut s, 1 << 20, 10_000), None, "limit {off}");
+        }
+    }
+
+    #[test]
+    fn a_member_snapshots_before_its_in_memory_log_passes_its_limit() {
+        // 1 MiB of memory: due once half of it is logged, at the 512th KiB-sized txn.
+        let mut member = schedule(1_000_000, 0, 1024, true);
+        assert_eq!(txns_until_due(&mut member, 1024, 10_000), Some(512));
+        let mut standalone = schedule(1_000_000, 0, 1024, false);
+        assert_eq!(txns_until_due(&mut standalone, 1024, 10_000), None);
+    }
 
     /// A data directory at `/data` in memory, with snapshots compressed by `compression`.
     fn in_memory(compression: &str) -> (ServerConfig, FaultFs, Storage) {

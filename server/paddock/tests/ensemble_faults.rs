@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{
-    config, four_letter_word, http_get, loopback_members, snap_dir, snapshots, start, Client,
-    Running,
+    config, four_letter_word, http_get, loopback_members, snap_dir, snapshots, start, wait_until,
+    Client, Running,
 };
 use paddock::config::{FourLetterWhitelist, ServerConfig};
 use paddock::fourlw;
@@ -50,6 +50,14 @@ async fn ensemble(disks: &[FaultFs]) -> Vec<Running> {
 
 /// `ensemble` with a `snapCount`; also returns the members' configurations, for restarts.
 async fn ensemble_with(disks: &[FaultFs], snap_count: u64) -> (Vec<Running>, Vec<ServerConfig>) {
+    ensemble_tuned(disks, |c| c.snap_count = snap_count).await
+}
+
+/// `ensemble` with each member's configuration changed by `tune`.
+async fn ensemble_tuned(
+    disks: &[FaultFs],
+    tune: impl Fn(&mut ServerConfig),
+) -> (Vec<Running>, Vec<ServerConfig>) {
     let lines = loopback_members(MEMBERS);
     let mut members = Vec::new();
     let mut configs = Vec::new();
@@ -61,11 +69,12 @@ async fn ensemble_with(disks: &[FaultFs], snap_count: u64) -> (Vec<Running>, Vec
             c.init_limit = Some(10);
             c.sync_limit = Some(5);
             c.pre_alloc_size_kb = 16;
-            c.snap_count = snap_count;
+            c.snap_count = 1_000_000;
             c.four_letter_words = FourLetterWhitelist::parse("ruok, srvr, mntr");
             c.admin_enable_server = true;
             c.admin_server_address = std::net::Ipv4Addr::LOCALHOST.into();
             c.admin_server_port = 0;
+            tune(c);
         });
         configs.push(cfg.clone());
         members.push(start(disk, cfg).await.expect("a member starts"));
@@ -604,4 +613,35 @@ async fn a_follower_far_behind_is_synced_by_one_diff() {
         "syncs of the follower"
     );
     ens.shut_down().await;
+}
+
+/// A member keeps the log since its snapshot before last in memory. With entries far larger
+/// than snapCount expects, snapshots come by size instead (`paddock.logMemoryLimitInKb`): 200
+/// setData of 4 KiB against a 256 KiB limit make several on every member, where snapCount
+/// (1,000,000 here) would make none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_entries_make_members_snapshot_by_size() {
+    let disks: Vec<FaultFs> = (1..=MEMBERS).map(FaultFs::new).collect();
+    let (members, _) = ensemble_tuned(&disks, |c| c.log_memory_limit_kb = 256).await;
+    let before: Vec<usize> = disks.iter().map(|d| snapshots(d).len()).collect();
+    let mut writer = Client::connect(members[0].addr).await.unwrap();
+    assert_eq!(writer.call(create("/big")).await.unwrap().err, 0);
+    for i in 0..200u32 {
+        let set = Request::SetData(SetDataRequest {
+            path: "/big".into(),
+            data: Some(vec![i as u8; 4096]),
+            version: -1,
+        });
+        assert_eq!(writer.call(set).await.unwrap().err, 0);
+    }
+    // 800 KiB logged, a snapshot due every 128 KiB once the one before it is written.
+    for (i, disk) in disks.iter().enumerate() {
+        wait_until(&format!("member {} snapshots by size", i + 1), || {
+            snapshots(disk).len() >= before[i] + 3
+        })
+        .await;
+    }
+    for m in members {
+        m.shutdown().await.expect("clean shutdown");
+    }
 }

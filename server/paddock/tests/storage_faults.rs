@@ -957,6 +957,42 @@ fn storage(fs: &FaultFs, cfg: &ServerConfig) -> Storage {
     Storage::new(cfg, Arc::new(fs.clone()))
 }
 
+/// `snapSizeLimitInKb` (`SyncRequestProcessor.shouldSnapshot`): a snapshot is also due once
+/// the log since the last one passes a random size in (limit/2, limit]. 60 setData of 4 KiB
+/// against a 64 KiB limit make at least three, where snapCount (1,000,000) makes none; with
+/// the limit off (0, as ZooKeeper reads any value of 0 or less) they make none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshots_come_by_log_size_under_snap_size_limit() {
+    for (limit_kb, at_least, at_most) in [(64, 3, usize::MAX), (0, 0, 0)] {
+        let fs = FaultFs::new(11);
+        let server = start(
+            &fs,
+            config(|c| {
+                c.snap_count = 1_000_000;
+                c.snap_size_limit_kb = limit_kb;
+                c.pre_alloc_size_kb = 64;
+            }),
+        )
+        .await
+        .expect("server starts");
+        let mut client = Client::connect(server.addr).await.unwrap();
+        wait_until("the startup snapshot", || !snapshot_in_progress(&fs)).await;
+        let before = snapshots(&fs).len();
+        assert_eq!(client.call(create("/big", b"", 0)).await.unwrap().err, 0);
+        for i in 0..60u8 {
+            let reply = client.call(set_data("/big", &[i; 4096])).await.unwrap();
+            assert_eq!(reply.err, 0);
+            wait_until("the snapshot in progress", || !snapshot_in_progress(&fs)).await;
+        }
+        server.shutdown().await.expect("clean shutdown");
+        let made = snapshots(&fs).len() - before;
+        assert!(
+            (at_least..=at_most).contains(&made),
+            "limit {limit_kb} KiB: {made} snapshots"
+        );
+    }
+}
+
 /// issue 3, "read errors": an unreadable newest snapshot makes recovery fall back to an older
 /// one plus the logs after it (`FileSnap.findNValidSnapshots` skips a snapshot it cannot read
 /// and `FileSnap.deserialize` tries the next), and the server serves the whole tree.

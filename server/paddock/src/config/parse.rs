@@ -205,6 +205,14 @@ impl Parser {
                 self.cfg.paddock_metrics_enabled = self.strict_bool(e)?;
                 return Ok(true);
             }
+            "paddock.logMemoryLimitInKb" => {
+                let kb: u64 = self.non_negative(e, self.long(e)?)?;
+                if kb == 0 {
+                    return Err(self.value_error(e, "must be at least 1"));
+                }
+                self.cfg.log_memory_limit_kb = kb;
+                return Ok(true);
+            }
             "paddock.log.format" => {
                 self.cfg.log_format = match e.value.as_str() {
                     "human" => LogFormat::Human,
@@ -341,6 +349,7 @@ impl Parser {
                 self.cfg.container_max_never_used_ms = self.non_negative(e, self.long(e)?)?;
             }
             "snapCount" => self.cfg.snap_count = self.non_negative(e, self.int(e)?.into())?,
+            "snapSizeLimitInKb" => self.cfg.snap_size_limit_kb = self.long(e)?,
             "preAllocSize" => self.cfg.pre_alloc_size_kb = self.non_negative(e, self.long(e)?)?,
             // SnapStream: "gz", "snappy" or empty (no compression).
             "snapshot.compression.method" => match value {

@@ -170,6 +170,8 @@ reconfigEnabled=true
 standaloneEnabled=true
 forceSync=no
 snapCount=1000
+snapSizeLimitInKb=2048
+paddock.logMemoryLimitInKb=4096
 preAllocSize=1024
 autopurge.snapRetainCount=5
 autopurge.purgeInterval=2
@@ -230,6 +232,8 @@ someFutureKey=1
         quorum_tls: Default::default(),
         force_sync: false,
         snap_count: 1000,
+        snap_size_limit_kb: 2048,
+        log_memory_limit_kb: 4096,
         pre_alloc_size_kb: 1024,
         snapshot_compression: String::new(),
         autopurge_snap_retain_count: 5,
@@ -274,8 +278,9 @@ fn system_property_spellings_are_both_accepted() {
          zookeeper.DigestAuthenticationProvider.superDigest=super:x\nzookeeper.enforceQuota=true\n\
          zookeeper.globalOutstandingLimit=3\nzookeeper.maxCnxns=4\nzookeeper.forceSync=no\n\
          zookeeper.znode.container.maxPerMinute=9\nzookeeper.readonlymode.enabled=true\n\
-         zookeeper.jute.maxbuffer=77\n",
+         zookeeper.jute.maxbuffer=77\nzookeeper.snapSizeLimitInKb=-1\n",
     );
+    assert_eq!(prefixed.snap_size_limit_kb, -1, "0 or less: no size limit");
     assert!(prefixed.extended_types_enabled && prefixed.skip_acl && prefixed.enforce_quota);
     assert_eq!(prefixed.super_digest.as_deref(), Some("super:x"));
     assert_eq!(
@@ -348,6 +353,16 @@ fn non_numeric_values_are_rejected_with_file_line_key_and_value() {
     let err = error("dataDir=/d\nclientPort=1\nglobalOutstandingLimit=-1\n");
     assert!(
         err.contains("globalOutstandingLimit") && err.contains("negative"),
+        "{err}"
+    );
+    let err = error("dataDir=/d\nclientPort=1\nsnapSizeLimitInKb=4G\n");
+    assert!(
+        err.contains("snapSizeLimitInKb") && err.contains("64-bit"),
+        "{err}"
+    );
+    let err = error("dataDir=/d\nclientPort=1\npaddock.logMemoryLimitInKb=0\n");
+    assert!(
+        err.contains("logMemoryLimitInKb") && err.contains("at least 1"),
         "{err}"
     );
     let err = error("dataDir=/d\nclientPort=1\nelectionAlg=1\n");

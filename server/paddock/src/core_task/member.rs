@@ -510,8 +510,8 @@ impl CoreTask {
         };
         let actions = commit_span.in_scope(|| self.state.apply(proposal));
         self.perform(actions);
-        self.since_snapshot += 1;
-        if self.since_snapshot >= self.snapshot_due && self.snapshot.is_none() {
+        let due = self.snapshot_schedule.logged(entry.payload.len() as u64);
+        if due && self.snapshot.is_none() {
             self.log_send(LogMsg::Roll).await?;
             self.begin_snapshot();
         }
