@@ -110,7 +110,7 @@ pub struct ServerConfig {
     /// `snapSizeLimitInKb` / `zookeeper.snapSizeLimitInKb` (default 4194304, 4 GiB): the
     /// log size between snapshots; 0 or less: no limit.
     pub snap_size_limit_kb: i64,
-    /// `paddock.logMemoryLimitInKb` (default 262144, 256 MiB): what an ensemble member's
+    /// `paddock.logMemoryLimitInKb` (default 524288, 512 MiB): what an ensemble member's
     /// in-memory log may hold; snapshots come often enough to keep it under this.
     pub log_memory_limit_kb: u64,
     /// `preAllocSize` / `zookeeper.preAllocSize` (KiB, default 65536): log file growth step.
@@ -312,7 +312,7 @@ impl ServerConfig {
             force_sync: true,
             snap_count: 100_000,
             snap_size_limit_kb: 4_194_304,
-            log_memory_limit_kb: 262_144,
+            log_memory_limit_kb: 524_288,
             pre_alloc_size_kb: 65_536,
             snapshot_compression: String::new(),
             autopurge_snap_retain_count: 3,
