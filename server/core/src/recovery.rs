@@ -152,6 +152,17 @@ impl State {
         cursor.next_chunk(&self.tree, max_nodes)
     }
 
+    /// `snapshot_next`, ending the chunk early once its data reaches `max_bytes` (at least
+    /// one node per call).
+    pub fn snapshot_next_within(
+        &self,
+        cursor: &mut SnapshotCursor,
+        max_nodes: usize,
+        max_bytes: usize,
+    ) -> Vec<(String, SnapNode)> {
+        cursor.next_chunk_within(&self.tree, max_nodes, max_bytes)
+    }
+
     /// Loads a snapshot (`DataTree.deserialize` and the sessions `FileSnap` reads): checks
     /// that every parent comes before its children and rebuilds children, the ephemeral,
     /// container and TTL indexes, quotas and ACL references. Then `replay` the log after

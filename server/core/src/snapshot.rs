@@ -135,7 +135,20 @@ impl SnapshotCursor {
         tree: &DataTree,
         max_nodes: usize,
     ) -> Vec<(String, SnapNode)> {
+        self.next_chunk_within(tree, max_nodes, usize::MAX)
+    }
+
+    /// `next_chunk`, ending the chunk early once its nodes' data reaches `max_bytes` (at
+    /// least one node per call): a chunk is copied out of the tree between two requests, and
+    /// 256 nodes of 1 MiB each would hold the next request for a quarter of a gigabyte's copy.
+    pub(crate) fn next_chunk_within(
+        &mut self,
+        tree: &DataTree,
+        max_nodes: usize,
+        max_bytes: usize,
+    ) -> Vec<(String, SnapNode)> {
         let mut out = Vec::with_capacity(max_nodes.min(4096));
+        let mut bytes = 0usize;
         if !self.started && max_nodes > 0 {
             self.started = true;
             let root = tree.get(ROOT_ID).expect("the root always exists");
@@ -143,7 +156,7 @@ impl SnapshotCursor {
             self.emitted += 1;
             self.enter(tree, ROOT_ID, 0);
         }
-        while out.len() < max_nodes && !self.done {
+        while out.len() < max_nodes && bytes < max_bytes && !self.done {
             let Some(level) = self.levels.last_mut() else {
                 self.done = true;
                 break;
@@ -165,6 +178,7 @@ impl SnapshotCursor {
             self.path.truncate(parent_len);
             self.path.push('/');
             self.path.push_str(node.name());
+            bytes = bytes.saturating_add(node.data_len() as usize);
             out.push((self.path.clone(), self.snap_node(node)));
             self.emitted += 1;
             self.enter(tree, child, self.path.len());
@@ -257,6 +271,53 @@ mod tests {
         let listed = t.children_in_zookeeper_order(t.node_id("/p").unwrap());
         assert_eq!(written, listed);
         assert_ne!(written, t.child_names("/p"), "not insertion order here");
+    }
+
+    // A chunk ends once its data reaches the byte budget, but always holds a node; every
+    // node is still written once, in the same order as without a budget.
+    #[test]
+    fn chunks_end_at_a_byte_budget() {
+        let mut t = DataTree::new(Vec::new(), false);
+        create(&mut t, "/p", 1);
+        for i in 0..10 {
+            t.create_node(
+                &format!("/p/n{i}"),
+                Some(vec![7; 1000]),
+                &Acl::open_unsafe(),
+                0,
+                -1,
+                2 + i,
+                0,
+            )
+            .unwrap();
+        }
+        let whole = SnapshotCursor::new(20, Vec::new(), &t).next_chunk(&t, usize::MAX);
+        let mut cursor = SnapshotCursor::new(20, Vec::new(), &t);
+        let mut chunks = Vec::new();
+        while !cursor.is_done() {
+            let chunk = cursor.next_chunk_within(&t, 100, 2500);
+            let data: usize = chunk
+                .iter()
+                .map(|(_, n)| n.data.as_ref().map_or(0, Vec::len))
+                .sum();
+            let last = chunk
+                .last()
+                .map_or(0, |(_, n)| n.data.as_ref().map_or(0, Vec::len));
+            assert!(
+                data - last < 2500,
+                "only the node that crosses the budget goes over it"
+            );
+            chunks.push(chunk);
+        }
+        assert!(
+            chunks.iter().filter(|c| !c.is_empty()).count() >= 4,
+            "{}",
+            chunks.len()
+        );
+        let joined: Vec<(String, SnapNode)> = chunks.into_iter().flatten().collect();
+        assert_eq!(paths(&joined), paths(&whole));
+        let tiny = SnapshotCursor::new(20, Vec::new(), &t).next_chunk_within(&t, 100, 0);
+        assert_eq!(tiny.len(), 1, "at least one node per call");
     }
 
     // Between chunks a listed child can be deleted and its slot reused by a node created

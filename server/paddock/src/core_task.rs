@@ -294,9 +294,12 @@ struct Snapshotting {
     walked: Option<paddock_storage::snapshot::ZxidDigest>,
 }
 
-/// Nodes handed to the snapshot thread after each request, and when idle.
+/// Nodes handed to the snapshot thread after each request, and when idle; a chunk also ends
+/// once its nodes' data reaches `SNAPSHOT_CHUNK_BYTES`, so that large znodes do not hold the
+/// next request behind a copy of many megabytes.
 const SNAPSHOT_CHUNK_BUSY: usize = 256;
 const SNAPSHOT_CHUNK_IDLE: usize = 4096;
+const SNAPSHOT_CHUNK_BYTES: usize = 1 << 20;
 /// Messages the core task takes from its inbox in one go (see `handle_burst`).
 const INBOX_BURST: usize = 64;
 
@@ -1212,7 +1215,10 @@ impl CoreTask {
         }
         let chunk = match snap.waiting.take() {
             Some(chunk) => chunk,
-            None => self.state.snapshot_next(&mut snap.cursor, max_nodes),
+            None => {
+                self.state
+                    .snapshot_next_within(&mut snap.cursor, max_nodes, SNAPSHOT_CHUNK_BYTES)
+            }
         };
         if chunk.is_empty() && snap.cursor.is_done() {
             snap.walked = Some(zxid_digest(
