@@ -293,6 +293,8 @@ pub struct PaddockMetrics {
     pub update_seconds: prometheus::Histogram,
     /// Resident memory of the process, set when scraped.
     pub resident_memory_bytes: prometheus::IntGauge,
+    /// The log entries an ensemble member keeps in memory to sync learners.
+    pub log_memory_bytes: prometheus::IntGauge,
 }
 
 impl PaddockMetrics {
@@ -334,6 +336,12 @@ impl PaddockMetrics {
             "Resident memory of the Paddock process."
         ))
         .expect("valid gauge");
+        let log_memory_bytes = IntGauge::with_opts(opts!(
+            "paddock_log_memory_bytes",
+            "Bytes of transaction log entries an ensemble member keeps in memory to sync \
+             learners (bounded by paddock.logMemoryLimitInKb); 0 on a standalone server."
+        ))
+        .expect("valid gauge");
         let build_info = IntGauge::with_opts(
             opts!(
                 "paddock_build_info",
@@ -349,6 +357,7 @@ impl PaddockMetrics {
             Box::new(snapshot_seconds.clone()),
             Box::new(request_seconds.clone()),
             Box::new(resident_memory_bytes.clone()),
+            Box::new(log_memory_bytes.clone()),
             Box::new(build_info),
         ] {
             registry.register(c).expect("names are unique");
@@ -360,6 +369,7 @@ impl PaddockMetrics {
             read_seconds,
             update_seconds,
             resident_memory_bytes,
+            log_memory_bytes,
         }
     }
 }

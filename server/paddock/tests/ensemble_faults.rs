@@ -622,7 +622,13 @@ async fn a_follower_far_behind_is_synced_by_one_diff() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_entries_make_members_snapshot_by_size() {
     let disks: Vec<FaultFs> = (1..=MEMBERS).map(FaultFs::new).collect();
-    let (members, _) = ensemble_tuned(&disks, |c| c.log_memory_limit_kb = 256).await;
+    let (members, _) = ensemble_tuned(&disks, |c| {
+        c.log_memory_limit_kb = 256;
+        c.metrics_provider_class = Some(paddock::config::PROMETHEUS_PROVIDER.to_owned());
+        c.metrics_http_host = "127.0.0.1".into();
+        c.metrics_http_port = 0;
+    })
+    .await;
     let before: Vec<usize> = disks.iter().map(|d| snapshots(d).len()).collect();
     let mut writer = Client::connect(members[0].addr).await.unwrap();
     assert_eq!(writer.call(create("/big")).await.unwrap().err, 0);
@@ -640,6 +646,26 @@ async fn large_entries_make_members_snapshot_by_size() {
             snapshots(disk).len() >= before[i] + 3
         })
         .await;
+    }
+    // What each member holds in memory for syncs, as `paddock_log_memory_bytes` shows it:
+    // the 800 KiB logged never sit there at once, and the log is not empty either.
+    for m in &members {
+        let addr = m.metrics.expect("metrics enabled");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let (status, text) = http_get(addr, "/metrics").await;
+            assert_eq!(status, 200);
+            let held: f64 = text
+                .lines()
+                .find_map(|l| l.strip_prefix("paddock_log_memory_bytes "))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or_else(|| panic!("no paddock_log_memory_bytes in {text}"));
+            if held > 0.0 && held <= (256.0 + 16.0) * 1024.0 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{}: {held} bytes held", m.addr);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
     for m in members {
         m.shutdown().await.expect("clean shutdown");

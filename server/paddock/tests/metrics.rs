@@ -207,6 +207,7 @@ async fn scrape_has_every_standalone_zookeeper_metric_with_its_type() {
         "paddock_snapshot_duration_seconds",
         "paddock_request_duration_seconds",
         "paddock_process_resident_memory_bytes",
+        "paddock_log_memory_bytes",
         "paddock_build_info",
     ] {
         assert!(s.types.contains_key(name), "{name}");
@@ -218,6 +219,7 @@ async fn scrape_has_every_standalone_zookeeper_metric_with_its_type() {
         );
     }
     assert!(s.value("paddock_process_resident_memory_bytes") > 0.0);
+    assert_eq!(s.value("paddock_log_memory_bytes"), 0.0, "standalone");
     server.stop().await;
 }
 

@@ -8,14 +8,25 @@ use std::collections::VecDeque;
 pub(crate) struct Log {
     base: Zxid,
     entries: VecDeque<Entry>,
+    /// The entries' payload bytes: what the log holds in memory.
+    bytes: u64,
+}
+
+fn payload_bytes<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> u64 {
+    entries.into_iter().map(|e| e.payload.len() as u64).sum()
 }
 
 impl Log {
     /// A log continuing the state at `base`. Entries at or below `base` are dropped; the caller
     /// has checked that the rest are strictly increasing.
     pub(crate) fn new(base: Zxid, entries: Vec<Entry>) -> Log {
-        let entries = entries.into_iter().filter(|e| e.zxid > base).collect();
-        Log { base, entries }
+        let entries: VecDeque<Entry> = entries.into_iter().filter(|e| e.zxid > base).collect();
+        let bytes = payload_bytes(&entries);
+        Log {
+            base,
+            entries,
+            bytes,
+        }
     }
 
     pub(crate) fn base(&self) -> Zxid {
@@ -33,6 +44,7 @@ impl Log {
             entry.zxid,
             self.last_zxid()
         );
+        self.bytes += entry.payload.len() as u64;
         self.entries.push_back(entry);
     }
 
@@ -44,12 +56,14 @@ impl Log {
             self.base
         );
         let keep = self.entries.partition_point(|e| e.zxid <= zxid);
+        self.bytes -= payload_bytes(self.entries.range(keep..));
         self.entries.truncate(keep);
     }
 
     /// Forgets everything: the state is now the snapshot at `base`.
     pub(crate) fn reset(&mut self, base: Zxid) {
         self.entries.clear();
+        self.bytes = 0;
         self.base = base;
     }
 
@@ -60,6 +74,7 @@ impl Log {
             return;
         }
         let drop = self.entries.partition_point(|e| e.zxid <= zxid);
+        self.bytes -= payload_bytes(self.entries.range(..drop));
         self.entries.drain(..drop);
         self.base = zxid;
     }
@@ -97,5 +112,39 @@ impl Log {
 
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
+    }
+
+    /// The bytes of the entries' payloads.
+    pub(crate) fn bytes(&self) -> u64 {
+        debug_assert_eq!(self.bytes, payload_bytes(&self.entries));
+        self.bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn entry(zxid: u64, len: usize) -> Entry {
+        Entry {
+            zxid: Zxid(zxid),
+            payload: Bytes::from(vec![0; len]),
+        }
+    }
+
+    #[test]
+    fn the_log_counts_the_bytes_it_holds() {
+        let mut log = Log::new(Zxid(1), vec![entry(1, 1000), entry(2, 10), entry(3, 20)]);
+        assert_eq!(log.bytes(), 30, "entries at or below the base are dropped");
+        log.append(entry(4, 40));
+        log.append(entry(5, 50));
+        assert_eq!(log.bytes(), 120);
+        log.truncate_after(Zxid(4));
+        assert_eq!(log.bytes(), 70);
+        log.compact(Zxid(3));
+        assert_eq!((log.bytes(), log.len()), (40, 1));
+        log.reset(Zxid(9));
+        assert_eq!(log.bytes(), 0);
     }
 }

@@ -281,6 +281,11 @@ impl Peer {
         Ok(())
     }
 
+    /// The bytes of the entries the in-memory log holds (what a DIFF or a SNAP sends from).
+    pub fn log_bytes(&self) -> u64 {
+        self.log.bytes()
+    }
+
     /// The oldest zxid `snapshot_produced` takes: the in-memory log holds every entry after
     /// it, which a learner is sent behind the snapshot.
     pub fn log_base(&self) -> Zxid {

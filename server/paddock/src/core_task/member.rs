@@ -265,6 +265,9 @@ impl CoreTask {
             self.metrics
                 .observe_keyed("ack_latency", &id.to_string(), ms);
         }
+        let log_bytes = self.member().peer.log_bytes();
+        let gauge = &self.metrics.paddock.log_memory_bytes;
+        gauge.set(i64::try_from(log_bytes).unwrap_or(i64::MAX));
         let q = self.member();
         let now = q.peer.stats();
         let was = std::mem::replace(&mut q.exported, now);

@@ -198,6 +198,8 @@ pub struct Running {
     pub addr: SocketAddr,
     /// The AdminServer's address, when the configuration enables it.
     pub admin: Option<SocketAddr>,
+    /// The Prometheus endpoint's address, when the configuration enables it.
+    pub metrics: Option<SocketAddr>,
     pub fence: Fence,
     stop: Option<oneshot::Sender<()>>,
     pub task: JoinHandle<Result<(), ServerError>>,
@@ -213,6 +215,7 @@ pub async fn start(fs: &FaultFs, cfg: ServerConfig) -> Result<Running, ServerErr
     let server = Server::bind_with_fs(cfg, fenced).await?;
     let addr = server.local_addr();
     let admin = server.admin_addr();
+    let metrics = server.metrics_addr();
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(server.run(async {
         let _ = stopped.await;
@@ -220,6 +223,7 @@ pub async fn start(fs: &FaultFs, cfg: ServerConfig) -> Result<Running, ServerErr
     Ok(Running {
         addr,
         admin,
+        metrics,
         fence,
         stop: Some(stop),
         task,
