@@ -22,7 +22,7 @@ compare_dir="$workdir-compare"
   --no-build --workdir "$compare_dir"
 for row in 'get ops/s' 'create-delete ops/s' 'multi ops/s' 'churn sessions/s' \
   'sweep set 10x1 ops/s' 'watch: burst notifications/s' 'memory per znode (bytes)' \
-  'get-beside-set p50 ms' "get-beside-set: the writer's ops/s" \
+  'get-beside-set p50 ms' "get-beside-set: the writer's ops/s" 'set-64k server peak RSS MiB' \
   'leader failover, kill to first write (s, median of 1)' \
   "the leader's getData worst latency during the join (ms)"; do
   grep -q "^| $row | [0-9]" "$compare_dir/results.md" || { echo "missing: $row" >&2; exit 1; }
