@@ -165,10 +165,10 @@ enum Target {
 }
 
 /// A snapshot file is fsynced after each of these many bytes, not only at its end: the
-/// device then takes its pages a few MiB at a time while it is written. Left to one fsync at
-/// the end, a 64 MiB snapshot queued ahead of the log's fsyncs and held every write for
-/// 100 ms.
-const SNAPSHOT_SYNC_STEP: u64 = 4 << 20;
+/// device then takes its pages a MiB at a time while it is written. Left to one fsync at the
+/// end, a 64 MiB snapshot queued ahead of the log's fsyncs and held every write for 100 ms;
+/// with 4 MiB steps the writes' p99 was a quarter higher than with 1 MiB.
+const SNAPSHOT_SYNC_STEP: u64 = 1 << 20;
 
 impl Write for Target {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
