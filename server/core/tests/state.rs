@@ -807,6 +807,72 @@ fn notifications_filtered_by_read_acl() {
     assert!(notifications(&actions, 2).is_empty());
 }
 
+// The ACL each event is checked against: the node the event names. NodeCreated,
+// NodeDataChanged and NodeDeleted name the changed node (a deleted node's ACL as it was),
+// NodeChildrenChanged its parent, whatever the child's ACL.
+#[test]
+fn each_event_is_filtered_by_the_acl_of_the_node_it_names() {
+    let mut s = Server::standard();
+    s.open(1);
+    s.open(2);
+    let no_read = vec![Acl {
+        perms: perms::ALL & !perms::READ,
+        id: Id::new("world", "anyone"),
+    }];
+    s.create(1, "/open", 0);
+    s.create(1, "/closed", 0);
+    let watch = |path: &str, mode| {
+        Request::AddWatch(AddWatchRequest {
+            path: path.into(),
+            mode,
+        })
+    };
+    // Recursive on / (created, changed, deleted below it), persistent on both parents
+    // (their children changing), set while /closed could still be read.
+    s.ok(2, watch("/", 1));
+    s.ok(2, watch("/open", 0));
+    s.ok(2, watch("/closed", 0));
+    s.ok(
+        1,
+        Request::SetAcl(SetAclRequest {
+            path: "/closed".into(),
+            acl: no_read.clone(),
+            version: -1,
+        }),
+    );
+
+    // An unreadable child of a readable parent: only the parent's event.
+    let a = s.send(1, Request::Create(create_req("/open/x", b"", 0, no_read)));
+    assert_eq!(
+        notifications(&a, 2),
+        [(CHILDREN_CHANGED, "/open".to_owned())]
+    );
+    let a = s.send(1, set_data("/open/x", b"1", -1));
+    assert_eq!(notifications(&a, 2), []);
+    let a = s.send(1, delete("/open/x", -1));
+    assert_eq!(
+        notifications(&a, 2),
+        [(CHILDREN_CHANGED, "/open".to_owned())]
+    );
+
+    // A readable child of an unreadable parent: only the child's events.
+    let a = s.send(1, create2("/closed/y", b"", 0));
+    assert_eq!(
+        notifications(&a, 2),
+        [(NODE_CREATED, "/closed/y".to_owned())]
+    );
+    let a = s.send(1, set_data("/closed/y", b"1", -1));
+    assert_eq!(
+        notifications(&a, 2),
+        [(DATA_CHANGED, "/closed/y".to_owned())]
+    );
+    let a = s.send(1, delete("/closed/y", -1));
+    assert_eq!(
+        notifications(&a, 2),
+        [(NODE_DELETED, "/closed/y".to_owned())]
+    );
+}
+
 // DataTree.setWatches: missed changes fire at once with zxid -1, the rest are registered.
 #[test]
 fn set_watches_relative_zxid_rules() {
