@@ -595,17 +595,7 @@ impl State {
     ) -> Proposal {
         let op = req.op_code();
         let hdr = self.header(session, xid, now_ms, op);
-        let mut prep = Prep::new(
-            &self.tree,
-            &self.outstanding,
-            &self.auth,
-            ids,
-            session,
-            hdr.zxid,
-            hdr.time,
-            self.cfg.extended_types_enabled,
-            self.cfg.enforce_quota,
-        );
+        let mut prep = self.prep(ids, &hdr);
         let result = match req {
             Request::Create(r) => prep.create(OpCode::Create, r),
             Request::Create2(r) => prep.create(OpCode::Create2, r),
@@ -667,17 +657,7 @@ impl State {
         let paths2_delete = self.outstanding.session_ephemerals(session, listed);
         // The deletes are outstanding changes: a write prepared before this txn is applied
         // finds the nodes gone, as it will when it is applied.
-        let mut prep = Prep::new(
-            &self.tree,
-            &self.outstanding,
-            &self.auth,
-            &[],
-            session,
-            hdr.zxid,
-            hdr.time,
-            self.cfg.extended_types_enabled,
-            self.cfg.enforce_quota,
-        );
+        let mut prep = self.prep(&[], &hdr);
         prep.close_session(&paths2_delete);
         let changes = prep.into_changes();
         self.outstanding.add(hdr.zxid, changes);
@@ -1038,20 +1018,26 @@ impl State {
         out
     }
 
-    /// The ContainerManager's request: session 0, cxid 0, prepared like a client's.
-    fn delete_container_proposal(&mut self, path: &str, now_ms: i64) -> Proposal {
-        let hdr = self.header(0, 0, now_ms, OpCode::DeleteContainer);
-        let mut prep = Prep::new(
+    /// A request of the session of `hdr`, authenticated as `ids`, prepared against the tree
+    /// and the outstanding changes under `hdr`'s zxid and time.
+    fn prep<'a>(&'a self, ids: &'a [Id], hdr: &TxnHeader) -> Prep<'a> {
+        Prep::new(
             &self.tree,
             &self.outstanding,
             &self.auth,
-            &[],
-            0,
+            ids,
+            hdr.client_id,
             hdr.zxid,
-            now_ms,
+            hdr.time,
             self.cfg.extended_types_enabled,
             self.cfg.enforce_quota,
-        );
+        )
+    }
+
+    /// The ContainerManager's request: session 0, cxid 0, prepared like a client's.
+    fn delete_container_proposal(&mut self, path: &str, now_ms: i64) -> Proposal {
+        let hdr = self.header(0, 0, now_ms, OpCode::DeleteContainer);
+        let mut prep = self.prep(&[], &hdr);
         let result = prep.delete_container(path);
         let changes = prep.into_changes();
         self.prepared(hdr, result, changes)

@@ -625,8 +625,8 @@ impl DataTree {
     }
 
     /// `DataTree.deleteNode`. Returns the ACL the deleted node had (watch delivery filters
-    /// NodeDeleted by it) and its parent's. As in ZooKeeper, the parent's pzxid moves even when the child is
-    /// already gone (a fuzzy snapshot may have missed it).
+    /// NodeDeleted by it) and its parent's. As in ZooKeeper, the parent's pzxid moves even
+    /// when the child is already gone (a fuzzy snapshot may have missed it).
     pub fn delete_node(&mut self, path: &str, zxid: i64) -> Result<EventAcls, ErrorCode> {
         let parent_path = path::parent_raw(path).ok_or(ErrorCode::NoNode)?;
         let child = path::name(path);

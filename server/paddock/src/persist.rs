@@ -1141,6 +1141,8 @@ pub struct SnapshotSchedule {
     txns: u64,
     bytes: u64,
     due_txns: u64,
+    /// The bytes that make a snapshot due: the random size threshold or `memory_interval`,
+    /// whichever comes first.
     due_bytes: u64,
 }
 
@@ -1168,9 +1170,7 @@ impl SnapshotSchedule {
     pub fn logged(&mut self, bytes: u64) -> bool {
         self.txns += 1;
         self.bytes = self.bytes.saturating_add(bytes);
-        self.txns >= self.due_txns
-            || self.bytes > self.due_bytes
-            || self.bytes >= self.memory_interval
+        self.txns >= self.due_txns || self.bytes >= self.due_bytes
     }
 
     /// A snapshot began: count afresh, towards new random thresholds.
@@ -1179,10 +1179,12 @@ impl SnapshotSchedule {
         let mut rng = rand::thread_rng();
         let half = (self.snap_count / 2).max(1);
         self.due_txns = half + rng.gen_range(1..=half);
-        self.due_bytes = match self.size_limit {
+        // Due once more than `limit/2 + r` bytes were logged, r in [0, limit/2).
+        let by_size = match self.size_limit {
             0 => u64::MAX,
-            limit => limit / 2 + rng.gen_range(0..(limit / 2).max(1)),
+            limit => limit / 2 + rng.gen_range(0..(limit / 2).max(1)) + 1,
         };
+        self.due_bytes = by_size.min(self.memory_interval);
         self.txns = 0;
         self.bytes = 0;
     }

@@ -294,14 +294,18 @@ pub fn record_read(
 /// `write_per_namespace` gets the path and the data written.
 pub fn record_writes(metrics: &crate::metrics::ServerMetrics, txn: &paddock_jute::txn::Txn) {
     use paddock_jute::txn::Txn;
-    let writes: Vec<(&str, i64)> = match txn {
+    const NAME: &str = "write_per_namespace";
+    match txn {
         // A failed multi changes nothing (`DataTree.processTxn`).
-        Txn::Multi(txns) if txns.iter().any(|t| matches!(t, Txn::Error(_))) => return,
-        Txn::Multi(txns) => txns.iter().filter_map(namespace_write).collect(),
-        txn => namespace_write(txn).into_iter().collect(),
-    };
-    if !writes.is_empty() {
-        metrics.observe_keyed_all("write_per_namespace", writes);
+        Txn::Multi(txns) if txns.iter().any(|t| matches!(t, Txn::Error(_))) => {}
+        Txn::Multi(txns) => {
+            metrics.observe_keyed_all(NAME, txns.iter().filter_map(namespace_write))
+        }
+        txn => {
+            if let Some(write) = namespace_write(txn) {
+                metrics.observe_keyed_all(NAME, [write]);
+            }
+        }
     }
 }
 

@@ -92,8 +92,8 @@ impl Decoder for PieceCodec {
             // A copy of its own: a slice of the decode buffer would keep that whole buffer
             // from being reused while the ensemble holds the frame (a proposal until it
             // commits), so each message would grow a fresh one, page faults and all.
-            let mut copy = vec![0; len];
-            src.copy_to_slice(&mut copy);
+            let mut copy = Vec::with_capacity(len);
+            copy.put(&mut *src);
             Bytes::from(copy)
         } else {
             src.copy_to_bytes(len)
