@@ -300,6 +300,65 @@ fn zeros_are_written_ahead_inside_the_preallocation() {
     assert_eq!(read.torn_tail, None);
 }
 
+/// Flushes each batch but the last with its fsync; the last one's fsync fails. Returns the
+/// bytes that last flush wrote to `log.1`: its entries, and zeros if it wrote any.
+fn bytes_of_last_flush(cfg: TxnLogConfig, batches: &[std::ops::RangeInclusive<i64>]) -> u64 {
+    let fs = fault_fs(12);
+    let mut w = TxnLogWriter::new(Arc::new(fs.clone()), &dir(), cfg, 0);
+    let (last, synced) = batches.split_last().expect("at least one batch");
+    for batch in synced {
+        append_synced(&mut w, batch.clone());
+    }
+    for zxid in last.clone() {
+        append(&mut w, zxid);
+    }
+    fs.fail_next_fsyncs(1);
+    assert!(w.flush_and_sync().is_err(), "the last fsync fails");
+    fs.unsynced_bytes(&dir().join("log.1"))
+}
+
+// Zeros ahead pay for small batches only: after a batch longer than the limit none are
+// written (they would be as many bytes as the entries, for large batches that the disk's
+// bandwidth bounds); a small batch after it gets them again.
+#[test]
+fn no_zeros_follow_a_batch_longer_than_the_limit() {
+    let with = |ahead: u64, limit: u64| TxnLogConfig {
+        pre_alloc_size_bytes: 64 << 10,
+        zero_ahead_bytes: ahead,
+        zero_ahead_max_batch_bytes: limit,
+        ..TxnLogConfig::default()
+    };
+    // zxids 1 to 9 make entries of one length.
+    let entry = bytes_of_last_flush(with(0, 0), &[1..=1, 2..=2]);
+    // Batches of three entries run past 128 bytes of zeros: without a limit each is followed
+    // by 128 bytes of them.
+    let ahead = 128;
+    assert!(3 * entry > ahead);
+    let batches = [1..=3, 4..=6];
+    assert_eq!(
+        bytes_of_last_flush(with(ahead, u64::MAX), &batches),
+        3 * entry + ahead
+    );
+    // With the limit at two entries, neither batch gets zeros.
+    assert_eq!(
+        bytes_of_last_flush(with(ahead, 2 * entry), &batches),
+        3 * entry
+    );
+    assert_eq!(
+        bytes_of_last_flush(with(ahead, 3 * entry), &batches),
+        3 * entry + ahead,
+        "a batch of exactly the limit still gets zeros"
+    );
+    // A batch of one entry after them does.
+    let batches = [1..=3, 4..=6, 7..=7];
+    assert_eq!(
+        bytes_of_last_flush(with(ahead, 2 * entry), &batches),
+        entry + ahead
+    );
+    // The default limit keeps zeros for batches of small entries.
+    assert!(3 * entry <= TxnLogConfig::default().zero_ahead_max_batch_bytes);
+}
+
 // Zeros ahead are best effort: a failed zero write does not fail the batch (its entry is
 // written and fsynced), and that file gets no more zeros, only entries.
 #[test]
