@@ -7,6 +7,7 @@
 #    fan-out (100 sessions x 20 znodes), the recovery phase in 1-second cells, one
 #    leader-failover trial and a follower joining by SNAP; and once more for one cell with
 #    --repeat 2.
+#  - bench/profile: 300 setData under callgrind.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 workdir="${BENCH_SMOKE_WORKDIR:-$here/../target/bench-smoke}"
@@ -37,4 +38,9 @@ grep -q '^| set ops/s | [0-9]' "$compare_dir-repeat/results.md"
 /usr/bin/python3 "$here/compare" --quick --servers paddock,null --profile debug --no-install \
   --no-build --workloads set-64x1 --workdir "$compare_dir-null"
 grep -q '^| set-64x1 ops/s | [0-9][0-9,]* | [0-9]' "$compare_dir-null/results.md"
+# bench/profile: instructions per operation under callgrind, and Paddock's functions listed.
+/usr/bin/python3 "$here/profile" --profile debug --no-install --no-build --workloads set \
+  --ops 300 --workdir "$workdir-profile"
+grep -q '^| set | `--workload set' "$workdir-profile/results.md"
+grep -q '^| [0-9,]* | `paddock_core::state::State::request`' "$workdir-profile/results.md"
 echo "bench smoke: ok"

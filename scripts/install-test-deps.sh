@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a Debian machine: Apache ZooKeeper 3.8 (the reference server
 # of the differential tests, and its zkCli.sh), kazoo (a third-party Python client), pytest,
-# and Prometheus for `promtool check metrics` on the /metrics output.
+# Prometheus for `promtool check metrics` on the /metrics output, and valgrind for the smoke of
+# bench/profile.
 # Idempotent: skips apt when everything is already there. Extra Debian packages named as
 # arguments are installed too (bench/compare adds a JDK for `jcmd` when it is missing).
 set -euo pipefail
 
-packages=(zookeeper zookeeper-bin python3-kazoo python3-pytest prometheus "$@")
+packages=(zookeeper zookeeper-bin python3-kazoo python3-pytest prometheus valgrind "$@")
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -27,4 +28,5 @@ if ((${#missing[@]})); then
 fi
 command -v java >/dev/null || { echo "java is missing after install" >&2; exit 1; }
 command -v promtool >/dev/null || { echo "promtool is missing after install" >&2; exit 1; }
+command -v callgrind_control >/dev/null || { echo "valgrind is missing after install" >&2; exit 1; }
 /usr/bin/python3 -c "import kazoo, pytest" || { echo "kazoo/pytest missing for /usr/bin/python3" >&2; exit 1; }
