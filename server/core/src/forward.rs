@@ -50,7 +50,8 @@ impl Forward {
     }
 
     pub fn encode(&self) -> Vec<u8> {
-        let mut w = Writer::new();
+        // Room for the header and a small request without growing the buffer.
+        let mut w = Writer::with_capacity(256);
         let no_ids: &[Id] = &[];
         let (session, cxid, op, ids) = match self {
             Forward::Write {

@@ -93,9 +93,14 @@ impl<'a> Reader<'a> {
     /// `BinaryInputArchive.readString` does: ZooKeeper accepts such a path rather than failing
     /// the request, so we must too.
     pub fn read_ustring(&mut self) -> Result<Option<String>, DecodeError> {
+        // Java's `new String(bytes, UTF_8)` replaces bad sequences with U+FFFD; valid UTF-8
+        // (nearly every string) takes the quicker check and one copy.
         Ok(self
             .read_len_prefixed()?
-            .map(|bytes| String::from_utf8_lossy(bytes).into_owned()))
+            .map(|bytes| match std::str::from_utf8(bytes) {
+                Ok(s) => s.to_owned(),
+                Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+            }))
     }
 
     /// A jute `ustring` where null decodes as empty (path validation then rejects it).
@@ -242,6 +247,21 @@ impl Writer {
     }
 }
 
+/// The bytes [`Writer::write_string`] writes for `v`.
+pub fn string_len(v: &str) -> usize {
+    4 + v.len()
+}
+
+/// The bytes [`Writer::write_buffer`] writes for `v`.
+pub fn buffer_len(v: Option<&[u8]>) -> usize {
+    4 + v.map_or(0, <[u8]>::len)
+}
+
+/// The bytes [`Writer::write_string_vec`] writes for `v`.
+pub fn string_vec_len<S: AsRef<str>>(v: &[S]) -> usize {
+    4 + v.iter().map(|s| string_len(s.as_ref())).sum::<usize>()
+}
+
 /// A jute record: encodes itself field by field in `zookeeper.jute` order.
 pub trait Record: Sized {
     fn write(&self, w: &mut Writer);
@@ -267,7 +287,13 @@ pub trait Record: Sized {
 
 /// Builds one frame: a 4-byte big-endian length, then whatever `body` writes.
 pub fn framed(body: impl FnOnce(&mut Writer)) -> Vec<u8> {
-    let mut w = Writer::with_capacity(64);
+    framed_within(64, body)
+}
+
+/// [`framed`] into a buffer sized for a body of `body_len` bytes, so that it is allocated
+/// once (a reply is encoded for every request).
+fn framed_within(body_len: usize, body: impl FnOnce(&mut Writer)) -> Vec<u8> {
+    let mut w = Writer::with_capacity(4 + body_len);
     w.write_i32(0);
     body(&mut w);
     let mut buf = w.into_inner();
@@ -276,10 +302,14 @@ pub fn framed(body: impl FnOnce(&mut Writer)) -> Vec<u8> {
     buf
 }
 
+/// `ReplyHeader`: xid (int), zxid (long), err (int).
+const REPLY_HEADER_LEN: usize = 16;
+
 /// A full reply frame: length, `ReplyHeader`, then the body. As in
 /// `NIOServerCnxn.sendResponse`, the caller passes no body when `hdr.err != 0`.
 pub fn encode_reply(hdr: &ReplyHeader, body: Option<&Response>) -> Vec<u8> {
-    framed(|w| {
+    let len = REPLY_HEADER_LEN + body.map_or(0, Response::encoded_len);
+    framed_within(len, |w| {
         hdr.write(w);
         if let Some(body) = body {
             body.write(w);

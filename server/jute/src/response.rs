@@ -2,10 +2,15 @@
 //! Which record answers which opcode follows `FinalRequestProcessor.processRequest`; the multi
 //! body follows `MultiResponse.serialize` / `deserialize`.
 
-use crate::codec::{Reader, Record, Writer};
+use crate::codec::{buffer_len, string_len, string_vec_len, Reader, Record, Writer};
 use crate::error::DecodeError;
 use crate::proto::{MultiHeader, OpResult, Response};
 use crate::types::{OpCode, Stat};
+
+/// `Stat`: six longs and five ints (`Stat.serialize`).
+const STAT_LEN: usize = 6 * 8 + 5 * 4;
+/// `MultiHeader`: type (int), done (boolean), err (int).
+const MULTI_HEADER_LEN: usize = 4 + 1 + 4;
 
 impl Response {
     /// Writes the body that follows a `ReplyHeader` with `err == 0`.
@@ -37,6 +42,38 @@ impl Response {
             Response::WhoAmI { client_info } => w.write_vec(client_info),
             Response::ErrorBody { err } => w.write_i32(*err),
             Response::Sasl { token } => w.write_buffer(token.as_deref()),
+        }
+    }
+
+    /// The bytes [`Response::write`] writes, to size the reply's buffer once.
+    pub fn encoded_len(&self) -> usize {
+        match self {
+            Response::Empty => 0,
+            Response::Create { path } | Response::Sync { path } => string_len(path),
+            Response::Create2 { path, .. } => string_len(path) + STAT_LEN,
+            Response::Stat(_) => STAT_LEN,
+            Response::GetData { data, .. } => buffer_len(data.as_deref()) + STAT_LEN,
+            Response::GetAcl { acl, .. } => {
+                4 + acl
+                    .iter()
+                    .map(|a| 4 + string_len(&a.id.scheme) + string_len(&a.id.id))
+                    .sum::<usize>()
+                    + STAT_LEN
+            }
+            Response::GetChildren { children } => string_vec_len(children),
+            Response::GetChildren2 { children, .. } => string_vec_len(children) + STAT_LEN,
+            Response::Multi(results) => {
+                results.iter().map(OpResult::encoded_len).sum::<usize>() + MULTI_HEADER_LEN
+            }
+            Response::GetAllChildrenNumber { .. } | Response::ErrorBody { .. } => 4,
+            Response::GetEphemerals { ephemerals } => string_vec_len(ephemerals),
+            Response::WhoAmI { client_info } => {
+                4 + client_info
+                    .iter()
+                    .map(|c| string_len(&c.auth_scheme) + string_len(&c.user))
+                    .sum::<usize>()
+            }
+            Response::Sasl { token } => buffer_len(token.as_deref()),
         }
     }
 
@@ -114,6 +151,20 @@ impl OpResult {
             OpResult::GetChildren { .. } => OpCode::GetChildren as i32,
             OpResult::Error { .. } => OpCode::Error as i32,
         }
+    }
+
+    /// The bytes [`OpResult::write`] writes.
+    pub fn encoded_len(&self) -> usize {
+        MULTI_HEADER_LEN
+            + match self {
+                OpResult::Create { path } => string_len(path),
+                OpResult::Create2 { path, .. } => string_len(path) + STAT_LEN,
+                OpResult::Delete | OpResult::Check => 0,
+                OpResult::SetData { .. } => STAT_LEN,
+                OpResult::GetData { data, .. } => buffer_len(data.as_deref()) + STAT_LEN,
+                OpResult::GetChildren { children } => string_vec_len(children),
+                OpResult::Error { .. } => 4,
+            }
     }
 
     /// `MultiHeader{type, false, err}` then the result's record; `err` is nonzero only for

@@ -102,6 +102,8 @@ proptest! {
         resp.write(&mut w);
         let bytes = w.into_inner();
         let mut r = Reader::new(&bytes);
+        // The length a reply's buffer is sized by is the length written.
+        prop_assert_eq!(resp.encoded_len(), bytes.len());
         prop_assert_eq!(Response::read_for(op, &mut r).unwrap(), resp);
         prop_assert_eq!(r.remaining(), 0);
     }
@@ -113,6 +115,7 @@ proptest! {
         txn.write_body(&mut w);
         let bytes = w.into_inner();
         let mut r = Reader::new(&bytes);
+        prop_assert_eq!(txn.body_len(), bytes.len());
         prop_assert_eq!(Txn::read_body(txn.txn_type(), &mut r).unwrap(), txn);
         prop_assert_eq!(r.remaining(), 0);
     }

@@ -9,6 +9,7 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -237,6 +238,23 @@ impl Clock {
     }
 }
 
+/// ZooKeeper's counters that the core task adds to for every request.
+struct HotCounters {
+    prep_queued: Arc<AtomicU64>,
+    sync_queued: Arc<AtomicU64>,
+    response_bytes: Arc<AtomicU64>,
+}
+
+impl HotCounters {
+    fn new(metrics: &ServerMetrics) -> HotCounters {
+        HotCounters {
+            prep_queued: metrics.counter_handle("prep_processor_request_queued"),
+            sync_queued: metrics.counter_handle("sync_processor_request_queued"),
+            response_bytes: metrics.counter_handle("response_bytes"),
+        }
+    }
+}
+
 pub struct CoreTask {
     state: State,
     clock: Clock,
@@ -244,6 +262,8 @@ pub struct CoreTask {
     stats: ServerStats,
     conn_stats: HashMap<ConnId, ConnStats>,
     metrics: Arc<ServerMetrics>,
+    /// The counters every request adds to, looked up once.
+    hot: HotCounters,
     started: Instant,
     storage: Storage,
     log: LogHandle,
@@ -397,6 +417,7 @@ impl CoreTask {
             outboxes: HashMap::default(),
             stats: ServerStats::default(),
             conn_stats: HashMap::default(),
+            hot: HotCounters::new(&metrics),
             metrics,
             started: Instant::now(),
             storage,
@@ -920,8 +941,8 @@ impl CoreTask {
     /// A request entered the pipeline: in a standalone ZooKeeper every request passes the
     /// PrepRequestProcessor and the SyncRequestProcessor, which count it.
     fn queued(&self) {
-        self.metrics.count("prep_processor_request_queued", 1);
-        self.metrics.count("sync_processor_request_queued", 1);
+        self.hot.prep_queued.fetch_add(1, Ordering::Relaxed);
+        self.hot.sync_queued.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A packet arrived on `conn` (`ServerCnxn.packetReceived`).
@@ -1282,7 +1303,7 @@ impl CoreTask {
         if let Some(c) = self.conn_stats.get_mut(&conn) {
             c.packets_sent += 1;
         }
-        self.metrics.count("response_bytes", frame.len() as u64);
+        (self.hot.response_bytes).fetch_add(frame.len() as u64, Ordering::Relaxed);
         if outbox.offer(frame).is_err() {
             // The client is not reading its replies and events fast enough (or is gone): drop
             // it instead of queueing without bound. Its session survives until it expires.

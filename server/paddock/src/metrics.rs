@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use paddock_core::fasthash::HashMap;
 
@@ -377,7 +377,7 @@ impl PaddockMetrics {
 /// The server's counters and summaries. Cheap to update from any thread.
 #[derive(Debug)]
 pub struct ServerMetrics {
-    counters: HashMap<&'static str, AtomicU64>,
+    counters: HashMap<&'static str, Arc<AtomicU64>>,
     summaries: HashMap<&'static str, Summary>,
     /// ZooKeeper's summary sets (`ack_latency` by learner, `read_per_namespace` by top-level
     /// znode, ...): name to key to values, at most [`MAX_KEYS`] keys each.
@@ -403,7 +403,7 @@ impl ServerMetrics {
             match kind {
                 Kind::Gauge => {}
                 Kind::Counter => {
-                    counters.insert(name, AtomicU64::new(0));
+                    counters.insert(name, Arc::new(AtomicU64::new(0)));
                 }
                 Kind::Summary | Kind::SummaryPercentiles => {
                     summaries.insert(name, Summary::default());
@@ -416,6 +416,15 @@ impl ServerMetrics {
             keyed: Mutex::new(BTreeMap::new()),
             paddock: PaddockMetrics::new(),
             last_snapshot: Mutex::new(None),
+        }
+    }
+
+    /// The counter `name` itself, for a path that counts on every request: one lookup of the
+    /// name instead of one per count.
+    pub fn counter_handle(&self, name: &'static str) -> Arc<AtomicU64> {
+        match self.counters.get(name) {
+            Some(c) => c.clone(),
+            None => panic!("unknown counter {name}"),
         }
     }
 

@@ -47,7 +47,11 @@ pub fn adler32(bytes: &[u8]) -> i64 {
 
 /// `Util.marshallTxnEntry`: the entry bytes of one transaction.
 pub fn marshal_entry(hdr: &TxnHeader, txn: &Txn, digest: Option<&TxnDigest>) -> Vec<u8> {
-    let mut w = Writer::with_capacity(128);
+    // TxnHeader: clientId, cxid, zxid, time, type; TxnDigest: version, treeDigest.
+    const HEADER_LEN: usize = 8 + 4 + 8 + 8 + 4;
+    const DIGEST_LEN: usize = 4 + 8;
+    let len = HEADER_LEN + txn.body_len() + digest.map_or(0, |_| DIGEST_LEN);
+    let mut w = Writer::with_capacity(len);
     hdr.write(&mut w);
     txn.write_body(&mut w);
     if let Some(d) = digest {
