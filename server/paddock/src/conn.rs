@@ -248,6 +248,14 @@ impl ConnReader {
                     .count("bytes_received_count", 4 + len as u64);
                 return Ok(len);
             }
+            // The length is known once its 4 bytes are in (and within jute.maxbuffer, or
+            // `frame_len` refused it): room for the whole frame at once, as ZooKeeper
+            // allocates its incoming buffer, instead of growing and copying a large request
+            // several times on the way.
+            if let Some(head) = self.buf.first_chunk::<4>() {
+                let want = 4 + u32::from_be_bytes(*head) as usize;
+                self.buf.reserve(want.saturating_sub(self.buf.len()));
+            }
             if self.read.read_buf(&mut self.buf).await? == 0 {
                 return Err(ConnEnd::Eof);
             }

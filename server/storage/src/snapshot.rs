@@ -294,7 +294,7 @@ pub struct SnapshotWriter {
     encoder: Encoder,
     stage: Stage,
     staged: Writer,
-    checksum: adler2::Adler32,
+    checksum: simd_adler32::Adler32,
 }
 
 /// A snapshot file being written; removes its temporary file when dropped unfinished.
@@ -386,7 +386,7 @@ impl SnapshotWriter {
             encoder,
             stage: Stage::Sessions,
             staged: Writer::with_capacity(STAGE_BYTES + 4096),
-            checksum: adler2::Adler32::new(),
+            checksum: simd_adler32::Adler32::new(),
         };
         writer.staged.write_i32(SNAP_MAGIC);
         writer.staged.write_i32(SNAP_VERSION);
@@ -527,7 +527,7 @@ impl SnapshotWriter {
     /// `SnapStream.sealStream`: the checksum of everything so far, then "/".
     fn seal(&mut self) -> Result<(), SnapshotError> {
         self.drain(true)?;
-        let value = i64::from(self.checksum.checksum());
+        let value = i64::from(self.checksum.finish());
         self.staged.write_i64(value);
         self.staged.write_string("/");
         self.drain(true)
@@ -538,7 +538,7 @@ impl SnapshotWriter {
             return Ok(());
         }
         let bytes = std::mem::take(&mut self.staged).into_inner();
-        self.checksum.write_slice(&bytes);
+        self.checksum.write(&bytes);
         if let Err(e) = self.encoder.write_all(&bytes) {
             return Err(snap_io("write", &self.path(), e));
         }
@@ -616,7 +616,7 @@ fn snappy_decompress(bytes: &[u8]) -> Result<Vec<u8>, SnapshotError> {
 struct Checked<'a> {
     buf: &'a [u8],
     r: Reader<'a>,
-    checksum: adler2::Adler32,
+    checksum: simd_adler32::Adler32,
     hashed_to: usize,
 }
 
@@ -658,13 +658,13 @@ impl<'a> Checked<'a> {
     /// `SnapStream.checkSealIntegrity`.
     fn check_seal(&mut self) -> Result<(), SnapshotError> {
         let pos = self.pos();
-        self.checksum.write_slice(&self.buf[self.hashed_to..pos]);
+        self.checksum.write(&self.buf[self.hashed_to..pos]);
         self.hashed_to = pos;
-        let expected = i64::from(self.checksum.checksum());
+        let expected = i64::from(self.checksum.finish());
         let stored = self.i64("seal checksum")?;
         let _slash = self.string("seal path")?;
         let end = self.pos();
-        self.checksum.write_slice(&self.buf[self.hashed_to..end]);
+        self.checksum.write(&self.buf[self.hashed_to..end]);
         self.hashed_to = end;
         if stored != expected {
             return Err(SnapshotError::Corrupt(format!(
@@ -707,7 +707,7 @@ pub fn visit_snapshot(
     let mut c = Checked {
         buf: stream,
         r: Reader::new(stream),
-        checksum: adler2::Adler32::new(),
+        checksum: simd_adler32::Adler32::new(),
         hashed_to: 0,
     };
     let magic = c.i32("magic")?;

@@ -40,9 +40,7 @@ pub const MAX_ENTRY_BYTES: u64 = paddock_jute::frame::DEFAULT_MAX_BUFFER as u64 
 
 /// Adler-32, as `java.util.zip.Adler32.getValue()` returns it (an unsigned int in a long).
 pub fn adler32(bytes: &[u8]) -> i64 {
-    let mut a = adler2::Adler32::new();
-    a.write_slice(bytes);
-    i64::from(a.checksum())
+    i64::from(simd_adler32::adler32(&bytes))
 }
 
 /// `Util.marshallTxnEntry`: the entry bytes of one transaction.
