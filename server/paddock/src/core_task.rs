@@ -24,7 +24,7 @@ use paddock_jute::{ErrorCode, OpCode};
 use sync_wrapper::SyncWrapper;
 use tokio::sync::mpsc;
 
-use crate::metrics::{self, Gauges, ServerMetrics};
+use crate::metrics::{self, Gauges, ServerMetrics, SummaryHandle};
 use crate::outbox::Outbox;
 use crate::persist::{
     describe, log_entry, zxid_digest, Inline, LogHandle, LogMsg, RestoreError, SnapshotJob,
@@ -238,11 +238,13 @@ impl Clock {
     }
 }
 
-/// ZooKeeper's counters that the core task adds to for every request.
+/// ZooKeeper's counters and summaries that the core task adds to for every request.
 struct HotCounters {
     prep_queued: Arc<AtomicU64>,
     sync_queued: Arc<AtomicU64>,
     response_bytes: Arc<AtomicU64>,
+    read_latency: SummaryHandle,
+    update_latency: SummaryHandle,
 }
 
 impl HotCounters {
@@ -251,6 +253,8 @@ impl HotCounters {
             prep_queued: metrics.counter_handle("prep_processor_request_queued"),
             sync_queued: metrics.counter_handle("sync_processor_request_queued"),
             response_bytes: metrics.counter_handle("response_bytes"),
+            read_latency: metrics.summary_handle("readlatency"),
+            update_latency: metrics.summary_handle("updatelatency"),
         }
     }
 }
@@ -1026,18 +1030,22 @@ impl CoreTask {
             return;
         };
         req.span.record("zxid", zxid);
-        let latency = req.received.elapsed();
+        let now = Instant::now();
+        let latency = now.saturating_duration_since(req.received);
         let latency_ms = latency.as_millis() as i64;
-        let now_mono_ms = self.started.elapsed().as_millis() as i64;
+        let now_mono_ms = now.saturating_duration_since(self.started).as_millis() as i64;
         c.responded(&req, zxid, latency_ms, now_mono_ms);
         self.stats.latency.add(latency_ms);
         let (summary, histogram) = if req.write {
-            ("updatelatency", &self.metrics.paddock.update_seconds)
+            (
+                &self.hot.update_latency,
+                &self.metrics.paddock.update_seconds,
+            )
         } else {
-            ("readlatency", &self.metrics.paddock.read_seconds)
+            (&self.hot.read_latency, &self.metrics.paddock.read_seconds)
         };
         histogram.observe(latency.as_secs_f64());
-        self.metrics.observe(summary, latency_ms);
+        summary.add(latency_ms);
     }
 
     async fn run_step(&mut self, step: Step, conn: ConnId) -> Result<(), CoreError> {

@@ -257,6 +257,16 @@ struct Summary {
     values: Mutex<SummaryValues>,
 }
 
+/// One summary of [`ServerMetrics`], for a path that records into it on every request.
+#[derive(Debug, Clone)]
+pub struct SummaryHandle(Arc<Summary>);
+
+impl SummaryHandle {
+    pub fn add(&self, value: i64) {
+        self.0.add(value);
+    }
+}
+
 impl Summary {
     fn add(&self, value: i64) {
         let mut v = self.values.lock().unwrap_or_else(|e| e.into_inner());
@@ -378,7 +388,7 @@ impl PaddockMetrics {
 #[derive(Debug)]
 pub struct ServerMetrics {
     counters: HashMap<&'static str, Arc<AtomicU64>>,
-    summaries: HashMap<&'static str, Summary>,
+    summaries: HashMap<&'static str, Arc<Summary>>,
     /// ZooKeeper's summary sets (`ack_latency` by learner, `read_per_namespace` by top-level
     /// znode, ...): name to key to values, at most [`MAX_KEYS`] keys each.
     keyed: Mutex<BTreeMap<&'static str, BTreeMap<String, SummaryValues>>>,
@@ -406,7 +416,7 @@ impl ServerMetrics {
                     counters.insert(name, Arc::new(AtomicU64::new(0)));
                 }
                 Kind::Summary | Kind::SummaryPercentiles => {
-                    summaries.insert(name, Summary::default());
+                    summaries.insert(name, Arc::new(Summary::default()));
                 }
             }
         }
@@ -425,6 +435,14 @@ impl ServerMetrics {
         match self.counters.get(name) {
             Some(c) => c.clone(),
             None => panic!("unknown counter {name}"),
+        }
+    }
+
+    /// The summary `name` itself, looked up once (see [`ServerMetrics::counter_handle`]).
+    pub fn summary_handle(&self, name: &'static str) -> SummaryHandle {
+        match self.summaries.get(name) {
+            Some(s) => SummaryHandle(s.clone()),
+            None => panic!("unknown summary {name}"),
         }
     }
 
