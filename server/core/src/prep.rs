@@ -32,17 +32,34 @@ pub(crate) struct Record {
     data_len: i64,
 }
 
-/// What one prepared request changes, by path (`None`: deleted).
-pub(crate) type OutstandingChanges = HashMap<String, Option<Record>>;
+/// What one prepared request changes, by path (`None`: deleted). The paths are shared with
+/// [`Outstanding`], which keeps them until the transaction is applied.
+pub(crate) type OutstandingChanges = HashMap<Arc<str>, Option<Record>>;
+
+/// The paths one transaction changed: nearly always one, kept without a `Vec`.
+#[derive(Debug)]
+enum ChangedPaths {
+    One(Arc<str>),
+    Many(Vec<Arc<str>>),
+}
+
+impl ChangedPaths {
+    fn as_slice(&self) -> &[Arc<str>] {
+        match self {
+            ChangedPaths::One(path) => std::slice::from_ref(path),
+            ChangedPaths::Many(paths) => paths,
+        }
+    }
+}
 
 /// Changes of transactions prepared and not yet applied, by path, each with the zxid of the
 /// transaction that made it (`ZooKeeperServer.outstandingChanges` and
 /// `outstandingChangesForPath`).
 #[derive(Debug, Default)]
 pub(crate) struct Outstanding {
-    by_path: HashMap<String, (i64, Option<Record>)>,
+    by_path: HashMap<Arc<str>, (i64, Option<Record>)>,
     /// The paths each zxid changed, in zxid order, to forget them once applied.
-    by_zxid: VecDeque<(i64, Vec<String>)>,
+    by_zxid: VecDeque<(i64, ChangedPaths)>,
 }
 
 impl Outstanding {
@@ -59,7 +76,10 @@ impl Outstanding {
             self.by_zxid.back().is_none_or(|(last, _)| *last < zxid),
             "outstanding changes out of zxid order at {zxid:#x}"
         );
-        let paths = changes.keys().cloned().collect();
+        let paths = match changes.keys().next() {
+            Some(path) if changes.len() == 1 => ChangedPaths::One(path.clone()),
+            _ => ChangedPaths::Many(changes.keys().cloned().collect()),
+        };
         for (path, record) in changes {
             self.by_path.insert(path, (zxid, record));
         }
@@ -74,9 +94,9 @@ impl Outstanding {
             let Some((z, paths)) = self.by_zxid.pop_front() else {
                 break;
             };
-            for path in paths {
-                if self.by_path.get(&path).is_some_and(|(at, _)| *at == z) {
-                    self.by_path.remove(&path);
+            for path in paths.as_slice() {
+                if self.by_path.get(path).is_some_and(|(at, _)| *at == z) {
+                    self.by_path.remove(path);
                 }
             }
         }
@@ -94,14 +114,14 @@ impl Outstanding {
                 .as_ref()
                 .is_some_and(|r| r.stat.ephemeral_owner == session)
         };
-        let mut added: Vec<(i64, &String)> = self
+        let mut added: Vec<(i64, &str)> = self
             .by_path
             .iter()
-            .filter(|(path, (_, record))| owned(record) && !listed.contains(path))
-            .map(|(path, (zxid, _))| (*zxid, path))
+            .filter(|(path, (_, record))| owned(record) && !listed.iter().any(|l| **l == ***path))
+            .map(|(path, (zxid, _))| (*zxid, &**path))
             .collect();
         added.sort();
-        let added = added.into_iter().map(|(_, p)| p.clone()).collect();
+        let added = added.into_iter().map(|(_, p)| p.to_owned()).collect();
         let removed = |path: &str| self.by_path.get(path).is_some_and(|(_, r)| !owned(r));
         crate::javahash::clone_after_changes(listed, removed, added)
     }
@@ -110,8 +130,8 @@ impl Outstanding {
     pub(crate) fn abandon(&mut self, zxid: i64) {
         if self.by_zxid.back().is_some_and(|(z, _)| *z == zxid) {
             if let Some((_, paths)) = self.by_zxid.pop_back() {
-                for path in paths {
-                    self.by_path.remove(&path);
+                for path in paths.as_slice() {
+                    self.by_path.remove(path);
                 }
             }
         }
@@ -130,7 +150,7 @@ pub(crate) struct Prep<'a> {
     pub extended_types: bool,
     pub enforce_quota: bool,
     /// Later ops of a multi see earlier ones; `None` marks a node deleted by an earlier op.
-    overlay: HashMap<String, Option<Record>>,
+    overlay: OutstandingChanges,
 }
 
 type Prepared = Result<Txn, ErrorCode>;
@@ -358,7 +378,7 @@ impl<'a> Prep<'a> {
         parent.child_count += 1;
         parent.stat.cversion = new_cversion;
         parent.stat.pzxid = self.zxid;
-        self.overlay.insert(parent_path.to_owned(), Some(parent));
+        self.overlay.insert(Arc::from(parent_path), Some(parent));
         let stat = StatPersisted {
             czxid: self.zxid,
             mzxid: self.zxid,
@@ -376,7 +396,7 @@ impl<'a> Prep<'a> {
             acl: Arc::from(acl),
             data_len,
         };
-        self.overlay.insert(path.to_owned(), Some(node));
+        self.overlay.insert(Arc::from(path), Some(node));
     }
 
     /// A closeSession's change records: each of `paths` deleted, and its parent's pzxid set
@@ -387,10 +407,10 @@ impl<'a> Prep<'a> {
             if let Some(parent_path) = path::parent_raw(path) {
                 if let Ok(mut parent) = self.record(parent_path) {
                     parent.stat.pzxid = self.zxid;
-                    self.overlay.insert(parent_path.to_owned(), Some(parent));
+                    self.overlay.insert(Arc::from(parent_path), Some(parent));
                 }
             }
-            self.overlay.insert(path.clone(), None);
+            self.overlay.insert(Arc::from(path.as_str()), None);
         }
     }
 
@@ -407,8 +427,8 @@ impl<'a> Prep<'a> {
     fn note_delete(&mut self, parent_path: String, mut parent: Record, path: &str) {
         parent.child_count -= 1;
         parent.stat.pzxid = self.zxid;
-        self.overlay.insert(parent_path, Some(parent));
-        self.overlay.insert(path.to_owned(), None);
+        self.overlay.insert(Arc::from(parent_path), Some(parent));
+        self.overlay.insert(Arc::from(path), None);
     }
 
     pub fn delete(&mut self, path: &str, version: i32) -> Prepared {
@@ -457,7 +477,7 @@ impl<'a> Prep<'a> {
         node.stat.mtime = self.time;
         node.stat.mzxid = self.zxid;
         node.data_len = data_len;
-        self.overlay.insert(path.to_owned(), Some(node));
+        self.overlay.insert(Arc::from(path), Some(node));
         Ok(Txn::SetData(SetDataTxn {
             path: path.to_owned(),
             data,
@@ -472,7 +492,7 @@ impl<'a> Prep<'a> {
         self.check_acl(&node.acl, perms::ADMIN)?;
         let new_version = check_version(node.stat.aversion, version)?;
         node.stat.aversion = new_version;
-        self.overlay.insert(path.to_owned(), Some(node));
+        self.overlay.insert(Arc::from(path), Some(node));
         Ok(Txn::SetAcl(SetAclTxn {
             path: path.to_owned(),
             acl,
