@@ -245,6 +245,14 @@ struct HotCounters {
     response_bytes: Arc<AtomicU64>,
     read_latency: SummaryHandle,
     update_latency: SummaryHandle,
+    // An ensemble member's, per proposal and commit.
+    proposal_count: Arc<AtomicU64>,
+    commit_count: Arc<AtomicU64>,
+    learner_proposals: Arc<AtomicU64>,
+    learner_commits: Arc<AtomicU64>,
+    proposal_latency: SummaryHandle,
+    quorum_ack_latency: SummaryHandle,
+    commit_propagation_latency: SummaryHandle,
 }
 
 impl HotCounters {
@@ -255,6 +263,13 @@ impl HotCounters {
             response_bytes: metrics.counter_handle("response_bytes"),
             read_latency: metrics.summary_handle("readlatency"),
             update_latency: metrics.summary_handle("updatelatency"),
+            proposal_count: metrics.counter_handle("proposal_count"),
+            commit_count: metrics.counter_handle("commit_count"),
+            learner_proposals: metrics.counter_handle("learner_proposal_received_count"),
+            learner_commits: metrics.counter_handle("learner_commit_received_count"),
+            proposal_latency: metrics.summary_handle("proposal_latency"),
+            quorum_ack_latency: metrics.summary_handle("quorum_ack_latency"),
+            commit_propagation_latency: metrics.summary_handle("commit_propagation_latency"),
         }
     }
 }

@@ -53,7 +53,18 @@ pub enum DecodeError {
 
 /// Encodes a message for the link.
 pub fn encode(message: &Message) -> Bytes {
-    let mut b = BytesMut::with_capacity(64);
+    // Room for the fixed fields and the payload a packet carries, so the buffer is allocated
+    // once (every proposal is encoded once per learner).
+    let payload = match message {
+        Message::Quorum { packet, .. } => match packet {
+            Packet::Proposal { entry } | Packet::Inform { entry } => entry.payload.len(),
+            Packet::Request { payload } | Packet::Sync { payload } => payload.len(),
+            Packet::Snap { snapshot } => snapshot.data.len(),
+            _ => 0,
+        },
+        Message::Election(_) => 0,
+    };
+    let mut b = BytesMut::with_capacity(64 + payload);
     match message {
         Message::Election(n) => {
             b.put_u8(ELECTION);
