@@ -7,7 +7,7 @@
 #    fan-out (100 sessions x 20 znodes), the recovery phase in 1-second cells, one
 #    leader-failover trial and a follower joining by SNAP; and once more for one cell with
 #    --repeat 2.
-#  - bench/profile: 300 setData under callgrind.
+#  - bench/profile: 300 setData under callgrind, and 200 on a 3-member ensemble.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 workdir="${BENCH_SMOKE_WORKDIR:-$here/../target/bench-smoke}"
@@ -43,4 +43,9 @@ grep -q '^| set-64x1 ops/s | [0-9][0-9,]* | [0-9]' "$compare_dir-null/results.md
   --ops 300 --workdir "$workdir-profile"
 grep -q '^| set | `--workload set' "$workdir-profile/results.md"
 grep -q '^| [0-9,]* | `paddock_core::state::State::request`' "$workdir-profile/results.md"
+# ... and on an ensemble: the members' counts beside their sum.
+/usr/bin/python3 "$here/profile" --profile debug --no-install --no-build --topology ensemble \
+  --workloads set --ops 200 --workdir "$workdir-profile-ensemble"
+grep -q '^| set | .* | [0-9,]* ([0-9,]* + [0-9,]* + [0-9,]*) |$' \
+  "$workdir-profile-ensemble/results.md"
 echo "bench smoke: ok"

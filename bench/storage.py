@@ -93,6 +93,8 @@ class Server:
         # Ensemble members: `server.N` lines and friends, and the id for `myid`.
         self.extra = list(extra)
         self.myid = myid
+        # A command the server runs under (bench/profile: valgrind).
+        self.wrapper = []
 
     @property
     def addr(self):
@@ -121,7 +123,7 @@ class Server:
 
     def command(self):
         if self.kind == "paddock":
-            return [str(self.bin_dir / "paddock"), str(self.dir / "zoo.cfg")]
+            return [*self.wrapper, str(self.bin_dir / "paddock"), str(self.dir / "zoo.cfg")]
         if self.kind == "null":
             # Not a ZooKeeper: answers every request with a success (bench/compare's ceiling).
             return [str(self.bin_dir / "paddock-loadgen"), "--threads", "2", "null-server",
