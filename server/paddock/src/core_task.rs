@@ -239,7 +239,7 @@ impl Clock {
 }
 
 /// ZooKeeper's counters and summaries that the core task adds to for every request.
-struct HotCounters {
+struct HotMetrics {
     prep_queued: Arc<AtomicU64>,
     sync_queued: Arc<AtomicU64>,
     response_bytes: Arc<AtomicU64>,
@@ -255,9 +255,9 @@ struct HotCounters {
     commit_propagation_latency: SummaryHandle,
 }
 
-impl HotCounters {
-    fn new(metrics: &ServerMetrics) -> HotCounters {
-        HotCounters {
+impl HotMetrics {
+    fn new(metrics: &ServerMetrics) -> HotMetrics {
+        HotMetrics {
             prep_queued: metrics.counter_handle("prep_processor_request_queued"),
             sync_queued: metrics.counter_handle("sync_processor_request_queued"),
             response_bytes: metrics.counter_handle("response_bytes"),
@@ -281,8 +281,8 @@ pub struct CoreTask {
     stats: ServerStats,
     conn_stats: HashMap<ConnId, ConnStats>,
     metrics: Arc<ServerMetrics>,
-    /// The counters every request adds to, looked up once.
-    hot: HotCounters,
+    /// The counters and summaries every request adds to, looked up once.
+    hot: HotMetrics,
     started: Instant,
     storage: Storage,
     log: LogHandle,
@@ -436,7 +436,7 @@ impl CoreTask {
             outboxes: HashMap::default(),
             stats: ServerStats::default(),
             conn_stats: HashMap::default(),
-            hot: HotCounters::new(&metrics),
+            hot: HotMetrics::new(&metrics),
             metrics,
             started: Instant::now(),
             storage,
@@ -1326,7 +1326,9 @@ impl CoreTask {
         if let Some(c) = self.conn_stats.get_mut(&conn) {
             c.packets_sent += 1;
         }
-        (self.hot.response_bytes).fetch_add(frame.len() as u64, Ordering::Relaxed);
+        self.hot
+            .response_bytes
+            .fetch_add(frame.len() as u64, Ordering::Relaxed);
         if outbox.offer(frame).is_err() {
             // The client is not reading its replies and events fast enough (or is gone): drop
             // it instead of queueing without bound. Its session survives until it expires.

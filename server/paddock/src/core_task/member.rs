@@ -356,7 +356,7 @@ impl CoreTask {
                         self.hot.learner_proposals.fetch_add(1, Ordering::Relaxed);
                         if let Some(t) = entry.payload.get(20..28) {
                             let time = i64::from_be_bytes(t.try_into().expect("8 bytes"));
-                            (self.hot.proposal_latency).add(Self::since_txn_time(time));
+                            self.hot.proposal_latency.add(Self::since_txn_time(time));
                         }
                     }
                     let bytes = entry.payload.to_vec();
