@@ -49,13 +49,33 @@ def log(msg):
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
+# Where servers' ports come from: below Linux's ephemeral range (32768-60999), as the Rust
+# tests' (server/testkit). A port the kernel hands out for bind(0) is also what it hands out to
+# every outgoing connection, so between finding it free and a member binding it, a client
+# socket or another member's link could take it (a member of an ensemble cell failed so with
+# "Address already in use", and the cell then waited for it).
+PORTS = range(12_000, 32_000)
+_handed_out = set()
+
+
 def free_port():
-    """A loopback port nothing listens on now. Fixed ports collide when two benchmark runs (or
-    a run and the CI smoke) share a machine: the second server cannot bind, and its load
+    """A loopback port nothing listens on now and not handed out before by this process;
+    each process starts at its own place in PORTS. Fixed ports collide when two benchmark runs
+    (or a run and the CI smoke) share a machine: the second server cannot bind, and its load
     generator would load the first run's server instead."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    start = os.getpid() * 613 % len(PORTS)
+    for n in range(len(PORTS)):
+        port = PORTS[(start + n) % len(PORTS)]
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free loopback port in {PORTS}")
 
 
 def listens_on(pid, port):
@@ -149,17 +169,22 @@ class Server:
         return t0
 
     def wait_ready(self, path="/", timeout=900):
-        out = loadgen(
-            self.args,
-            "wait-ready",
-            "--addr",
-            self.addr,
-            "--path",
-            path,
-            "--timeout-secs",
-            str(timeout),
-            "--json",
-        )
+        cmd = [str(self.args.bin_dir / "paddock-loadgen"), "wait-ready", "--addr", self.addr,
+               "--path", path, "--timeout-secs", str(timeout), "--json"]
+        waiter = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # A server that exits while starting (a port taken, a bad config) fails the run now,
+        # not after the whole timeout.
+        while waiter.poll() is None:
+            if self.proc.poll() is not None:
+                waiter.kill()
+                waiter.wait()
+                raise RuntimeError(f"{self.kind} exited with status {self.proc.poll()} while "
+                                   f"starting; see {self.dir / 'server.log'}")
+            time.sleep(0.1)
+        stdout, stderr = waiter.communicate()
+        if waiter.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)} failed: {stderr.strip()}")
+        out = json.loads(stdout.strip().splitlines()[-1])
         if self.proc.poll() is not None or not listens_on(self.proc.pid, self.port):
             raise RuntimeError(f"{self.addr} is served by another process, not this {self.kind} "
                                f"(exit status {self.proc.poll()}); see {self.dir / 'server.log'}")
