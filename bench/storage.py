@@ -169,22 +169,8 @@ class Server:
         return t0
 
     def wait_ready(self, path="/", timeout=900):
-        cmd = [str(self.args.bin_dir / "paddock-loadgen"), "wait-ready", "--addr", self.addr,
-               "--path", path, "--timeout-secs", str(timeout), "--json"]
-        waiter = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        # A server that exits while starting (a port taken, a bad config) fails the run now,
-        # not after the whole timeout.
-        while waiter.poll() is None:
-            if self.proc.poll() is not None:
-                waiter.kill()
-                waiter.wait()
-                raise RuntimeError(f"{self.kind} exited with status {self.proc.poll()} while "
-                                   f"starting; see {self.dir / 'server.log'}")
-            time.sleep(0.1)
-        stdout, stderr = waiter.communicate()
-        if waiter.returncode != 0:
-            raise RuntimeError(f"{' '.join(cmd)} failed: {stderr.strip()}")
-        out = json.loads(stdout.strip().splitlines()[-1])
+        out = loadgen(self.args, "wait-ready", "--addr", self.addr, "--path", path,
+                      "--timeout-secs", str(timeout), "--json", server=self)
         if self.proc.poll() is not None or not listens_on(self.proc.pid, self.port):
             raise RuntimeError(f"{self.addr} is served by another process, not this {self.kind} "
                                f"(exit status {self.proc.poll()}); see {self.dir / 'server.log'}")
@@ -227,12 +213,23 @@ class Server:
         return fields["VmRSS"], fields["VmHWM"]
 
 
-def loadgen(args, *argv):
+def loadgen(args, *argv, server=None):
+    """Runs the generator; returns its last JSON line. With `server`, a server that exits
+    meanwhile (a port taken, a bad config) fails the run at once, not when the generator
+    gives up."""
     cmd = [str(args.bin_dir / "paddock-loadgen"), *argv]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed: {done.stderr.strip()}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    while server is not None and proc.poll() is None:
+        if server.proc.poll() is not None:
+            proc.kill()
+            proc.wait()
+            raise RuntimeError(f"{server.kind} exited with status {server.proc.poll()}; "
+                               f"see {server.dir / 'server.log'}")
+        time.sleep(0.1)
+    stdout, stderr = proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed: {stderr.strip()}")
+    return json.loads(stdout.strip().splitlines()[-1])
 
 
 def build(args):

@@ -117,8 +117,9 @@ impl Outstanding {
         let mut added: Vec<(i64, &str)> = self
             .by_path
             .iter()
-            .filter(|(path, (_, record))| owned(record) && !listed.iter().any(|l| **l == ***path))
-            .map(|(path, (zxid, _))| (*zxid, &**path))
+            .map(|(path, (zxid, record))| (*zxid, &**path, record))
+            .filter(|(_, path, record)| owned(record) && !listed.iter().any(|l| l == path))
+            .map(|(zxid, path, _)| (zxid, path))
             .collect();
         added.sort();
         let added = added.into_iter().map(|(_, p)| p.to_owned()).collect();

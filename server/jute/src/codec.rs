@@ -262,6 +262,15 @@ pub fn string_vec_len<S: AsRef<str>>(v: &[S]) -> usize {
     4 + v.iter().map(|s| string_len(s.as_ref())).sum::<usize>()
 }
 
+/// The bytes [`Writer::write_vec`] writes for an ACL: each entry's perms and its id's scheme
+/// and id.
+pub fn acl_vec_len(v: &[crate::types::Acl]) -> usize {
+    4 + v
+        .iter()
+        .map(|a| 4 + string_len(&a.id.scheme) + string_len(&a.id.id))
+        .sum::<usize>()
+}
+
 /// A jute record: encodes itself field by field in `zookeeper.jute` order.
 pub trait Record: Sized {
     fn write(&self, w: &mut Writer);

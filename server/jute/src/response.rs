@@ -2,7 +2,7 @@
 //! Which record answers which opcode follows `FinalRequestProcessor.processRequest`; the multi
 //! body follows `MultiResponse.serialize` / `deserialize`.
 
-use crate::codec::{buffer_len, string_len, string_vec_len, Reader, Record, Writer};
+use crate::codec::{acl_vec_len, buffer_len, string_len, string_vec_len, Reader, Record, Writer};
 use crate::error::DecodeError;
 use crate::proto::{MultiHeader, OpResult, Response};
 use crate::types::{OpCode, Stat};
@@ -53,13 +53,7 @@ impl Response {
             Response::Create2 { path, .. } => string_len(path) + STAT_LEN,
             Response::Stat(_) => STAT_LEN,
             Response::GetData { data, .. } => buffer_len(data.as_deref()) + STAT_LEN,
-            Response::GetAcl { acl, .. } => {
-                4 + acl
-                    .iter()
-                    .map(|a| 4 + string_len(&a.id.scheme) + string_len(&a.id.id))
-                    .sum::<usize>()
-                    + STAT_LEN
-            }
+            Response::GetAcl { acl, .. } => acl_vec_len(acl) + STAT_LEN,
             Response::GetChildren { children } => string_vec_len(children),
             Response::GetChildren2 { children, .. } => string_vec_len(children) + STAT_LEN,
             Response::Multi(results) => {

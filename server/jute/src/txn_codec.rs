@@ -1,7 +1,7 @@
 //! `Txn` bodies keyed by `TxnHeader.txn_type`, as `SerializeUtils.deserializeTxn` reads them
 //! from the log and `DataTree.processTxn` reads the sub-transactions of a multi.
 
-use crate::codec::{buffer_len, string_len, string_vec_len, Reader, Record, Writer};
+use crate::codec::{acl_vec_len, buffer_len, string_len, string_vec_len, Reader, Record, Writer};
 use crate::error::DecodeError;
 use crate::txn::*;
 use crate::types::OpCode;
@@ -69,27 +69,21 @@ impl Txn {
 
     /// The bytes [`Txn::write_body`] writes, to size a log entry's buffer once.
     pub fn body_len(&self) -> usize {
-        let acl = |acl: &[crate::types::Acl]| {
-            4 + acl
-                .iter()
-                .map(|a| 4 + string_len(&a.id.scheme) + string_len(&a.id.id))
-                .sum::<usize>()
-        };
         match self {
             // path, data, acl, ephemeral (boolean), parentCVersion
             Txn::Create(t) | Txn::Create2(t) => {
-                string_len(&t.path) + buffer_len(t.data.as_deref()) + acl(&t.acl) + 1 + 4
+                string_len(&t.path) + buffer_len(t.data.as_deref()) + acl_vec_len(&t.acl) + 1 + 4
             }
             Txn::CreateContainer(t) => {
-                string_len(&t.path) + buffer_len(t.data.as_deref()) + acl(&t.acl) + 4
+                string_len(&t.path) + buffer_len(t.data.as_deref()) + acl_vec_len(&t.acl) + 4
             }
             // ... parentCVersion, ttl (long)
             Txn::CreateTtl(t) => {
-                string_len(&t.path) + buffer_len(t.data.as_deref()) + acl(&t.acl) + 4 + 8
+                string_len(&t.path) + buffer_len(t.data.as_deref()) + acl_vec_len(&t.acl) + 4 + 8
             }
             Txn::Delete(t) | Txn::DeleteContainer(t) => string_len(&t.path),
             Txn::SetData(t) => string_len(&t.path) + buffer_len(t.data.as_deref()) + 4,
-            Txn::SetAcl(t) => string_len(&t.path) + acl(&t.acl) + 4,
+            Txn::SetAcl(t) => string_len(&t.path) + acl_vec_len(&t.acl) + 4,
             Txn::Check(t) => string_len(&t.path) + 4,
             Txn::CreateSession(_) | Txn::Error(_) => 4,
             Txn::CloseSession(t) => string_vec_len(&t.paths2_delete),

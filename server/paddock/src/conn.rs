@@ -243,9 +243,7 @@ impl ConnReader {
         loop {
             if let Some(len) = frame_len(&self.buf, self.shared.max_frame_bytes)? {
                 self.buf.advance(4);
-                self.shared
-                    .metrics
-                    .count("bytes_received_count", 4 + len as u64);
+                self.shared.metrics.hot.bytes_received.add(4 + len as u64);
                 return Ok(len);
             }
             // The length is known once its 4 bytes are in (and within jute.maxbuffer, or

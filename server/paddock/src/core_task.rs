@@ -9,7 +9,6 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -24,7 +23,7 @@ use paddock_jute::{ErrorCode, OpCode};
 use sync_wrapper::SyncWrapper;
 use tokio::sync::mpsc;
 
-use crate::metrics::{self, Gauges, ServerMetrics, SummaryHandle};
+use crate::metrics::{self, Gauges, ServerMetrics};
 use crate::outbox::Outbox;
 use crate::persist::{
     describe, log_entry, zxid_digest, Inline, LogHandle, LogMsg, RestoreError, SnapshotJob,
@@ -238,42 +237,6 @@ impl Clock {
     }
 }
 
-/// ZooKeeper's counters and summaries that the core task adds to for every request.
-struct HotMetrics {
-    prep_queued: Arc<AtomicU64>,
-    sync_queued: Arc<AtomicU64>,
-    response_bytes: Arc<AtomicU64>,
-    read_latency: SummaryHandle,
-    update_latency: SummaryHandle,
-    // An ensemble member's, per proposal and commit.
-    proposal_count: Arc<AtomicU64>,
-    commit_count: Arc<AtomicU64>,
-    learner_proposals: Arc<AtomicU64>,
-    learner_commits: Arc<AtomicU64>,
-    proposal_latency: SummaryHandle,
-    quorum_ack_latency: SummaryHandle,
-    commit_propagation_latency: SummaryHandle,
-}
-
-impl HotMetrics {
-    fn new(metrics: &ServerMetrics) -> HotMetrics {
-        HotMetrics {
-            prep_queued: metrics.counter_handle("prep_processor_request_queued"),
-            sync_queued: metrics.counter_handle("sync_processor_request_queued"),
-            response_bytes: metrics.counter_handle("response_bytes"),
-            read_latency: metrics.summary_handle("readlatency"),
-            update_latency: metrics.summary_handle("updatelatency"),
-            proposal_count: metrics.counter_handle("proposal_count"),
-            commit_count: metrics.counter_handle("commit_count"),
-            learner_proposals: metrics.counter_handle("learner_proposal_received_count"),
-            learner_commits: metrics.counter_handle("learner_commit_received_count"),
-            proposal_latency: metrics.summary_handle("proposal_latency"),
-            quorum_ack_latency: metrics.summary_handle("quorum_ack_latency"),
-            commit_propagation_latency: metrics.summary_handle("commit_propagation_latency"),
-        }
-    }
-}
-
 pub struct CoreTask {
     state: State,
     clock: Clock,
@@ -281,8 +244,6 @@ pub struct CoreTask {
     stats: ServerStats,
     conn_stats: HashMap<ConnId, ConnStats>,
     metrics: Arc<ServerMetrics>,
-    /// The counters and summaries every request adds to, looked up once.
-    hot: HotMetrics,
     started: Instant,
     storage: Storage,
     log: LogHandle,
@@ -436,7 +397,6 @@ impl CoreTask {
             outboxes: HashMap::default(),
             stats: ServerStats::default(),
             conn_stats: HashMap::default(),
-            hot: HotMetrics::new(&metrics),
             metrics,
             started: Instant::now(),
             storage,
@@ -960,8 +920,8 @@ impl CoreTask {
     /// A request entered the pipeline: in a standalone ZooKeeper every request passes the
     /// PrepRequestProcessor and the SyncRequestProcessor, which count it.
     fn queued(&self) {
-        self.hot.prep_queued.fetch_add(1, Ordering::Relaxed);
-        self.hot.sync_queued.fetch_add(1, Ordering::Relaxed);
+        self.metrics.hot.prep_queued.add(1);
+        self.metrics.hot.sync_queued.add(1);
     }
 
     /// A packet arrived on `conn` (`ServerCnxn.packetReceived`).
@@ -1051,13 +1011,11 @@ impl CoreTask {
         let now_mono_ms = now.saturating_duration_since(self.started).as_millis() as i64;
         c.responded(&req, zxid, latency_ms, now_mono_ms);
         self.stats.latency.add(latency_ms);
+        let hot = &self.metrics.hot;
         let (summary, histogram) = if req.write {
-            (
-                &self.hot.update_latency,
-                &self.metrics.paddock.update_seconds,
-            )
+            (&hot.update_latency, &self.metrics.paddock.update_seconds)
         } else {
-            (&self.hot.read_latency, &self.metrics.paddock.read_seconds)
+            (&hot.read_latency, &self.metrics.paddock.read_seconds)
         };
         histogram.observe(latency.as_secs_f64());
         summary.add(latency_ms);
@@ -1326,9 +1284,7 @@ impl CoreTask {
         if let Some(c) = self.conn_stats.get_mut(&conn) {
             c.packets_sent += 1;
         }
-        self.hot
-            .response_bytes
-            .fetch_add(frame.len() as u64, Ordering::Relaxed);
+        self.metrics.hot.response_bytes.add(frame.len() as u64);
         if outbox.offer(frame).is_err() {
             // The client is not reading its replies and events fast enough (or is gone): drop
             // it instead of queueing without bound. Its session survives until it expires.

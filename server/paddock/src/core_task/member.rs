@@ -10,8 +10,6 @@
 //! its state and proposes them; every member applies a transaction only when it is committed,
 //! and answers the client whose request it was on the member the client is connected to.
 
-use std::sync::atomic::Ordering;
-
 use bytes::Bytes;
 use paddock_core::forward::Forward;
 use paddock_core::state::Proposal;
@@ -229,7 +227,7 @@ impl CoreTask {
         let span = self.proposal_span(&proposal);
         match self.member().peer.propose(payload) {
             Ok(Proposed::Logged(z)) => {
-                self.hot.proposal_count.fetch_add(1, Ordering::Relaxed);
+                self.metrics.hot.proposal_count.add(1);
                 self.member().proposed(z, size);
                 assert_eq!(
                     z.0 as i64, zxid,
@@ -353,10 +351,13 @@ impl CoreTask {
                     if learner {
                         // Follower: PROPOSAL received (`learner_proposal_received_count`) and
                         // its age (`proposal_latency`); the header's time is at bytes 20..28.
-                        self.hot.learner_proposals.fetch_add(1, Ordering::Relaxed);
+                        self.metrics.hot.learner_proposals.add(1);
                         if let Some(t) = entry.payload.get(20..28) {
                             let time = i64::from_be_bytes(t.try_into().expect("8 bytes"));
-                            self.hot.proposal_latency.add(Self::since_txn_time(time));
+                            self.metrics
+                                .hot
+                                .proposal_latency
+                                .add(Self::since_txn_time(time));
                         }
                     }
                     let bytes = entry.payload.to_vec();
@@ -495,11 +496,11 @@ impl CoreTask {
         let txn_age = Self::since_txn_time(proposal.hdr.time);
         if self.state.role() == Role::Leader {
             // Leader.commit counts (`commit_count`) and times (`quorum_ack_latency`).
-            self.hot.commit_count.fetch_add(1, Ordering::Relaxed);
-            self.hot.quorum_ack_latency.add(txn_age);
+            self.metrics.hot.commit_count.add(1);
+            self.metrics.hot.quorum_ack_latency.add(txn_age);
         } else {
-            self.hot.learner_commits.fetch_add(1, Ordering::Relaxed);
-            self.hot.commit_propagation_latency.add(txn_age);
+            self.metrics.hot.learner_commits.add(1);
+            self.metrics.hot.commit_propagation_latency.add(txn_age);
         }
         crate::stats::record_writes(&self.metrics, &proposal.txn);
         let commit_span = if parent.is_disabled() {
