@@ -310,8 +310,15 @@ const QUIET_BATCHES: u32 = 8;
 /// Whether the core task writes and fsyncs the log itself or hands entries to the log thread.
 /// Writing inline saves a lone writer two thread hand-offs per write, but holds the core task
 /// for the fsync: worth it only while nothing else arrives meanwhile.
+///
+/// Only with another runtime worker beside the core's. The fsync holds the core's worker, so
+/// on a runtime of one worker no connection is read during it, and "nothing arrived" would be
+/// the fsync's own doing: 64 writers, one request each, then each got an fsync of its own
+/// (4.4k writes/s against 40-45k through the thread, bench/RESULTS.md 2026-12-08).
 #[derive(Debug, Default)]
 struct LogMode {
+    /// The runtime has a worker to read connections while the core task fsyncs.
+    spare_worker: bool,
     /// Batches in a row, written by either, during whose fsync nothing arrived.
     quiet_batches: u32,
     /// Messages taken from the inbox so far.
@@ -321,8 +328,16 @@ struct LogMode {
 }
 
 impl LogMode {
+    /// For a core task on a runtime of `workers` worker threads.
+    fn new(workers: usize) -> Self {
+        LogMode {
+            spare_worker: workers > 1,
+            ..LogMode::default()
+        }
+    }
+
     fn inline(&self) -> bool {
-        self.quiet_batches >= QUIET_BATCHES
+        self.spare_worker && self.quiet_batches >= QUIET_BATCHES
     }
 
     /// The core task wrote a batch; `quiet` when nothing arrived during its fsync.
@@ -404,7 +419,9 @@ impl CoreTask {
             unsent: Vec::new(),
             awaiting_session: SyncWrapper::new(HashMap::default()),
             sessions_ready: Vec::new(),
-            log_mode: LogMode::default(),
+            log_mode: LogMode::new(
+                tokio::runtime::Handle::try_current().map_or(1, |rt| rt.metrics().num_workers()),
+            ),
             durable_zxid,
             unapplied: VecDeque::new(),
             held: VecDeque::new(),
@@ -1368,7 +1385,7 @@ mod tests {
 
     #[test]
     fn a_lone_writer_is_written_inline_after_quiet_batches() {
-        let mut mode = LogMode::default();
+        let mut mode = LogMode::new(2);
         for zxid in 1..i64::from(QUIET_BATCHES) {
             thread_batch(&mut mode, zxid, 0);
             assert!(!mode.inline(), "inline after {zxid} quiet batches");
@@ -1390,14 +1407,23 @@ mod tests {
     }
 
     #[test]
+    fn with_one_runtime_worker_the_thread_always_writes() {
+        let mut mode = LogMode::new(1);
+        for zxid in 1..=i64::from(QUIET_BATCHES) * 4 {
+            thread_batch(&mut mode, zxid, 0);
+            assert!(!mode.inline(), "inline after {zxid} quiet batches");
+        }
+    }
+
+    #[test]
     fn arrivals_during_a_batch_or_overlapping_batches_keep_the_thread() {
-        let mut mode = LogMode::default();
+        let mut mode = LogMode::new(2);
         for zxid in 1..=i64::from(QUIET_BATCHES) * 2 {
             // Every other batch sees an arrival while it is fsynced.
             thread_batch(&mut mode, zxid, (zxid % 2) as u64);
             assert!(!mode.inline());
         }
-        let mut mode = LogMode::default();
+        let mut mode = LogMode::new(2);
         for zxid in 1..=i64::from(QUIET_BATCHES) * 2 {
             // A second batch handed over before the first is durable: the thread is busy.
             mode.handed_over(zxid * 2);
@@ -1409,7 +1435,7 @@ mod tests {
 
     #[test]
     fn a_durable_report_for_an_earlier_batch_does_not_count() {
-        let mut mode = LogMode::default();
+        let mut mode = LogMode::new(2);
         for zxid in 1..i64::from(QUIET_BATCHES) {
             thread_batch(&mut mode, zxid, 0);
         }

@@ -336,11 +336,22 @@ pub struct PaddockMetrics {
     pub resident_memory_bytes: prometheus::IntGauge,
     /// The log entries an ensemble member keeps in memory to sync learners.
     pub log_memory_bytes: prometheus::IntGauge,
+    /// Log batches written and fsynced, by writer.
+    pub log_batches: LogBatches,
+}
+
+/// The series of `paddock_log_batches_total`, looked up once.
+#[derive(Debug, Clone)]
+pub struct LogBatches {
+    /// Written by the log writer thread.
+    pub thread: prometheus::IntCounter,
+    /// Written by the core task itself for a lone writer.
+    pub core: prometheus::IntCounter,
 }
 
 impl PaddockMetrics {
     fn new() -> Self {
-        use prometheus::{histogram_opts, opts, Histogram, HistogramVec, IntGauge};
+        use prometheus::{histogram_opts, opts, Histogram, HistogramVec, IntCounterVec, IntGauge};
         let fast = vec![
             0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1,
             0.25, 0.5, 1.0, 2.5,
@@ -383,6 +394,15 @@ impl PaddockMetrics {
              learners (bounded by paddock.logMemoryLimitInKb); 0 on a standalone server."
         ))
         .expect("valid gauge");
+        let log_batches = IntCounterVec::new(
+            opts!(
+                "paddock_log_batches_total",
+                "Batches of transaction log entries written and fsynced, by writer: the log \
+                 thread, or the core task itself while it serves a lone writer."
+            ),
+            &["writer"],
+        )
+        .expect("valid counter");
         let build_info = IntGauge::with_opts(
             opts!(
                 "paddock_build_info",
@@ -399,6 +419,7 @@ impl PaddockMetrics {
             Box::new(request_seconds.clone()),
             Box::new(resident_memory_bytes.clone()),
             Box::new(log_memory_bytes.clone()),
+            Box::new(log_batches.clone()),
             Box::new(build_info),
         ] {
             registry.register(c).expect("names are unique");
@@ -411,6 +432,10 @@ impl PaddockMetrics {
             update_seconds,
             resident_memory_bytes,
             log_memory_bytes,
+            log_batches: LogBatches {
+                thread: log_batches.with_label_values(&["thread"]),
+                core: log_batches.with_label_values(&["core"]),
+            },
         }
     }
 }

@@ -822,7 +822,7 @@ impl LogHandle {
         if inner.durable.is_none() {
             return Inline::Failed;
         }
-        match shared.write_batch(&mut inner, msgs.drain(..), false) {
+        match shared.write_batch(&mut inner, msgs.drain(..), Writer::Core) {
             Ok(_) => Inline::Durable(inner.writer.last_zxid()),
             Err(LogError::NoSpace {
                 path, needed_bytes, ..
@@ -866,6 +866,15 @@ impl LogInner {
     }
 }
 
+/// Who writes and fsyncs a batch of the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Writer {
+    /// The log writer thread.
+    Thread,
+    /// The core task itself, for a lone writer ([`LogHandle::write_now`]).
+    Core,
+}
+
 /// What [`LogHandle::write_now`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Inline {
@@ -881,13 +890,13 @@ pub enum Inline {
 
 impl LogShared {
     /// Writes `msgs`, fsyncs them, publishes the durable zxid and reserves space ahead.
-    /// Returns how many messages it took. With `wait_for_space`, a full disk is waited out;
-    /// without, it is returned as `NoSpace` with the batch kept.
+    /// Returns how many messages it took. The thread waits out a full disk; the core task
+    /// gets it back as `NoSpace`, with the batch kept.
     fn write_batch(
         &self,
         inner: &mut LogInner,
         msgs: impl Iterator<Item = LogMsg>,
-        wait_for_space: bool,
+        by: Writer,
     ) -> Result<usize, LogError> {
         let writer = &mut inner.writer;
         let mut taken = 0;
@@ -907,10 +916,9 @@ impl LogShared {
             }
         }
         let started = Instant::now();
-        if wait_for_space {
-            sync(writer, &self.disk_full)?;
-        } else {
-            writer.flush_and_sync()?;
+        match by {
+            Writer::Thread => sync(writer, &self.disk_full)?,
+            Writer::Core => writer.flush_and_sync()?,
         }
         if let Some(durable) = &inner.durable {
             let _ = durable.send(writer.last_zxid());
@@ -925,6 +933,11 @@ impl LogShared {
                 .fsync_seconds
                 .observe(took.as_secs_f64());
             self.metrics.observe("sync_processor_batch_size", batch);
+            let batches = &self.metrics.paddock.log_batches;
+            match by {
+                Writer::Thread => batches.thread.inc(),
+                Writer::Core => batches.core.inc(),
+            }
         }
         // Reserve the next stretch now, so that a full disk is noticed while what is already
         // accepted still fits. A flush itself grows the file once its end comes within 4 KiB
@@ -952,7 +965,7 @@ fn write_loop(shared: &LogShared, mut rx: mpsc::Receiver<LogMsg>) {
         let mut next = Some(first);
         // Take what else is queued: it shares this write and fsync.
         let msgs = std::iter::from_fn(|| next.take().or_else(|| rx.try_recv().ok()));
-        match shared.write_batch(&mut inner, msgs, true) {
+        match shared.write_batch(&mut inner, msgs, Writer::Thread) {
             Ok(taken) => {
                 shared.queued.fetch_sub(taken, Ordering::AcqRel);
             }

@@ -208,6 +208,7 @@ async fn scrape_has_every_standalone_zookeeper_metric_with_its_type() {
         "paddock_request_duration_seconds",
         "paddock_process_resident_memory_bytes",
         "paddock_log_memory_bytes",
+        "paddock_log_batches_total",
         "paddock_build_info",
     ] {
         assert!(s.types.contains_key(name), "{name}");
@@ -265,6 +266,56 @@ async fn values_move_with_client_activity() {
     assert!(delta("paddock_fsync_duration_seconds_count") >= 1.0);
     drop(client);
     server.stop().await;
+}
+
+/// `LONE_WRITES` creates one after another from one session; returns how many log batches
+/// the log thread and the core task wrote meanwhile.
+async fn lone_writer_batches() -> (f64, f64) {
+    const LONE_WRITES: usize = 24;
+    let server = start(false).await;
+    let mut client = Client::connect(server.addr).await.expect("session");
+    let before = scrape(&server).await;
+    for i in 0..LONE_WRITES {
+        let reply = client
+            .call(create(&format!("/lone{i}")))
+            .await
+            .expect("create");
+        assert_eq!(reply.err, 0);
+    }
+    let after = scrape(&server).await;
+    let delta = |writer: &str| {
+        let series = format!("paddock_log_batches_total{{writer=\"{writer}\"}}");
+        after.value(&series) - before.value(&series)
+    };
+    let (thread, core) = (delta("thread"), delta("core"));
+    assert_eq!(
+        thread + core,
+        LONE_WRITES as f64,
+        "one batch per write of a lone writer"
+    );
+    drop(client);
+    server.stop().await;
+    (thread, core)
+}
+
+/// A lone writer's log is written by the core task itself once eight fsyncs in a row saw
+/// nothing arrive, which saves two thread hand-offs per write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lone_writer_is_logged_by_the_core_task() {
+    let (thread, core) = lone_writer_batches().await;
+    assert!(
+        core >= 8.0,
+        "core task wrote {core} batches, the thread {thread}"
+    );
+}
+
+/// With one runtime worker the core task never writes the log itself: its fsync would hold
+/// the only worker, no connection would be read meanwhile, and concurrent writers would each
+/// get an fsync of their own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn with_one_runtime_worker_the_log_thread_writes_every_batch() {
+    let (thread, core) = lone_writer_batches().await;
+    assert_eq!(core, 0.0, "the thread wrote {thread} batches");
 }
 
 /// The lints promtool raises on ZooKeeper's own names, which stay as ZooKeeper spells them
