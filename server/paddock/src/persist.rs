@@ -920,12 +920,11 @@ impl LogShared {
             Writer::Thread => sync(writer, &self.disk_full)?,
             Writer::Core => writer.flush_and_sync()?,
         }
-        if let Some(durable) = &inner.durable {
-            let _ = durable.send(writer.last_zxid());
-        }
         if batch > 0 {
             // FileTxnLog.commit times each fsync (`fsynctime`); SyncRequestProcessor counts
-            // the transactions that shared it (`sync_processor_batch_size`).
+            // the transactions that shared it (`sync_processor_batch_size`). Counted before
+            // the batch is published durable, so before any of its writes is answered: a
+            // client that sees its reply also sees the fsync in the metrics.
             let took = started.elapsed();
             self.metrics.observe("fsynctime", took.as_millis() as i64);
             self.metrics
@@ -938,6 +937,9 @@ impl LogShared {
                 Writer::Thread => batches.thread.inc(),
                 Writer::Core => batches.core.inc(),
             }
+        }
+        if let Some(durable) = &inner.durable {
+            let _ = durable.send(writer.last_zxid());
         }
         // Reserve the next stretch now, so that a full disk is noticed while what is already
         // accepted still fits. A flush itself grows the file once its end comes within 4 KiB
