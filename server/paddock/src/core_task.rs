@@ -587,14 +587,13 @@ impl CoreTask {
         }
         let last = self.last_logged();
         self.log_mode.handed_over(last);
-        for msg in std::mem::take(&mut self.unsent) {
-            self.log_send(msg).await?;
-        }
-        Ok(())
+        let unsent = std::mem::take(&mut self.unsent);
+        self.log_send(unsent).await
     }
 
-    async fn log_send(&self, msg: LogMsg) -> Result<(), CoreError> {
-        self.log.send(msg).await.map_err(|()| CoreError::LogFailed)
+    /// Hands `msgs` to the log writer thread, in order.
+    async fn log_send(&self, msgs: Vec<LogMsg>) -> Result<(), CoreError> {
+        self.log.send(msgs).await.map_err(|()| CoreError::LogFailed)
     }
 
     /// The log writer fsynced up to `zxid`.
@@ -617,9 +616,7 @@ impl CoreTask {
             s.job.abandon();
         }
         // Nothing of these was answered, but a clean stop keeps what it accepted.
-        for msg in std::mem::take(&mut self.unsent) {
-            let _ = self.log.send(msg).await;
-        }
+        let _ = self.log.send(std::mem::take(&mut self.unsent)).await;
         let CoreTask { log, .. } = self;
         let _ = tokio::task::spawn_blocking(move || log.close()).await;
     }
@@ -646,7 +643,7 @@ impl CoreTask {
             for p in proposals.iter().rev() {
                 self.state.abandon(p);
             }
-            return self.log_send(LogMsg::Retry).await;
+            return self.log_send(vec![LogMsg::Retry]).await;
         }
         for proposal in proposals {
             if matches!(proposal.txn, Txn::CloseSession(_)) {
@@ -1072,7 +1069,7 @@ impl CoreTask {
         );
         if self.log.disk_full() {
             self.refuse(&proposal);
-            return self.log_send(LogMsg::Retry).await;
+            return self.log_send(vec![LogMsg::Retry]).await;
         }
         let zxid = proposal.hdr.zxid;
         let entry = log_entry(&proposal.hdr, &proposal.txn);

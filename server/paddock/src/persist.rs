@@ -36,8 +36,9 @@ use tokio::sync::{mpsc, watch};
 use crate::config::ServerConfig;
 use crate::metrics::ServerMetrics;
 
-/// Log entries queued for the writer thread before the core task waits.
-const LOG_QUEUE_ENTRIES: usize = 65_536;
+/// Hand-offs (each the log messages of one pass of the core task) queued for the writer
+/// thread before the core task waits.
+const LOG_QUEUE_HANDOFFS: usize = 1_024;
 /// Snapshot chunks queued for the snapshot thread before the core task skips a turn.
 const SNAPSHOT_QUEUE_CHUNKS: usize = 4;
 
@@ -743,7 +744,7 @@ pub enum LogMsg {
 
 /// The core task's end of the log writer.
 pub struct LogHandle {
-    tx: mpsc::Sender<LogMsg>,
+    tx: mpsc::Sender<Vec<LogMsg>>,
     /// The zxid up to which the log is fsynced. Closed when the writer died.
     pub durable: watch::Receiver<i64>,
     shared: Arc<LogShared>,
@@ -769,7 +770,7 @@ impl LogHandle {
             storage.log_config.clone(),
             last_zxid,
         );
-        let (tx, rx) = mpsc::channel(LOG_QUEUE_ENTRIES);
+        let (tx, rx) = mpsc::channel(LOG_QUEUE_HANDOFFS);
         let (durable_tx, durable) = watch::channel(last_zxid);
         let shared = Arc::new(LogShared {
             inner: std::sync::Mutex::new(LogInner {
@@ -799,10 +800,14 @@ impl LogHandle {
         self.shared.disk_full.load(Ordering::Acquire)
     }
 
-    /// Queues a message, waiting when the writer is behind. Err when the writer died.
-    pub async fn send(&self, msg: LogMsg) -> Result<(), ()> {
-        self.shared.queued.fetch_add(1, Ordering::AcqRel);
-        self.tx.send(msg).await.map_err(|_| ())
+    /// Queues messages, in order, as one hand-off (one channel operation, not one per
+    /// message); waits when the writer is behind. Err when the writer died.
+    pub async fn send(&self, msgs: Vec<LogMsg>) -> Result<(), ()> {
+        if msgs.is_empty() {
+            return Ok(());
+        }
+        self.shared.queued.fetch_add(msgs.len(), Ordering::AcqRel);
+        self.tx.send(msgs).await.map_err(|_| ())
     }
 
     /// Writes and fsyncs `msgs` on the calling thread when the writer thread is idle: a lone
@@ -831,7 +836,7 @@ impl LogHandle {
                 // once space is freed, as it does its own.
                 note_disk_full(&shared.disk_full, &path, needed_bytes);
                 shared.queued.fetch_add(1, Ordering::AcqRel);
-                match self.tx.try_send(LogMsg::Retry) {
+                match self.tx.try_send(vec![LogMsg::Retry]) {
                     Ok(()) => Inline::HandedOver,
                     Err(_) => Inline::Failed,
                 }
@@ -958,7 +963,7 @@ impl LogShared {
     }
 }
 
-fn write_loop(shared: &LogShared, mut rx: mpsc::Receiver<LogMsg>) {
+fn write_loop(shared: &LogShared, mut rx: mpsc::Receiver<Vec<LogMsg>>) {
     while let Some(first) = rx.blocking_recv() {
         let mut inner = shared.inner.lock().expect("the log writer lock");
         if inner.durable.is_none() {
@@ -966,7 +971,7 @@ fn write_loop(shared: &LogShared, mut rx: mpsc::Receiver<LogMsg>) {
         }
         let mut next = Some(first);
         // Take what else is queued: it shares this write and fsync.
-        let msgs = std::iter::from_fn(|| next.take().or_else(|| rx.try_recv().ok()));
+        let msgs = std::iter::from_fn(|| next.take().or_else(|| rx.try_recv().ok())).flatten();
         match shared.write_batch(&mut inner, msgs, Writer::Thread) {
             Ok(taken) => {
                 shared.queued.fetch_sub(taken, Ordering::AcqRel);

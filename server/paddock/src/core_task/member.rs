@@ -346,6 +346,7 @@ impl CoreTask {
                     self.member().peer.status().state,
                     paddock_zab::ServerState::Following | paddock_zab::ServerState::Observing
                 );
+                let mut msgs = Vec::with_capacity(entries.len());
                 for entry in entries {
                     let zxid = entry.zxid.0 as i64;
                     if learner {
@@ -361,8 +362,9 @@ impl CoreTask {
                         }
                     }
                     let bytes = entry.payload.to_vec();
-                    self.log_send(LogMsg::Entry { zxid, bytes }).await?;
+                    msgs.push(LogMsg::Entry { zxid, bytes });
                 }
+                self.log_send(msgs).await?;
                 self.member().appended(write_id, last);
                 Ok(())
             }
@@ -517,7 +519,7 @@ impl CoreTask {
         self.perform(actions);
         let due = self.snapshot_schedule.logged(entry.payload.len() as u64);
         if due && self.snapshot.is_none() {
-            self.log_send(LogMsg::Roll).await?;
+            self.log_send(vec![LogMsg::Roll]).await?;
             self.begin_snapshot();
         }
         Ok(())
