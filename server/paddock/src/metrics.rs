@@ -277,8 +277,8 @@ impl SummaryHandle {
     }
 }
 
-/// The counters and summaries updated for every request, proposal or commit, looked up by
-/// name once: [`ServerMetrics::count`] and [`ServerMetrics::observe`] hash the name on each
+/// The counters and summaries updated for every request, proposal, commit or log batch,
+/// looked up by name once: [`ServerMetrics::count`] and [`ServerMetrics::observe`] hash the name on each
 /// call, which showed in the instructions per request (bench/profile).
 #[derive(Debug)]
 pub struct HotMetrics {
@@ -296,6 +296,9 @@ pub struct HotMetrics {
     pub proposal_latency: SummaryHandle,
     pub quorum_ack_latency: SummaryHandle,
     pub commit_propagation_latency: SummaryHandle,
+    // The log writer's, per fsynced batch.
+    pub fsync_time: SummaryHandle,
+    pub sync_batch_size: SummaryHandle,
 }
 
 impl Summary {
@@ -500,6 +503,8 @@ impl ServerMetrics {
             proposal_latency: summary("proposal_latency"),
             quorum_ack_latency: summary("quorum_ack_latency"),
             commit_propagation_latency: summary("commit_propagation_latency"),
+            fsync_time: summary("fsynctime"),
+            sync_batch_size: summary("sync_processor_batch_size"),
         };
         ServerMetrics {
             counters,

@@ -931,12 +931,13 @@ impl LogShared {
             // the batch is published durable, so before any of its writes is answered: a
             // client that sees its reply also sees the fsync in the metrics.
             let took = started.elapsed();
-            self.metrics.observe("fsynctime", took.as_millis() as i64);
+            let hot = &self.metrics.hot;
+            hot.fsync_time.add(took.as_millis() as i64);
             self.metrics
                 .paddock
                 .fsync_seconds
                 .observe(took.as_secs_f64());
-            self.metrics.observe("sync_processor_batch_size", batch);
+            hot.sync_batch_size.add(batch);
             let batches = &self.metrics.paddock.log_batches;
             match by {
                 Writer::Thread => batches.thread.inc(),

@@ -669,39 +669,28 @@ async fn large_entries_make_members_snapshot_by_size() {
     }
     // ZooKeeper's per-proposal metrics, summed over the members: the leader proposes and
     // commits each of the 201 writes, both followers receive each proposal and commit.
-    let mut sums = std::collections::BTreeMap::<&str, f64>::new();
-    let names = [
-        "proposal_count",
-        "commit_count",
-        "learner_proposal_received_count",
-        "learner_commit_received_count",
-        "quorum_ack_latency_count",
-        "commit_propagation_latency_count",
-    ];
-    for m in &members {
-        let (_, text) = http_get(m.metrics.expect("metrics enabled"), "/metrics").await;
-        for name in names {
-            let value: f64 = text
-                .lines()
-                .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or_else(|| panic!("no {name} in {text}"));
-            *sums.entry(name).or_default() += value;
-        }
-    }
-    for (name, at_least) in [
+    let expected = [
         ("proposal_count", 201.0),
         ("commit_count", 201.0),
         ("quorum_ack_latency_count", 201.0),
         ("learner_proposal_received_count", 402.0),
         ("learner_commit_received_count", 402.0),
         ("commit_propagation_latency_count", 402.0),
-    ] {
-        assert!(
-            sums[name] >= at_least,
-            "{name}: {} < {at_least}",
-            sums[name]
-        );
+    ];
+    let mut sums = [0.0; 6];
+    for m in &members {
+        let (_, text) = http_get(m.metrics.expect("metrics enabled"), "/metrics").await;
+        for ((name, _), sum) in expected.iter().zip(&mut sums) {
+            let value: f64 = text
+                .lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or_else(|| panic!("no {name} in {text}"));
+            *sum += value;
+        }
+    }
+    for ((name, at_least), sum) in expected.iter().zip(sums) {
+        assert!(sum >= *at_least, "{name}: {sum} < {at_least}");
     }
     for m in members {
         m.shutdown().await.expect("clean shutdown");
