@@ -5,8 +5,8 @@ fn main() {
     let send = tonic_build::manual::Method::builder()
         .name("send")
         .route_name("Send")
-        .input_type("crate::codec::Piece")
-        .output_type("crate::codec::Piece")
+        .input_type("crate::codec::Message")
+        .output_type("crate::codec::Message")
         .codec_path("crate::codec::PieceCodec")
         .client_streaming()
         .build();

@@ -1,8 +1,9 @@
-//! The one message type on a link: a piece of an opaque frame whose bytes the ensemble
-//! protocol encodes itself. gRPC delimits messages; a frame longer than the largest message
-//! (a SNAP carries a whole snapshot) travels as several pieces and is put together on
-//! arrival. On the wire a piece is one byte saying whether more pieces of its frame follow,
-//! then its bytes.
+//! The messages on a link. The ensemble protocol encodes its frames itself; a link carries
+//! them as opaque bytes. gRPC delimits messages; a frame longer than the largest message (a
+//! SNAP carries a whole snapshot) travels as several pieces and is put together on arrival,
+//! and short frames waiting together go as one batch. On the wire a message is one byte
+//! saying which it is, then its bytes: a piece's as they are, a batch's frames each led by
+//! its length (u32, big-endian).
 
 use bytes::{Buf, BufMut, Bytes};
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
@@ -14,8 +15,34 @@ const COPY_PIECES_UP_TO: usize = 64 << 10;
 
 const LAST_PIECE: u8 = 0;
 const MORE_PIECES: u8 = 1;
+const BATCH: u8 = 2;
 
-/// One message between members: a whole frame, or a piece of one.
+/// A batch frame's length prefix.
+const BATCH_LEN_BYTES: usize = 4;
+
+/// One message between members.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// A whole frame, or a piece of one.
+    Piece(Piece),
+    /// Whole frames sent together: one message's cost in gRPC and HTTP/2 instead of one each.
+    Batch(Vec<Bytes>),
+}
+
+impl Default for Message {
+    fn default() -> Self {
+        Message::Piece(Piece::default())
+    }
+}
+
+impl Message {
+    /// The bytes a batch of `frames` takes in a message, its kind byte left out.
+    pub fn batch_bytes<'a>(frames: impl IntoIterator<Item = &'a Bytes>) -> usize {
+        frames.into_iter().map(|f| BATCH_LEN_BYTES + f.len()).sum()
+    }
+}
+
+/// A whole frame, or a piece of one.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Piece {
     /// More pieces of the same frame follow this one.
@@ -40,13 +67,13 @@ impl Piece {
     }
 }
 
-/// Encodes and decodes pieces.
+/// Encodes and decodes messages.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PieceCodec;
 
 impl Codec for PieceCodec {
-    type Encode = Piece;
-    type Decode = Piece;
+    type Encode = Message;
+    type Decode = Message;
     type Encoder = PieceCodec;
     type Decoder = PieceCodec;
 
@@ -60,46 +87,88 @@ impl Codec for PieceCodec {
 }
 
 impl Encoder for PieceCodec {
-    type Item = Piece;
+    type Item = Message;
     type Error = Status;
 
-    fn encode(&mut self, item: Piece, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        dst.put_u8(if item.more { MORE_PIECES } else { LAST_PIECE });
-        dst.put(item.bytes);
+    fn encode(&mut self, item: Message, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        match item {
+            Message::Piece(piece) => {
+                dst.put_u8(if piece.more { MORE_PIECES } else { LAST_PIECE });
+                dst.put(piece.bytes);
+            }
+            Message::Batch(frames) => {
+                dst.put_u8(BATCH);
+                for frame in frames {
+                    let len = u32::try_from(frame.len())
+                        .map_err(|_| Status::internal("a batched frame over 4 GiB"))?;
+                    dst.put_u32(len);
+                    dst.put(frame);
+                }
+            }
+        }
         Ok(())
     }
 }
 
 impl Decoder for PieceCodec {
-    type Item = Piece;
+    type Item = Message;
     type Error = Status;
 
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Piece>, Status> {
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Message>, Status> {
         if !src.has_remaining() {
             return Err(Status::invalid_argument("an empty link message"));
         }
-        let more = match src.get_u8() {
+        let kind = src.get_u8();
+        let more = match kind {
             LAST_PIECE => false,
             MORE_PIECES => true,
+            BATCH => return split_batch(own_bytes(src)).map(|f| Some(Message::Batch(f))),
             other => {
                 return Err(Status::invalid_argument(format!(
                     "a link message starting with {other:#04x}"
                 )))
             }
         };
-        let len = src.remaining();
-        let bytes = if len <= COPY_PIECES_UP_TO {
-            // A copy of its own: a slice of the decode buffer would keep that whole buffer
-            // from being reused while the ensemble holds the frame (a proposal until it
-            // commits), so each message would grow a fresh one, page faults and all.
-            let mut copy = Vec::with_capacity(len);
-            copy.put(&mut *src);
-            Bytes::from(copy)
-        } else {
-            src.copy_to_bytes(len)
-        };
-        Ok(Some(Piece { more, bytes }))
+        let bytes = own_bytes(src);
+        Ok(Some(Message::Piece(Piece { more, bytes })))
     }
+}
+
+/// The rest of the message. Up to `COPY_PIECES_UP_TO` it is a copy of its own: a slice of the
+/// decode buffer would keep that whole buffer from being reused while the ensemble holds the
+/// frame (a proposal until it commits), so each message would grow a fresh one, page faults
+/// and all.
+fn own_bytes(src: &mut DecodeBuf<'_>) -> Bytes {
+    let len = src.remaining();
+    if len <= COPY_PIECES_UP_TO {
+        let mut copy = Vec::with_capacity(len);
+        copy.put(&mut *src);
+        Bytes::from(copy)
+    } else {
+        src.copy_to_bytes(len)
+    }
+}
+
+/// A batch's frames, as slices of its bytes.
+fn split_batch(mut bytes: Bytes) -> Result<Vec<Bytes>, Status> {
+    let mut frames = Vec::new();
+    while !bytes.is_empty() {
+        if bytes.len() < BATCH_LEN_BYTES {
+            return Err(Status::invalid_argument("a batch ending inside a length"));
+        }
+        let len = bytes.get_u32() as usize;
+        if len > bytes.len() {
+            return Err(Status::invalid_argument(format!(
+                "a batched frame of {len} bytes with {} left in its batch",
+                bytes.len()
+            )));
+        }
+        frames.push(bytes.split_to(len));
+    }
+    if frames.is_empty() {
+        return Err(Status::invalid_argument("an empty batch"));
+    }
+    Ok(frames)
 }
 
 /// Puts frames back together from their pieces, refusing any frame longer than a bound.
@@ -121,16 +190,34 @@ impl Reassembly {
     pub fn push(&mut self, piece: Piece) -> Result<Option<Bytes>, Status> {
         let len = (self.partial.len() + piece.bytes.len()) as u64;
         if len > self.max_frame_bytes {
-            return Err(Status::resource_exhausted(format!(
-                "a frame of more than {} bytes",
-                self.max_frame_bytes
-            )));
+            return Err(self.too_long());
         }
         if !piece.more && self.partial.is_empty() {
             return Ok(Some(piece.bytes));
         }
         self.partial.extend_from_slice(&piece.bytes);
         Ok((!piece.more).then(|| self.partial.split().freeze()))
+    }
+
+    /// Takes a batch of whole frames and returns them. A batch cannot come between the
+    /// pieces of one frame, and each of its frames keeps the bound.
+    pub fn push_batch(&mut self, frames: Vec<Bytes>) -> Result<Vec<Bytes>, Status> {
+        if !self.partial.is_empty() {
+            return Err(Status::invalid_argument(
+                "a batch of frames inside a frame sent in pieces",
+            ));
+        }
+        if frames.iter().any(|f| f.len() as u64 > self.max_frame_bytes) {
+            return Err(self.too_long());
+        }
+        Ok(frames)
+    }
+
+    fn too_long(&self) -> Status {
+        Status::resource_exhausted(format!(
+            "a frame of more than {} bytes",
+            self.max_frame_bytes
+        ))
     }
 }
 
@@ -160,6 +247,54 @@ mod tests {
         assert_eq!(pieces, vec![Piece::default()]);
         let mut r = Reassembly::new(0);
         assert_eq!(r.push(pieces[0].clone()).unwrap(), Some(Bytes::new()));
+    }
+
+    fn batch_of(frames: &[&[u8]]) -> Bytes {
+        let mut out = Vec::new();
+        for f in frames {
+            out.extend_from_slice(&(f.len() as u32).to_be_bytes());
+            out.extend_from_slice(f);
+        }
+        Bytes::from(out)
+    }
+
+    #[test]
+    fn a_batch_splits_into_its_frames_in_order() {
+        let frames: [&[u8]; 4] = [b"one", b"", b"three", &[0u8; 300]];
+        let split = split_batch(batch_of(&frames)).unwrap();
+        assert_eq!(split, frames.map(Bytes::copy_from_slice));
+        let batch_len = Message::batch_bytes(&split);
+        assert_eq!(batch_len, batch_of(&frames).len());
+    }
+
+    #[test]
+    fn a_malformed_batch_is_refused() {
+        let whole = batch_of(&[b"abc", b"defgh"]);
+        // Cut inside the second length, and inside the second frame.
+        for cut in [9, 13] {
+            let refused = split_batch(whole.slice(..cut)).unwrap_err();
+            assert_eq!(refused.code(), tonic::Code::InvalidArgument, "cut {cut}");
+        }
+        assert!(split_batch(whole.slice(..7)).is_ok(), "a whole first frame");
+        let empty = split_batch(Bytes::new()).unwrap_err();
+        assert_eq!(empty.code(), tonic::Code::InvalidArgument);
+    }
+
+    #[test]
+    fn a_batch_keeps_the_frame_bound_and_cannot_interrupt_a_frame() {
+        let mut r = Reassembly::new(4);
+        let frames = vec![Bytes::from_static(b"ab"), Bytes::from_static(b"abcd")];
+        assert_eq!(r.push_batch(frames.clone()).unwrap(), frames);
+        let over = vec![Bytes::from_static(b"ab"), Bytes::from_static(b"abcde")];
+        let refused = r.push_batch(over).unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::ResourceExhausted);
+        let first_piece = Piece {
+            more: true,
+            bytes: Bytes::from_static(b"a"),
+        };
+        assert_eq!(r.push(first_piece).unwrap(), None);
+        let inside = r.push_batch(frames).unwrap_err();
+        assert_eq!(inside.code(), tonic::Code::InvalidArgument);
     }
 
     #[test]

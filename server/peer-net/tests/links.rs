@@ -412,3 +412,45 @@ async fn new_links_use_reloaded_tls_material() {
         }
     }
 }
+
+/// `count` frames of `len` bytes queued for member 2 before it starts, then delivered; returns
+/// the messages member 1 sent them in.
+async fn queued_before_connect(count: u32, len: usize, max_piece_bytes: usize) -> u64 {
+    let members = [(1, free_addr()), (2, free_addr())];
+    let mut cfg_one = config(1, &members);
+    cfg_one.max_piece_bytes = max_piece_bytes;
+    let (one, _one_events) = Net::start(cfg_one).await.expect("start");
+    let frame = |i: u32| {
+        let mut bytes = vec![(i % 251) as u8; len];
+        bytes[..4].copy_from_slice(&i.to_be_bytes());
+        Bytes::from(bytes)
+    };
+    for i in 0..count {
+        one.send(2, frame(i)).expect("queued");
+    }
+    let (_two, mut two_events) = Net::start(config(2, &members)).await.expect("start");
+    for i in 0..count {
+        assert_eq!(
+            next_frame(&mut two_events).await,
+            (1, frame(i)),
+            "frame {i}"
+        );
+    }
+    let stats = one.stats(2).expect("stats");
+    let sent = |n: &std::sync::atomic::AtomicU64| n.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(sent(&stats.frames_sent), u64::from(count));
+    sent(&stats.messages_sent)
+}
+
+/// Short frames waiting together go as one message, each arriving whole and in order.
+#[tokio::test]
+async fn queued_short_frames_go_together_as_one_message() {
+    assert_eq!(queued_before_connect(300, 40, 4 << 20).await, 1);
+}
+
+/// A batch stays within the largest message: 100 frames of 1,000 bytes (1,004 with their
+/// length) in messages of at most 10,000 bytes go nine to a message.
+#[tokio::test]
+async fn batches_stay_within_the_largest_message() {
+    assert_eq!(queued_before_connect(100, 1_000, 10_000).await, 12);
+}
