@@ -581,14 +581,15 @@ struct OutboundLink {
 }
 
 impl OutboundLink {
-    async fn run(self, mut queue: mpsc::Receiver<Frame>) {
+    async fn run(self, queue: mpsc::Receiver<Frame>) {
+        let queue: SharedQueue = Arc::new(std::sync::Mutex::new(queue));
         let mut backoff_ms = self.cfg.retry_min_ms;
         loop {
             match self.connect().await {
                 Ok(client) => {
                     backoff_ms = self.cfg.retry_min_ms;
                     self.stats.connects.fetch_add(1, Ordering::Relaxed);
-                    if !self.stream(client, &mut queue).await {
+                    if !self.stream(client, &queue).await {
                         return;
                     }
                 }
@@ -624,36 +625,71 @@ impl OutboundLink {
             .max_encoding_message_size(self.cfg.max_message_bytes()))
     }
 
-    /// Hands `frame` to the stream, in pieces if it is long; false if the stream is gone.
-    async fn send_pieces(&self, tx: &mpsc::Sender<Message>, frame: Frame) -> bool {
-        for piece in frame.pieces(self.cfg.max_piece_bytes) {
-            if !self.send_message(tx, Message::Piece(piece)).await {
-                return false;
-            }
+    /// Streams frames until the link breaks (returns true: reconnect) or the member shuts
+    /// down (returns false). Each stream's body takes frames from the queue itself, as the
+    /// connection asks for them: no task between the queue and the connection.
+    async fn stream(&self, mut client: LinkClient<Channel>, queue: &SharedQueue) -> bool {
+        let body = FrameStream {
+            queue: queue.clone(),
+            pieces: std::collections::VecDeque::new(),
+            held: None,
+            max_piece_bytes: self.cfg.max_piece_bytes,
+            stats: self.stats.clone(),
+        };
+        let mut request = Request::new(body);
+        let id = MetadataValue::from(self.my_id);
+        request.metadata_mut().insert(SERVER_ID_HEADER, id);
+        let format = MetadataValue::from_static(LINK_FORMAT);
+        request.metadata_mut().insert(LINK_FORMAT_HEADER, format);
+        let up = Event::Up {
+            peer: self.peer.id,
+            direction: Direction::Outbound,
+        };
+        if self.inbox.send(up).await.is_err() {
+            return false;
         }
-        true
+        if let Err(status) = client.send(request).await {
+            tracing::debug!(peer = self.peer.id, %status, "ensemble link closed");
+        }
+        // The body ends by itself only when the queue closes: the member is shutting down.
+        let alive = !queue.lock().expect("the link queue lock").is_closed();
+        let down = Event::Down {
+            peer: self.peer.id,
+            direction: Direction::Outbound,
+        };
+        alive && self.inbox.send(down).await.is_ok()
     }
+}
 
-    async fn send_message(&self, tx: &mpsc::Sender<Message>, message: Message) -> bool {
-        self.stats.messages_sent.fetch_add(1, Ordering::Relaxed);
-        tx.send(message).await.is_ok()
-    }
+/// A link's queue of frames, shared by the streams that take turns sending them: frames a
+/// broken stream did not take wait there for the next.
+type SharedQueue = Arc<std::sync::Mutex<mpsc::Receiver<Frame>>>;
 
-    /// Hands `first` to the stream together with the short frames queued behind it, as one
-    /// batch message, or alone (in pieces if it is long). Returns how many frames went, or
-    /// `None` if the stream is gone. A frame taken from the queue that does not fit the batch
-    /// is left in `held`, to go next.
-    async fn send_frames(
-        &self,
-        tx: &mpsc::Sender<Message>,
-        first: Frame,
-        queue: &mut mpsc::Receiver<Frame>,
-        held: &mut Option<Frame>,
-    ) -> Option<u64> {
-        let cap = BATCH_MAX_BYTES.min(self.cfg.max_piece_bytes);
+/// The body of one link stream: the queue's frames as messages. A frame too long for one
+/// message goes as pieces; short frames waiting together go as one batch. What this stream
+/// took from the queue is lost with it if it breaks, as ZAB allows.
+struct FrameStream {
+    queue: SharedQueue,
+    /// The rest of a long frame's pieces, sent before anything else.
+    pieces: std::collections::VecDeque<Piece>,
+    /// A frame taken from the queue that did not fit the last batch; it goes next.
+    held: Option<Frame>,
+    max_piece_bytes: usize,
+    stats: Arc<LinkStats>,
+}
+
+impl FrameStream {
+    /// The next message, starting with `first`: the short frames queued behind it join it
+    /// in a batch while they fit.
+    fn message(&mut self, first: Frame, queue: &mut mpsc::Receiver<Frame>) -> Message {
+        let cap = BATCH_MAX_BYTES.min(self.max_piece_bytes);
         let first = match first {
             Frame::One(bytes) if Message::batch_bytes([&bytes]) <= cap => bytes,
-            long => return self.send_pieces(tx, long).await.then_some(1),
+            long => {
+                self.pieces.extend(long.pieces(self.max_piece_bytes));
+                let piece = self.pieces.pop_front().expect("a frame has a piece");
+                return self.sent(Message::Piece(piece), 0);
+            }
         };
         let mut size = Message::batch_bytes([&first]);
         let mut batch = vec![first];
@@ -668,7 +704,7 @@ impl OutboundLink {
                     batch.push(bytes);
                 }
                 other => {
-                    *held = Some(other);
+                    self.held = Some(other);
                     break;
                 }
             }
@@ -678,64 +714,41 @@ impl OutboundLink {
             Ok([bytes]) => Message::Piece(Piece { more: false, bytes }),
             Err(batch) => Message::Batch(batch),
         };
-        self.send_message(tx, message).await.then_some(count)
+        self.sent(message, count)
     }
 
-    /// Streams frames until the link breaks (returns true: reconnect) or the member shuts
-    /// down (returns false).
-    async fn stream(
-        &self,
-        mut client: LinkClient<Channel>,
-        queue: &mut mpsc::Receiver<Frame>,
-    ) -> bool {
-        // A small hand-off channel: the frames in flight on this stream are the ones lost if
-        // it breaks; the rest wait in `queue` for the next stream.
-        let (tx, rx) = mpsc::channel::<Message>(16);
-        let mut request = Request::new(ReceiverStream::new(rx));
-        let id = MetadataValue::from(self.my_id);
-        request.metadata_mut().insert(SERVER_ID_HEADER, id);
-        let format = MetadataValue::from_static(LINK_FORMAT);
-        request.metadata_mut().insert(LINK_FORMAT_HEADER, format);
-        let mut call = Box::pin(client.send(request));
-        let up = Event::Up {
-            peer: self.peer.id,
-            direction: Direction::Outbound,
-        };
-        if self.inbox.send(up).await.is_err() {
-            return false;
+    /// Counts `message`, which ends `frames` frames.
+    fn sent(&self, message: Message, frames: u64) -> Message {
+        self.stats.messages_sent.fetch_add(1, Ordering::Relaxed);
+        self.stats.frames_sent.fetch_add(frames, Ordering::Relaxed);
+        message
+    }
+}
+
+impl tokio_stream::Stream for FrameStream {
+    type Item = Message;
+
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Message>> {
+        use std::task::Poll;
+        let this = self.get_mut();
+        if let Some(piece) = this.pieces.pop_front() {
+            let ends_frame = u64::from(!piece.more);
+            return Poll::Ready(Some(this.sent(Message::Piece(piece), ends_frame)));
         }
-        let mut held = None;
-        let alive = loop {
-            // `call` first: the request reaches the connection only once it is polled, and
-            // until then nothing drains the hand-off channel. Polled second, a backlog of
-            // queued frames could be taken first every time until `send_frames` blocked on
-            // the full channel, and the link stalled for good.
-            let frame = match held.take() {
-                Some(frame) => frame,
-                None => tokio::select! {
-                    biased;
-                    result = &mut call => {
-                        if let Err(status) = result {
-                            tracing::debug!(peer = self.peer.id, %status, "ensemble link closed");
-                        }
-                        break true;
-                    }
-                    frame = queue.recv() => match frame {
-                        Some(frame) => frame,
-                        None => break false,
-                    },
-                },
-            };
-            let Some(sent) = self.send_frames(&tx, frame, queue, &mut held).await else {
-                break true;
-            };
-            self.stats.frames_sent.fetch_add(sent, Ordering::Relaxed);
+        let queue = this.queue.clone();
+        let mut queue = queue.lock().expect("the link queue lock");
+        let first = match this.held.take() {
+            Some(frame) => frame,
+            None => match queue.poll_recv(cx) {
+                Poll::Ready(Some(frame)) => frame,
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
+            },
         };
-        let down = Event::Down {
-            peer: self.peer.id,
-            direction: Direction::Outbound,
-        };
-        alive && self.inbox.send(down).await.is_ok()
+        Poll::Ready(Some(this.message(first, &mut queue)))
     }
 }
 
