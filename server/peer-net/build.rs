@@ -7,7 +7,7 @@ fn main() {
         .route_name("Send")
         .input_type("crate::codec::Message")
         .output_type("crate::codec::Message")
-        .codec_path("crate::codec::PieceCodec")
+        .codec_path("crate::codec::LinkCodec")
         .client_streaming()
         .build();
     let service = tonic_build::manual::Service::builder()

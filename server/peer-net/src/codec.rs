@@ -36,9 +36,9 @@ impl Default for Message {
 }
 
 impl Message {
-    /// The bytes a batch of `frames` takes in a message, its kind byte left out.
-    pub fn batch_bytes<'a>(frames: impl IntoIterator<Item = &'a Bytes>) -> usize {
-        frames.into_iter().map(|f| BATCH_LEN_BYTES + f.len()).sum()
+    /// The bytes `frame` takes in a batch: its length, then itself.
+    pub fn batched_len(frame: &Bytes) -> usize {
+        BATCH_LEN_BYTES + frame.len()
     }
 }
 
@@ -69,24 +69,24 @@ impl Piece {
 
 /// Encodes and decodes messages.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct PieceCodec;
+pub struct LinkCodec;
 
-impl Codec for PieceCodec {
+impl Codec for LinkCodec {
     type Encode = Message;
     type Decode = Message;
-    type Encoder = PieceCodec;
-    type Decoder = PieceCodec;
+    type Encoder = LinkCodec;
+    type Decoder = LinkCodec;
 
     fn encoder(&mut self) -> Self::Encoder {
-        PieceCodec
+        LinkCodec
     }
 
     fn decoder(&mut self) -> Self::Decoder {
-        PieceCodec
+        LinkCodec
     }
 }
 
-impl Encoder for PieceCodec {
+impl Encoder for LinkCodec {
     type Item = Message;
     type Error = Status;
 
@@ -110,7 +110,7 @@ impl Encoder for PieceCodec {
     }
 }
 
-impl Decoder for PieceCodec {
+impl Decoder for LinkCodec {
     type Item = Message;
     type Error = Status;
 
@@ -263,7 +263,7 @@ mod tests {
         let frames: [&[u8]; 4] = [b"one", b"", b"three", &[0u8; 300]];
         let split = split_batch(batch_of(&frames)).unwrap();
         assert_eq!(split, frames.map(Bytes::copy_from_slice));
-        let batch_len = Message::batch_bytes(&split);
+        let batch_len: usize = split.iter().map(Message::batched_len).sum();
         assert_eq!(batch_len, batch_of(&frames).len());
     }
 

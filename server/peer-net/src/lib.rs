@@ -6,8 +6,8 @@
 //! connections (ZooKeeper's `QuorumCnxManager` keeps the connection of the larger server id).
 //! Frames are opaque here: the ZAB core encodes and decodes them.
 //!
-//! - `codec`: the message on the wire (a frame, or a piece of a long one), its tonic codec
-//!   and the reassembly of pieces into frames.
+//! - `codec`: the messages on the wire (a frame, a piece of a long one, or a batch of short
+//!   ones), their tonic codec and the reassembly of pieces into frames.
 //! - `net`: `Net`, the running links: bounded per-peer send queues, reconnection with backoff,
 //!   and one bounded inbox of `Event`s (frames, links up and down) for the host.
 //! - `error`: typed errors.

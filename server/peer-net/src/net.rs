@@ -631,10 +631,12 @@ impl OutboundLink {
     async fn stream(&self, mut client: LinkClient<Channel>, queue: &SharedQueue) -> bool {
         let body = FrameStream {
             queue: queue.clone(),
-            pieces: std::collections::VecDeque::new(),
-            held: None,
-            max_piece_bytes: self.cfg.max_piece_bytes,
-            stats: self.stats.clone(),
+            out: Outgoing {
+                pieces: std::collections::VecDeque::new(),
+                held: None,
+                max_piece_bytes: self.cfg.max_piece_bytes,
+                stats: self.stats.clone(),
+            },
         };
         let mut request = Request::new(body);
         let id = MetadataValue::from(self.my_id);
@@ -665,11 +667,16 @@ impl OutboundLink {
 /// broken stream did not take wait there for the next.
 type SharedQueue = Arc<std::sync::Mutex<mpsc::Receiver<Frame>>>;
 
-/// The body of one link stream: the queue's frames as messages. A frame too long for one
-/// message goes as pieces; short frames waiting together go as one batch. What this stream
-/// took from the queue is lost with it if it breaks, as ZAB allows.
+/// The body of one link stream: the queue's frames as messages. What this stream took from
+/// the queue is lost with it if it breaks, as ZAB allows.
 struct FrameStream {
     queue: SharedQueue,
+    out: Outgoing,
+}
+
+/// How frames become messages: a frame too long for one message goes as pieces; short
+/// frames waiting together go as one batch.
+struct Outgoing {
     /// The rest of a long frame's pieces, sent before anything else.
     pieces: std::collections::VecDeque<Piece>,
     /// A frame taken from the queue that did not fit the last batch; it goes next.
@@ -678,29 +685,18 @@ struct FrameStream {
     stats: Arc<LinkStats>,
 }
 
-impl FrameStream {
+impl Outgoing {
     /// The next message, starting with `first`: the short frames queued behind it join it
     /// in a batch while they fit.
     fn message(&mut self, first: Frame, queue: &mut mpsc::Receiver<Frame>) -> Message {
         let cap = BATCH_MAX_BYTES.min(self.max_piece_bytes);
-        let first = match first {
-            Frame::One(bytes) if Message::batch_bytes([&bytes]) <= cap => bytes,
-            long => {
-                self.pieces.extend(long.pieces(self.max_piece_bytes));
-                let piece = self.pieces.pop_front().expect("a frame has a piece");
-                return self.sent(Message::Piece(piece), 0);
-            }
-        };
-        let mut size = Message::batch_bytes([&first]);
-        let mut batch = vec![first];
-        while let Ok(frame) = queue.try_recv() {
-            let grown = match &frame {
-                Frame::One(bytes) => size + Message::batch_bytes([bytes]),
-                Frame::Split(..) => usize::MAX,
-            };
+        let mut batch = Vec::new();
+        let mut size = 0;
+        let mut next = Some(first);
+        while let Some(frame) = next.take().or_else(|| queue.try_recv().ok()) {
             match frame {
-                Frame::One(bytes) if grown <= cap => {
-                    size = grown;
+                Frame::One(bytes) if size + Message::batched_len(&bytes) <= cap => {
+                    size += Message::batched_len(&bytes);
                     batch.push(bytes);
                 }
                 other => {
@@ -708,6 +704,13 @@ impl FrameStream {
                     break;
                 }
             }
+        }
+        if batch.is_empty() {
+            // `first` fits no batch: it goes in pieces.
+            let long = self.held.take().expect("the frame that did not fit");
+            self.pieces.extend(long.pieces(self.max_piece_bytes));
+            let piece = self.pieces.pop_front().expect("a frame has a piece");
+            return self.sent(Message::Piece(piece), 0);
         }
         let count = batch.len() as u64;
         let message = match <[Bytes; 1]>::try_from(batch) {
@@ -733,14 +736,13 @@ impl tokio_stream::Stream for FrameStream {
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Message>> {
         use std::task::Poll;
-        let this = self.get_mut();
-        if let Some(piece) = this.pieces.pop_front() {
+        let FrameStream { queue, out } = self.get_mut();
+        if let Some(piece) = out.pieces.pop_front() {
             let ends_frame = u64::from(!piece.more);
-            return Poll::Ready(Some(this.sent(Message::Piece(piece), ends_frame)));
+            return Poll::Ready(Some(out.sent(Message::Piece(piece), ends_frame)));
         }
-        let queue = this.queue.clone();
         let mut queue = queue.lock().expect("the link queue lock");
-        let first = match this.held.take() {
+        let first = match out.held.take() {
             Some(frame) => frame,
             None => match queue.poll_recv(cx) {
                 Poll::Ready(Some(frame)) => frame,
@@ -748,7 +750,7 @@ impl tokio_stream::Stream for FrameStream {
                 Poll::Pending => return Poll::Pending,
             },
         };
-        Poll::Ready(Some(this.message(first, &mut queue)))
+        Poll::Ready(Some(out.message(first, &mut queue)))
     }
 }
 
